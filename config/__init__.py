@@ -1,0 +1,1 @@
+"""Composition root: settings, TOML defaults, the command line and the service wiring."""

@@ -1,0 +1,117 @@
+"""Typed settings: environment variables (prefix ``YUQING_``) over TOML files over shipped defaults.
+
+Precedence, highest first: keyword arguments to :func:`get_settings`, environment variables,
+the file named by ``YUQING_CONFIG_FILE`` (or ``settings.toml`` in ``YUQING_CONFIG_DIR``), and
+``config/defaults/settings.toml`` shipped with the package. Every field is listed in
+``docs/CONFIG.md``; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All runtime settings of 舆情台账. Field names map to ``YUQING_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="YUQING_", extra="ignore")
+
+    # --- storage ---
+    data_dir: Path = Field(Path("var"), description="Directory for the SQLite file, evidence, exports")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir")
+    sqlite_busy_timeout_ms: int = Field(30000, description="SQLite busy timeout in milliseconds")
+    config_dir: Path | None = Field(None, description="Directory with TOML files overriding defaults")
+    config_file: Path | None = Field(None, description="settings TOML file overriding the defaults")
+
+    # --- general ---
+    timezone: str = Field("Asia/Shanghai", description="Display and local-time zone")
+    log_level: str = Field("INFO", description="Logging level")
+
+    # --- fetching ---
+    http_timeout: float = Field(20.0, description="Seconds before a fetch times out")
+    user_agent: str = Field("yuqing-taizhang/0.1 (+public opinion monitoring)", description="HTTP User-Agent")
+    http_proxy: str | None = Field(None, description="Optional proxy URL for crawls")
+    max_response_bytes: int = Field(10 * 1024 * 1024, description="Largest response accepted")
+    source_down_after: int = Field(3, description="Consecutive failures before a source is marked down")
+
+    # --- service ---
+    default_interval_seconds: int = Field(600, description="Poll interval of a source without its own")
+    misfire_grace_seconds: int = Field(60, description="APScheduler misfire_grace_time for jobs")
+    tick_interval_seconds: int = Field(60, description="How often the service runs tick")
+    max_concurrent_crawls: int = Field(2, description="Crawls running at once in the service")
+    crawl_time_limit_seconds: int = Field(900, description="A crawl running longer is killed")
+
+    # --- analysis ---
+    sentiment_engine: str = Field("default", description="'default' (shipped model), 'snownlp', or a model path")
+
+    # --- alerts ---
+    alert_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="apprise URLs receiving every notification (comma-separated)"
+    )
+    secret_key: str | None = Field(None, description="Key for signed acknowledgement links; from env only")
+    public_base_url: str = Field("http://127.0.0.1:8501", description="Base URL used in links in messages")
+
+    # --- dashboard ---
+    dashboard_port: int = Field(8501, description="Port of the Streamlit dashboard")
+
+    @field_validator("alert_urls", mode="before")
+    @classmethod
+    def _alert_urls(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        user_file = _user_settings_file()
+        if user_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=user_file))
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=DEFAULTS_DIR / "settings.toml"))
+        return tuple(sources)
+
+    # --- derived values ---
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'yuqing.db').resolve()}"
+
+
+def _user_settings_file() -> Path | None:
+    explicit = os.environ.get("YUQING_CONFIG_FILE")
+    if explicit:
+        return Path(explicit)
+    config_dir = os.environ.get("YUQING_CONFIG_DIR")
+    if config_dir and (Path(config_dir) / "settings.toml").is_file():
+        return Path(config_dir) / "settings.toml"
+    return None
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build a fresh :class:`Settings` (no module-level singleton)."""
+    return Settings(**overrides)
