@@ -1,0 +1,101 @@
+"""Text normalisation: HTML to plain text, traditional to simplified Chinese, whitespace, hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from functools import lru_cache
+
+import lxml.html
+from lxml import etree
+
+_WS = re.compile(r"[ \t\r\f\v\u00a0\u3000\u200b\ufeff]+")
+_NL = re.compile(r"\n\s*\n+")
+_TAGLIKE = re.compile(r"<[a-zA-Z!/][^>]*>")
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "head")
+_BLOCK_TAGS = frozenset(
+    "p div br li tr h1 h2 h3 h4 h5 h6 section article blockquote pre table ul ol dd dt".split()
+)
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@lru_cache(maxsize=1)
+def _opencc():
+    from opencc import OpenCC  # opencc-python-reimplemented
+
+    return OpenCC("t2s")
+
+
+def html_to_text(markup: str) -> str:
+    """Extract readable plain text from (possibly hostile or broken) HTML.
+
+    Scripts, styles and embedded objects are dropped, block elements become line breaks, entities
+    are decoded. The result contains no markup and is safe to display as text.
+    """
+    if not markup:
+        return ""
+    if not _TAGLIKE.search(markup) and "&" not in markup:
+        return markup
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return _TAGLIKE.sub(" ", html.unescape(markup))
+    for bad in root.iter(*_DROP_TAGS):
+        bad.drop_tree() if bad.getparent() is not None else None
+    parts: list[str] = []
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.tag.lower() in _BLOCK_TAGS:
+            parts.append("\n")
+        if node.text and isinstance(node.tag, str):
+            parts.append(node.text)
+        if node.tail:
+            parts.append(node.tail)
+    text = "".join(parts)
+    # text that itself looked like escaped markup (&lt;script&gt;) stays literal text, by design
+    return text
+
+
+def to_simplified(text: str) -> str:
+    """Convert traditional Chinese characters to simplified."""
+    if not text:
+        return ""
+    return _opencc().convert(text)
+
+
+def clean_whitespace(text: str) -> str:
+    """Fold runs of spaces, keep single line breaks between paragraphs, strip control chars."""
+    text = _CTRL.sub("", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _WS.sub(" ", text)
+    lines = [line.strip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    text = _NL.sub("\n", text)
+    return text.strip()
+
+
+def normalize_text(raw: str | None, *, is_html: bool | None = None, simplify: bool = True) -> str:
+    """HTML (if it looks like HTML) → text, NFKC width folding, traditional → simplified, whitespace."""
+    if not raw:
+        return ""
+    text = raw
+    if is_html or (is_html is None and (_TAGLIKE.search(text) or "&" in text)):
+        text = html_to_text(text)
+        # doubly escaped markup (common in feeds) decodes to markup again: strip that too
+        if _TAGLIKE.search(text):
+            text = html_to_text(text)
+            text = _TAGLIKE.sub(" ", text)
+    text = unicodedata.normalize("NFKC", text)
+    if simplify:
+        text = to_simplified(text)
+    return clean_whitespace(text)
+
+
+_HASH_STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with whitespace and punctuation removed: equal for exact duplicates."""
+    key = _HASH_STRIP.sub("", text.lower())
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()

@@ -1,0 +1,1 @@
+"""The ``yuqing`` command line: one module per area, each exposing ``register(app)``."""

@@ -1,0 +1,98 @@
+"""Helpers shared by the CLI modules: settings, engine, clean failures, time parsing, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+import typer
+from sqlalchemy.engine import Engine
+
+from config.settings import Settings, get_settings
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class CliError(Exception):
+    """A failure to report to the user as one clear line, with a non-zero exit."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Abort the command with a clear message on stderr and exit status ``code``."""
+    raise CliError(message, code)
+
+
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic ValidationError, bad TOML
+        fail(f"配置错误 (configuration error): {exc}")
+
+
+def open_engine(cfg: Settings | None = None, *, migrate: bool = True) -> Engine:
+    """Engine for the configured database, migrated to the latest schema when ``migrate``."""
+    from ledger.db import make_engine
+    from ledger.migrate import upgrade
+
+    cfg = cfg or settings()
+    url = cfg.effective_database_url
+    try:
+        if migrate:
+            upgrade(url)
+        return make_engine(url, busy_timeout_ms=cfg.sqlite_busy_timeout_ms)
+    except Exception as exc:
+        fail(f"无法打开数据库 (cannot open database) {_safe_url(url)}: {exc.__class__.__name__}: {exc}")
+
+
+def _safe_url(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid url>"
+
+
+def parse_now(value: str | None) -> datetime:
+    """Parse an ISO instant (naive = Asia/Shanghai); ``None`` means the current time."""
+    if value is None:
+        return datetime.now(UTC)
+    return parse_instant(value, "--now")
+
+
+def parse_instant(value: str, option: str = "time") -> datetime:
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option}: 无法解析的时间 (not an ISO 8601 time): {value!r}", code=2)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=SHANGHAI)
+    return dt.astimezone(UTC)
+
+
+def iso_local(dt: datetime | None) -> str | None:
+    """ISO 8601 in Asia/Shanghai (``+08:00``), or None."""
+    if dt is None:
+        return None
+    return dt.astimezone(SHANGHAI).isoformat()
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=_default) + "\n")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_local(value)
+    return str(value)
+
+
+def echo_err(message: str) -> None:
+    typer.echo(message, err=True)
