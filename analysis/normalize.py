@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-import unicodedata
 from functools import lru_cache
 
 import lxml.html
@@ -18,6 +17,9 @@ _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "em
 _BLOCK_TAGS = frozenset(
     "p div br li tr h1 h2 h3 h4 h5 h6 section article blockquote pre table ul ol dd dt".split()
 )
+# full-width digits and Latin letters fold to ASCII; Chinese full-width punctuation is kept
+_FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+                    for cp in range(r[0], r[1] + 1)}
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -76,7 +78,7 @@ def clean_whitespace(text: str) -> str:
 
 
 def normalize_text(raw: str | None, *, is_html: bool | None = None, simplify: bool = True) -> str:
-    """HTML (if it looks like HTML) → text, NFKC width folding, traditional → simplified, whitespace."""
+    """HTML (if it looks like HTML) → text, full-width letters/digits folded, traditional → simplified, whitespace."""
     if not raw:
         return ""
     text = raw
@@ -86,7 +88,7 @@ def normalize_text(raw: str | None, *, is_html: bool | None = None, simplify: bo
         if _TAGLIKE.search(text):
             text = html_to_text(text)
             text = _TAGLIKE.sub(" ", text)
-    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_FULLWIDTH_ALNUM)
     if simplify:
         text = to_simplified(text)
     return clean_whitespace(text)

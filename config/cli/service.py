@@ -1,0 +1,131 @@
+"""CLI: the long-running parts — ``yuqing run`` (scheduler), ``yuqing dashboard``, ``yuqing demo``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import typer
+
+from config.cli.common import fail, open_engine, settings
+
+DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_cmd(
+    duration: float | None = typer.Option(None, "--duration", help="运行若干秒后自动停止 (stop after N seconds)"),
+) -> None:
+    """启动服务：按间隔抓取各来源并每分钟推进时钟；Ctrl-C / SIGTERM 干净退出.
+
+    Start the service: one scheduler polls every enabled source at its interval and runs tick.
+    """
+    from config.service import Service
+
+    cfg = settings()
+    _logging(cfg.log_level)
+    engine = open_engine(cfg)
+    service = Service(engine, cfg, child_env=_child_env(cfg))
+    if duration is not None:
+        threading.Timer(duration, service.stopped.set).start()
+    typer.echo("服务已启动，按 Ctrl-C 停止 (service started; Ctrl-C to stop)")
+    service.run_forever()
+    typer.echo("服务已停止 (service stopped)")
+
+
+def _child_env(cfg) -> dict[str, str]:
+    env = dict(os.environ)
+    env["YUQING_DATABASE_URL"] = cfg.effective_database_url
+    return env
+
+
+def dashboard_process(cfg, port: int, *, address: str = "127.0.0.1") -> subprocess.Popen:
+    """Start the Streamlit dashboard as a child process."""
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        "--server.port", str(port), "--server.address", address, "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--global.developmentMode", "false",
+    ]
+    return subprocess.Popen(cmd, env=_child_env(cfg))
+
+
+def dashboard_cmd(
+    port: int | None = typer.Option(None, "--port", help="端口 (default YUQING_DASHBOARD_PORT)"),
+    address: str = typer.Option("127.0.0.1", "--address", help="监听地址"),
+) -> None:
+    """启动值班看板 (start the Streamlit dashboard)."""
+    cfg = settings()
+    port = port or cfg.dashboard_port
+    if not 0 < port < 65536:
+        fail(f"端口无效 (invalid port): {port}", code=2)
+    open_engine(cfg)  # migrate first so the pages find their tables
+    proc = dashboard_process(cfg, port, address=address)
+    typer.echo(f"看板地址 (dashboard): http://{address}:{port}")
+    try:
+        sys.exit(proc.wait())
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def demo_cmd(
+    duration: float | None = typer.Option(None, "--duration", help="运行若干秒后自动停止"),
+    step: float = typer.Option(20.0, "--step", help="演示平台每隔多少秒发布一条新帖"),
+    interval: int = typer.Option(15, "--interval", help="演示来源的抓取间隔（秒）"),
+    no_dashboard: bool = typer.Option(False, "--no-dashboard", help="不启动看板"),
+    port: int | None = typer.Option(None, "--port", help="看板端口"),
+) -> None:
+    """演示：在本机启动模拟平台，接入来源，运行服务并打开看板（无需联网）.
+
+    Demo: a simulated public platform on 127.0.0.1 publishes demo posts over time as a feed; a
+    source points at it; the service crawls it and the dashboard shows the result. No internet.
+    """
+    from config.demo import prepare_demo
+    from config.service import Service
+    from crawlers.demo import DemoPlatform
+
+    cfg = settings()
+    _logging(cfg.log_level)
+    engine = open_engine(cfg)
+    platform = DemoPlatform(step_seconds=step).start()
+    info = prepare_demo(engine, cfg, feed_url=f"{platform.url}/feed.xml", interval=interval)
+    typer.echo(f"演示平台 (demo platform): {platform.url}/feed.xml")
+    typer.echo(f"数据库 (database): {cfg.effective_database_url}")
+    for line in info:
+        typer.echo(line)
+    proc = None
+    if not no_dashboard:
+        port = port or cfg.dashboard_port
+        proc = dashboard_process(cfg, port)
+        typer.echo(f"看板 (dashboard): http://127.0.0.1:{port}")
+    service = Service(engine, cfg, child_env=_child_env(cfg))
+    if duration is not None:
+        threading.Timer(duration, service.stopped.set).start()
+    try:
+        service.run_forever()
+    finally:
+        platform.stop()
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        time.sleep(0.1)
+    typer.echo("演示已结束 (demo stopped)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_cmd)
+    app.command("dashboard")(dashboard_cmd)
+    app.command("demo")(demo_cmd)

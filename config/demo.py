@@ -1,0 +1,48 @@
+"""Prepare the demo database: the demo source pointing at the local platform, plus seed hooks.
+
+Other areas (users, cases, duty roster) add their demo data through ``DEMO_SEEDERS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from config.settings import Settings
+
+DEMO_SOURCE = "示例市网络问政平台（演示）"
+# modules exposing ``seed_demo(engine, settings, now) -> list[str]`` (lines to print)
+DEMO_SEEDERS: tuple[str, ...] = ("config.demo_seed",)
+
+
+def prepare_demo(engine: Engine, settings: Settings, *, feed_url: str, interval: int,
+                 now: datetime | None = None) -> list[str]:
+    """Point the demo source at ``feed_url`` (creating it once) and run the seeders."""
+    from ledger import audit
+    from ledger.db import session_scope
+    from ledger.models.core import Source
+    from ledger.sources import add_source
+
+    now = now or datetime.now(UTC)
+    with session_scope(engine) as session:
+        src = session.exec(select(Source).where(Source.name == DEMO_SOURCE)).scalars().first()  # type: ignore[call-overload]
+        if src is None:
+            add_source(session, name=DEMO_SOURCE, kind="rss", url=feed_url, interval_seconds=interval,
+                       actor="demo", now=now)
+        elif src.url != feed_url:
+            src.url, src.etag, src.last_modified = feed_url, None, None
+            src.interval_seconds = interval
+            session.add(src)
+            audit.record(session, actor="demo", action="source.update", entity="source",
+                         entity_id=src.id, now=now, after={"url": feed_url})
+    lines: list[str] = []
+    for name in DEMO_SEEDERS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        lines.extend(module.seed_demo(engine, settings, now) or [])
+    return lines

@@ -1,0 +1,126 @@
+"""Run one crawl of one source: fetch outside any transaction, then store items and health together.
+
+A fetch or parse failure records the error on the source (and marks it down after N failures)
+and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from analysis.assess import Assessor
+from ledger.db import session_scope
+from ledger.intake import IntakeResult, RawPost, store_posts
+from ledger.models.core import Source
+from ledger.sources import get_source, record_failure, record_success
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CrawlOptions:
+    """Fetch settings handed in by the composition root (crawlers never read config themselves)."""
+
+    timeout: float = 20.0
+    user_agent: str = "yuqing-taizhang"
+    max_bytes: int = 10 * 1024 * 1024
+    proxy: str | None = None
+    down_after: int = 3
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class CrawlReport:
+    source_id: int
+    ok: bool
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    not_modified: bool = False
+    error: str | None = None
+    marked_down: bool = False
+
+
+class CrawlError(Exception):
+    """Raised by collectors for an expected failure (HTTP error, bad feed, bad config)."""
+
+
+@dataclass
+class Fetched:
+    items: list[RawPost]
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+
+def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> Fetched:
+    from crawlers.feeds import FeedError, fetch_feed, parse_feed
+
+    if not source.url:
+        raise CrawlError("来源没有 URL (source has no url)")
+    try:
+        got = fetch_feed(source.url, etag=source.etag, last_modified=source.last_modified,
+                         timeout=options.timeout, user_agent=options.user_agent,
+                         max_bytes=options.max_bytes, proxy=options.proxy)
+        if got.not_modified:
+            return Fetched([], source.etag, source.last_modified, not_modified=True)
+        items = parse_feed(got.body, base_url=source.url, content_type=got.content_type)
+    except FeedError as exc:
+        raise CrawlError(str(exc)) from exc
+    return Fetched(items, got.etag, got.last_modified)
+
+
+def _web_fetcher(source: Source, options: CrawlOptions, now: datetime) -> Fetched:
+    from crawlers.web import fetch_web_source  # Scrapy-based collectors
+
+    return fetch_web_source(source, options, now)
+
+
+FETCHERS: dict[str, Callable[[Source, CrawlOptions, datetime], Fetched]] = {
+    "rss": fetch_feed_source,
+    "atom": fetch_feed_source,
+    "feed": fetch_feed_source,
+    "html": _web_fetcher,
+    "json": _web_fetcher,
+}
+
+
+def crawl_source(engine: Engine, source_id: int, *, options: CrawlOptions, assessor: Assessor,
+                 now: datetime) -> CrawlReport:
+    """Crawl ``source_id`` once at ``now`` and store what it yields."""
+    with session_scope(engine) as session:
+        source = get_source(session, source_id)
+        session.expunge(source)
+    fetcher = FETCHERS.get(source.kind)
+    report = CrawlReport(source_id=source_id, ok=False)
+    try:
+        if fetcher is None:
+            raise CrawlError(f"来源类型 {source.kind!r} 不能抓取 (kind cannot be crawled; use `yuqing import`)")
+        fetched = fetcher(source, options, now)
+    except Exception as exc:  # every failure is recorded on the source, never raised
+        message = str(exc) if isinstance(exc, CrawlError) else f"{exc.__class__.__name__}: {exc}"
+        log.warning("crawl of source %s failed: %s", source_id, message)
+        with session_scope(engine) as session:
+            src = get_source(session, source_id)
+            report.marked_down = record_failure(session, source=src, error=message, now=now,
+                                                down_after=options.down_after)
+        report.error = message
+        return report
+    with session_scope(engine) as session:
+        src = get_source(session, source_id)
+        result = IntakeResult()
+        if fetched.items:
+            result = store_posts(session, source_id=source_id, items=fetched.items, assessor=assessor, now=now)
+        record_success(session, source=src, items=len(fetched.items), now=now,
+                       etag=fetched.etag, last_modified=fetched.last_modified)
+    report.ok = True
+    report.fetched = len(fetched.items)
+    report.inserted, report.updated, report.unchanged = result.inserted, result.updated, result.unchanged
+    report.not_modified = fetched.not_modified
+    return report

@@ -1,0 +1,1 @@
+"""Streamlit dashboard: thin pages over ledger queries (st.navigation router in app.py)."""

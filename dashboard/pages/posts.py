@@ -1,0 +1,52 @@
+"""Page: the newest posts with source, time (Asia/Shanghai), sentiment and masked text."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.data import engine, local_time
+
+SENTIMENT_ZH = {"positive": "正面", "neutral": "中性", "negative": "负面"}
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def load_posts(limit: int, only_negative: bool) -> pd.DataFrame:
+    from ledger.db import session_scope
+    from ledger.queries import post_view, recent_posts, source_names
+
+    with session_scope(engine()) as session:
+        names = source_names(session)
+        rows = []
+        for post in recent_posts(session, limit=limit * (3 if only_negative else 1)):
+            v = post_view(post)
+            if only_negative and v["sentiment"] != "negative":
+                continue
+            rows.append({
+                "时间": local_time(v["published_at"] or v["fetched_at"]),
+                "来源": names.get(v["source_id"], str(v["source_id"])),
+                "情感": SENTIMENT_ZH.get(v["sentiment"] or "", "—"),
+                "情感分": round(v["sentiment_score"] or 0.0, 3),
+                "标题": v["title"] or "",
+                "正文（已脱敏）": (v["text"] or "")[:300],
+                "链接": v["url"] or "",
+            })
+    return pd.DataFrame(rows[:limit])
+
+
+def render() -> None:
+    st.title("最新帖文")
+    col1, col2 = st.columns([1, 1])
+    limit = col1.number_input("显示条数", min_value=10, max_value=1000, value=100, step=10, key="posts_limit")
+    only_negative = col2.toggle("只看负面", value=False, key="posts_only_negative")
+    df = load_posts(int(limit), bool(only_negative))
+    if df.empty:
+        st.info("暂无帖文。添加来源并抓取后，这里会显示最新帖文。")
+        return
+    st.caption(f"共 {len(df)} 条（时间为北京时间，个人号码已脱敏）")
+    # st.dataframe renders cell values as text, never as HTML
+    st.dataframe(df, hide_index=True, use_container_width=True,
+                 column_config={"链接": st.column_config.LinkColumn("链接")})
+
+
+render()
