@@ -1,9 +1,99 @@
-"""CLI area 'messages' (commands are added as the area is built)."""
+"""CLI area 'messages': citizens' messages (留言) with their reply clocks; record replies."""
 
 from __future__ import annotations
 
 import typer
 
+from config.cli.common import fail, iso_local, open_engine, parse_instant, parse_now, print_json, settings
+
+messages_app = typer.Typer(help="留言办理: 列出留言及答复时限, 登记答复 (citizens' messages).", no_args_is_help=True)
+
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app."""
+    app.add_typer(messages_app, name="messages")
+
+
+@messages_app.command("list")
+def list_cmd(
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 (一行一个数组)"),
+    overdue: bool = typer.Option(False, "--overdue", help="只列超期 (未答复已过期限, 或超期答复)"),
+    limit: int | None = typer.Option(None, "--limit", help="最多列出条数"),
+    unit: str | None = typer.Option(None, "--unit", help="只列某承办单位"),
+    now: str | None = typer.Option(None, "--now", help="按此时刻判断状态 (ISO 8601)"),
+) -> None:
+    """列出留言: 编号、收到时间、答复期限、答复时间、是否按时、超期工作日数 (标题中的个人号码已遮蔽)。"""
+    from ledger.db import session_scope
+    from ledger.messages import MessageError, list_messages, message_row
+
+    if limit is not None and limit < 0:
+        fail(f"--limit 不能为负数: {limit}", code=2)
+    at = parse_now(now)
+    engine = open_engine(settings())
+    try:
+        with session_scope(engine) as session:
+            rows = [message_row(m, at) for m in list_messages(
+                session, now=at, overdue_first=overdue, overdue_only=overdue, unit=unit, limit=limit)]
+    except MessageError as exc:
+        fail(str(exc), code=2)
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("没有留言")
+        return
+    for r in rows:
+        late = "" if not r["late_working_days"] else f" 超期{r['late_working_days']}个工作日"
+        prov = " (暂定)" if r["due_provisional"] else ""
+        typer.echo(
+            f"{r['id']:>6}  {r['external_id']:<12} 收到 {iso_local(r['received_at'])}  "
+            f"期限 {iso_local(r['due_at']) or '-'}{prov}  {r['status']}{late}  {r['title'] or ''}"
+        )
+
+
+@messages_app.command("reply")
+def reply_cmd(
+    message_id: str = typer.Argument(..., help="留言 id (messages list 中的 id), 或留言编号 external_id"),
+    text: str = typer.Option(..., "--text", help="答复内容"),
+    at: str | None = typer.Option(None, "--at", help="答复时间 ISO 8601 (默认当前时间)"),
+    replace: bool = typer.Option(False, "--replace", help="更正已登记的答复 (原答复保留在审计日志)"),
+    actor: str = typer.Option("cli", "--actor", help="登记人"),
+) -> None:
+    """登记留言答复 (内容与时间), 停止答复计时并判断是否按时。"""
+    from sqlmodel import select
+
+    from config.clockconfig import load_calendar, load_clock_rules
+    from ledger.db import session_scope
+    from ledger.messages import MessageError, record_reply
+    from ledger.models.core import Message
+    from ledger.types import utcnow
+
+    now = utcnow()
+    replied_at = parse_instant(at, "--at") if at is not None else now
+    cfg = settings()
+    try:
+        calendar, rules = load_calendar(cfg), load_clock_rules(cfg)
+    except ValueError as exc:
+        fail(f"配置错误: {exc}")
+    engine = open_engine(cfg)
+    try:
+        with session_scope(engine) as session:
+            target = session.get(Message, int(message_id)) if message_id.isdigit() else None
+            if target is None:
+                found = list(session.exec(select(Message).where(Message.external_id == message_id)))
+                if len(found) > 1:
+                    fail(f"留言编号 {message_id} 对应多条留言, 请使用 id: {[m.id for m in found]}", code=2)
+                if not found:
+                    fail(f"留言不存在: {message_id}", code=2)
+                target = found[0]
+            msg = record_reply(session, message_id=target.id, text=text, replied_at=replied_at, actor=actor,
+                               now=now, calendar=calendar, rules=rules, replace=replace)
+            late, on_time, due = msg.late_working_days, msg.on_time, msg.due_at
+    except MessageError as exc:
+        fail(str(exc), code=2)
+    finally:
+        engine.dispose()
+    verdict = "按时答复" if on_time else (f"超期答复 {late} 个工作日" if on_time is False else "无答复时限")
+    typer.echo(f"已登记答复: 留言 {target.id} ({target.external_id}), 期限 {iso_local(due)}, {verdict}")

@@ -1,5 +1,6 @@
 """All tables of the ledger. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from ledger.models.core import AuditLog, Evidence, Message, Post, PostVersion, Source
+from ledger.models.clocks import Clock  # noqa: F401
 
 __all__ = ["AuditLog", "Evidence", "Message", "Post", "PostVersion", "Source"]
