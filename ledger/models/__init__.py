@@ -2,5 +2,6 @@
 
 from ledger.models.core import AuditLog, Evidence, Message, Post, PostVersion, Source
 from ledger.models.clocks import Clock  # noqa: F401
+from ledger.models.alerts import Alert, DeliveryAttempt, DutyShift, Notification, Person  # noqa: F401
 
 __all__ = ["AuditLog", "Evidence", "Message", "Post", "PostVersion", "Source"]
