@@ -3,12 +3,47 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from analysis.assess import Assessor
+from analysis.assess import Assessor, RuleConfig
+from analysis.jurisdiction import Gazetteer
+from analysis.rules import RuleError
 from analysis.sentiment import load_engine
+from config.loader import ConfigFileError, config_path, load_toml
 from config.settings import Settings
+
+
+def load_rule_config(settings: Settings) -> RuleConfig:
+    """The compiled ``rules.toml`` in force; :class:`ConfigFileError` names the file and the rule."""
+    raw = load_toml("rules.toml", settings)
+    try:
+        return RuleConfig.from_dict(raw)
+    except RuleError as exc:
+        raise ConfigFileError(f"规则配置错误 {config_path('rules.toml', settings)}: {exc}") from exc
+
+
+def load_gazetteer(settings: Settings) -> Gazetteer:
+    """The compiled ``units.toml`` in force; :class:`ConfigFileError` names the file and the entry."""
+    raw = load_toml("units.toml", settings)
+    try:
+        return Gazetteer.from_dict(raw)
+    except RuleError as exc:
+        raise ConfigFileError(f"地名库配置错误 {config_path('units.toml', settings)}: {exc}") from exc
+
+
+def load_topic_model(path: Path) -> Any:
+    """A trained topic classifier (``.predict(texts) -> [(label, prob)]``) from ``path``."""
+    try:
+        from analysis.textmodel import load_topic_model as _load  # imported lazily: optional part
+    except ImportError as exc:
+        raise ConfigFileError(f"主题模型功能不可用 (topic models unavailable): {exc}") from exc
+    return _load(path)
 
 
 def build_assessor(settings: Settings, *, topic_model_path: Path | None = None) -> Assessor:
     """The assessor configured by ``settings`` (sentiment engine, rules, gazetteer, topic model)."""
-    return Assessor(sentiment=load_engine(settings.sentiment_engine))
+    rules = load_rule_config(settings)
+    units = load_gazetteer(settings)
+    topic_model = load_topic_model(Path(topic_model_path)) if topic_model_path is not None else None
+    return Assessor(sentiment=load_engine(settings.sentiment_engine), rules=rules, units=units,
+                    topic_model=topic_model)
