@@ -10,6 +10,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from config.settings import Settings
+from ledger import notify
+from ledger.alerts import AlertContext
+from ledger.outbox import DeliveryReport, OutboxPolicy
 
 # hook(session, tick_report, now, settings): runs in the tick's transaction (alerts from clock changes,
 # escalation steps). The report is whatever ``ledger.tick.run_tick`` returned.
@@ -19,3 +22,80 @@ AfterCommitHook = Callable[[Engine, Settings, datetime], None]
 
 TICK_HOOKS: list[TickHook] = []
 AFTER_COMMIT_HOOKS: list[AfterCommitHook] = []
+
+
+# ---------------------------------------------------------------------------- alert hooks
+def alert_context(settings: Settings) -> AlertContext:
+    """The alert context for these settings: escalation.toml, YUQING_ALERT_URLS, the secret key."""
+    from zoneinfo import ZoneInfo
+
+    from config.loader import load_toml
+    from ledger.alerts import EscalationPolicy
+
+    return AlertContext(
+        policy=EscalationPolicy.from_dict(load_toml("escalation.toml", settings)),
+        always_urls=tuple(settings.alert_urls),
+        secret_key=settings.secret_key,
+        base_url=settings.public_base_url,
+        tz=ZoneInfo(settings.timezone),
+        ack_max_age_seconds=settings.ack_link_max_age_hours * 3600,
+    )
+
+
+def outbox_policy(settings: Settings) -> OutboxPolicy:
+    return OutboxPolicy(
+        lease_seconds=settings.outbox_lease_seconds, max_attempts=settings.outbox_max_attempts,
+        backoff_seconds=settings.outbox_backoff_seconds, backoff_max_seconds=settings.outbox_backoff_max_seconds,
+    )
+
+
+def _clock_changes(report: Any) -> list[Any]:
+    for name in ("clock_changes", "changes", "clocks"):
+        value = getattr(report, name, None)
+        if isinstance(value, list | tuple):
+            return list(value)
+    return []
+
+
+def raise_tick_alerts(session: Session, report: Any, now: datetime, settings: Settings) -> None:
+    """Tick hook: alerts from the tick's clock changes, sensitive posts, sources down and the
+    holiday calendar; then the escalation steps due at ``now``."""
+    from config.clockconfig import load_calendar
+    from config.loader import load_toml
+    from ledger import alert_triggers as trig
+    from ledger.alerts import raise_signals, run_escalations
+
+    ctx = alert_context(settings)
+    try:
+        rules = load_toml("rules.toml", settings).get("rules", [])
+    except Exception:  # monitoring rules are optional for alerting
+        rules = []
+    try:
+        calendar = getattr(report, "calendar", None) or load_calendar(settings)
+    except Exception:
+        calendar = None
+    trig.resolve_closed_cases(session, now=now)
+    signals = trig.clock_signals(session, _clock_changes(report), ctx=ctx)
+    signals += trig.post_signals(session, now=now, ctx=ctx, rules=rules)
+    signals += trig.source_signals(session, now=now, ctx=ctx)
+    signals += trig.calendar_signals(session, now=now, ctx=ctx, calendar=calendar)
+    raise_signals(session, signals, now=now, ctx=ctx)
+    run_escalations(session, now=now, ctx=ctx)
+
+
+def deliver_outbox(engine: Engine, settings: Settings, now: datetime) -> DeliveryReport:
+    """After-commit hook: deliver every notification due at ``now``."""
+    from ledger.outbox import deliver_due
+
+    return deliver_due(engine, now=now, policy=outbox_policy(settings))
+
+
+def _context_from_env() -> AlertContext:
+    from config.settings import get_settings
+
+    return alert_context(get_settings())
+
+
+TICK_HOOKS.append(raise_tick_alerts)
+AFTER_COMMIT_HOOKS.append(deliver_outbox)
+notify.configure(_context_from_env)

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(None, description="Key for signed acknowledgement links; from env only")
     public_base_url: str = Field("http://127.0.0.1:8501", description="Base URL used in links in messages")
+    ack_link_max_age_hours: int = Field(168, description="Hours a signed acknowledgement link stays valid")
+    outbox_lease_seconds: int = Field(300, description="Seconds a claimed notification is reserved for its sender")
+    outbox_max_attempts: int = Field(6, description="Delivery attempts before a notification is marked failed")
+    outbox_backoff_seconds: int = Field(60, description="First retry delay; doubles after each failed attempt")
+    outbox_backoff_max_seconds: int = Field(3600, description="Longest retry delay")
+    weekly_export_cron: str = Field("0 8 * * mon", description="Crontab (local time) of the weekly ledger export")
+    export_dir: Path | None = Field(None, description="Directory for generated exports; default data_dir/exports")
 
     # --- dashboard ---
     dashboard_port: int = Field(8501, description="Port of the Streamlit dashboard")

@@ -1,17 +1,50 @@
-"""Notification hooks called by ledger services in the same transaction as the change that causes them."""
+"""Notification hooks called by ledger services in the same transaction as the change that causes them.
+
+The composition root registers how to build the alert context (policy, always-notified URLs,
+secret key) with :func:`configure`; without it the built-in defaults apply (one step: on duty).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
+
+from ledger.alerts import AlertContext, EscalationPolicy
+
+_provider: Callable[[], AlertContext] | None = None
+
+
+def configure(provider: Callable[[], AlertContext] | None) -> None:
+    """Register the function giving the alert context (called lazily, at the first event)."""
+    global _provider
+    _provider = provider
+
+
+def context() -> AlertContext:
+    if _provider is not None:
+        return _provider()
+    return AlertContext(policy=EscalationPolicy.from_dict({}))
 
 
 def case_event(session: Session, *, case: Any, event: str, now: datetime, actor: str,
                detail: dict[str, Any] | None = None) -> None:
     """A case was opened, regraded, assigned, ... (``event`` like "opened", "regraded").
 
-    Writes the notifications the alert rules require into the outbox, in ``session``.
+    Writes the notifications the alert rules require into the outbox, in ``session``: a case
+    opened or regraded at 较大 or above starts (or feeds) the case's escalation chain, with the
+    immediate leadership report for 重大 / 特别重大; a closed or archived case resolves it.
     """
-    return None
+    from ledger.alert_triggers import case_signals
+    from ledger.alerts import raise_signals, resolve_group
+
+    if event == "status_changed" and (getattr(case, "closed_at", None) or getattr(case, "archived_at", None)):
+        resolve_group(session, f"case:{case.id}", now=now, reason=f"台账已{getattr(case, 'status', '结案')}",
+                      actor=actor)
+        return
+    ctx = context()
+    signals = case_signals(case, event=event, detail=detail, ctx=ctx)
+    if signals:
+        raise_signals(session, signals, now=now, ctx=ctx, actor=actor)

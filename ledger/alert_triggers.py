@@ -1,0 +1,226 @@
+"""Alert triggers: turn what happened in the ledger (clock changes, case events, sensitive posts,
+sources down, a missing holiday calendar) into :class:`ledger.alerts.Signal` objects, grouped so
+that one case gives one escalation chain; and resolve alerts whose cause has gone away.
+
+Functions take the session and do not commit; ``now`` is always an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from ledger.alerts import AlertContext, Signal, grade_at_least, resolve_group
+from ledger.models.alerts import Alert
+from ledger.models.clocks import Clock
+from ledger.models.core import Post, Source
+
+CLOCK_KINDS = {"warning": "clock_warning", "missed": "clock_missed", "breached": "clock_breached"}
+COMMITMENT_KINDS = {"warning": "commitment_due", "missed": "commitment_overdue", "breached": "commitment_overdue"}
+SUBJECT_LABELS = {"case": "台账", "message": "留言", "commitment": "承诺", "policy": "政策解读", "disclosure": "依申请公开"}
+
+
+def _local(dt: datetime | None, ctx: AlertContext) -> str:
+    return dt.astimezone(ctx.tz).strftime("%m-%d %H:%M") if dt else "—"
+
+
+def _case_models() -> Any:
+    try:
+        from ledger.models import cases
+    except ImportError:  # the case tables are optional for alerting
+        return None
+    return cases
+
+
+def case_brief(case: Any) -> str:
+    unit = getattr(case, "responsible_unit", None) or "未指定"
+    return f"{getattr(case, 'number', '')}《{getattr(case, 'title', '')}》（{getattr(case, 'grade', '')}，责任单位：{unit}）"
+
+
+# ---------------------------------------------------------------------------- clocks
+def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext) -> list[Signal]:
+    """Signals for clock changes (``ClockChange``: warning, missed target, breached limit).
+
+    Case clocks group by case; a commitment's clocks group with its case; messages group per
+    day (one digest, not one chain per message)."""
+    pol = ctx.policy
+    cases = _case_models()
+    out: list[Signal] = []
+    for ch in changes:
+        after = getattr(ch, "after", None)
+        subject = getattr(ch, "subject", "")
+        if after not in CLOCK_KINDS or subject not in pol.clock_subjects:
+            continue
+        sid = int(ch.subject_id)
+        kind = (COMMITMENT_KINDS if subject == "commitment" else CLOCK_KINDS)[after]
+        due = _local(ch.due_at, ctx)
+        verb = {"warning": f"即将到期（{due}）", "missed": f"未在目标时限内完成（目标 {due}）",
+                "breached": f"已超过最迟时限（{due}）"}[after]
+        prov = "【时限为暂定：次年节假日安排未录入】" if ch.provisional else ""
+        grade = unit = title = None
+        group = f"{subject}:{sid}"
+        what = f"{SUBJECT_LABELS.get(subject, subject)} {sid}"
+        if subject == "case" and cases is not None:
+            case = session.get(cases.Case, sid)
+            if case is not None:
+                grade, unit, title, what = case.grade, case.responsible_unit, case.title, case_brief(case)
+        elif subject == "commitment" and cases is not None:
+            com = session.get(cases.Commitment, sid)
+            if com is not None:
+                case = session.get(cases.Case, com.case_id)
+                group = f"case:{com.case_id}"
+                unit = com.owner_unit
+                grade = getattr(case, "grade", None)
+                title = getattr(case, "title", None)
+                what = f"承诺“{com.text[:60]}”（{com.owner_unit}）" + (f"，属 {case_brief(case)}" if case else "")
+        elif subject == "message":
+            day = ch.at.astimezone(ctx.tz).date().isoformat()
+            group, title = f"messages:{day}", f"留言办理时限提醒 {day}"
+        text = f"{what}：{ch.rule_name or ch.rule_id}{verb}。{prov}"
+        out.append(Signal(kind=kind, group_key=group, key=f"clock:{ch.clock_id}:{after}", title=title or what,
+                          text=text, grade=grade, subject=subject if subject != "commitment" else "case",
+                          subject_id=sid if subject != "commitment" else None, unit=unit))
+    return out
+
+
+# ---------------------------------------------------------------------------- cases
+def case_signals(case: Any, *, event: str, detail: Mapping[str, Any] | None, ctx: AlertContext) -> list[Signal]:
+    """Signals for a case opened or regraded at 较大 or above (and the immediate leadership report
+    for 重大 / 特别重大)."""
+    pol = ctx.policy
+    grade = getattr(case, "grade", None)
+    if event not in ("opened", "regraded") or not grade_at_least(grade, pol.case_min_grade):
+        return []
+    if event == "regraded" and detail and grade_at_least(detail.get("from"), grade or "") :
+        return []  # graded down: no alert
+    group = f"case:{case.id}"
+    brief = case_brief(case)
+    found = _local(getattr(case, "discovered_at", None), ctx)
+    out: list[Signal] = []
+    if event == "opened":
+        out.append(Signal(kind="case_opened", group_key=group, key=f"case:{case.id}:opened:{grade}",
+                          title=case.title, text=f"新立台账 {brief}，发现时间 {found}。", grade=grade,
+                          subject="case", subject_id=case.id, unit=case.responsible_unit))
+    else:
+        out.append(Signal(kind="case_regraded", group_key=group, key=f"case:{case.id}:regraded:{grade}",
+                          title=case.title, text=f"台账 {brief} 由{(detail or {}).get('from', '')}调整为{grade}。",
+                          grade=grade, subject="case", subject_id=case.id, unit=case.responsible_unit))
+    if grade in pol.leadership_grades and getattr(case, "leadership_reported_at", None) is None:
+        out.append(Signal(
+            kind="leadership_report", group_key=group, key=f"case:{case.id}:leadership_report",
+            title=case.title, grade=grade, subject="case", subject_id=case.id, unit=case.responsible_unit,
+            text=(f"【{grade}舆情·第一时间报告】{brief}，发现时间 {found}。须第一时间向本级党委政府报告，"
+                  f"力争3小时内、最迟5小时内发布权威信息，24小时内举行新闻发布会。"),
+        ))
+    return out
+
+
+# ---------------------------------------------------------------------------- posts
+def _rule_thresholds(rules: Sequence[Mapping[str, Any]] | None) -> dict[str, float]:
+    out = {}
+    for r in rules or []:
+        if r.get("id") is not None and r.get("threshold") is not None:
+            out[str(r["id"])] = float(r["threshold"])
+    return out
+
+
+def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
+                 rules: Sequence[Mapping[str, Any]] | None) -> list[Signal]:
+    """Posts fetched in the look-back window whose sensitivity reaches the threshold of one of
+    their monitoring rules (categories / topics carry the rule ids). Posts of one case group
+    with the case, posts of one event with the event."""
+    pol = ctx.policy
+    thresholds = _rule_thresholds(rules)
+    since = now - timedelta(hours=pol.post_lookback_hours)
+    posts = session.exec(
+        select(Post).where(Post.fetched_at >= since, Post.fetched_at <= now, Post.sensitivity.is_not(None),
+                           Post.dup_of_id.is_(None)).order_by(Post.id)
+    ).all()
+    cases = _case_models()
+    out: list[Signal] = []
+    for post in posts:
+        ids = [str(c.get("id")) for c in list(post.categories or []) + list(post.topics or [])
+               if isinstance(c, Mapping) and c.get("id") is not None]
+        limits = [thresholds[i] for i in ids if i in thresholds]
+        if not limits and pol.post_default_threshold is not None and ids:
+            limits = [pol.post_default_threshold]
+        if not limits or (post.sensitivity or 0) < min(limits):
+            continue
+        group = f"event:{post.event_id}" if post.event_id else f"post:{post.id}"
+        grade = post.severity
+        if cases is not None:
+            link = session.exec(select(cases.CasePost.case_id).where(cases.CasePost.post_id == post.id)).first()
+            if link is not None:
+                group = f"case:{link}"
+        names = "、".join(str(c.get("name", c.get("id"))) for c in list(post.categories or []) + list(post.topics or [])
+                         if isinstance(c, Mapping))
+        title = (post.title or post.text[:40] or f"信息 {post.id}").strip()
+        from analysis.pii import mask
+
+        text = (f"敏感信息（敏感度 {post.sensitivity:.2f}，{names}）：{mask(title)[:80]}"
+                + (f"\n{post.url}" if post.url else ""))
+        out.append(Signal(kind="sensitive_post", group_key=group, key=f"post:{post.id}", title=mask(title)[:200],
+                          text=text, grade=grade if grade in ("一般", "较大", "重大", "特别重大") else None,
+                          subject="post", subject_id=post.id, unit=post.responsible_unit))
+    return out
+
+
+# ---------------------------------------------------------------------------- sources
+def source_signals(session: Session, *, now: datetime, ctx: AlertContext) -> list[Signal]:
+    """A signal per source marked down; resolves the alert of a source that is back."""
+    out = []
+    for src in session.exec(select(Source).order_by(Source.id)).all():
+        group = f"source:{src.id}"
+        if src.status == "down":
+            since = src.last_success_at
+            out.append(Signal(
+                kind="source_down", group_key=group, key=f"source:{src.id}:down:{_local(src.last_error_at, ctx)}",
+                title=f"信息来源“{src.name}”中断", subject="source", subject_id=src.id,
+                text=(f"信息来源“{src.name}”连续 {src.consecutive_failures} 次抓取失败，已标记为中断"
+                      f"（上次成功：{_local(since, ctx)}）。最近错误：{(src.last_error or '')[:200]}"),
+            ))
+        elif src.status == "ok":
+            resolve_group(session, group, now=now, reason="信息来源已恢复 (source back up)")
+    return out
+
+
+# ---------------------------------------------------------------------------- calendar
+def calendar_signals(session: Session, *, now: datetime, ctx: AlertContext, calendar: Any | None) -> list[Signal]:
+    """Clocks computed provisionally (next year's holiday notice not entered) and, from December,
+    the reminder to enter next year's calendar. One alert per year."""
+    out = []
+    provisional = session.exec(
+        select(Clock).where(Clock.provisional == True, Clock.closed == False)  # noqa: E712
+    ).all()
+    years: dict[int, int] = {}
+    for c in provisional:
+        years[c.due_at.astimezone(ctx.tz).year] = years.get(c.due_at.astimezone(ctx.tz).year, 0) + 1
+    missing = calendar.missing_next_year(now) if calendar is not None else None
+    for year in sorted(set(years) | ({missing} if missing else set())):
+        n = years.get(year, 0)
+        text = (f"{year}年节假日安排尚未录入（国务院办公厅通知发布后请补录到 holidays.toml）。"
+                + (f"目前有 {n} 个时限暂按周末计算，标记为“暂定”。" if n else "相关工作日时限将暂按周末计算。"))
+        out.append(Signal(kind="calendar_provisional", group_key=f"calendar:{year}",
+                          key=f"calendar:{year}:{'clocks' if n else 'reminder'}",
+                          title=f"{year}年节假日安排缺失", text=text, subject="calendar", subject_id=year))
+    active = session.exec(select(Alert).where(Alert.group_key.like("calendar:%"), Alert.state != "resolved")).all()
+    for alert in active:
+        year = int(alert.group_key.split(":", 1)[1])
+        if year not in years and year != missing:
+            resolve_group(session, alert.group_key, now=now, reason="节假日安排已录入 (calendar supplied)")
+    return out
+
+
+def resolve_closed_cases(session: Session, *, now: datetime) -> None:
+    """Resolve case alerts whose case is closed or archived."""
+    cases = _case_models()
+    if cases is None:
+        return
+    active = session.exec(select(Alert).where(Alert.group_key.like("case:%"), Alert.state != "resolved")).all()
+    for alert in active:
+        case = session.get(cases.Case, int(alert.group_key.split(":", 1)[1]))
+        if case is not None and (case.closed_at is not None or case.archived_at is not None):
+            resolve_group(session, alert.group_key, now=now, reason=f"台账已{case.status}")
