@@ -5,3 +5,6 @@ from ledger.models.clocks import Clock  # noqa: F401
 from ledger.models.alerts import Alert, DeliveryAttempt, DutyShift, Notification, Person  # noqa: F401
 
 __all__ = ["AuditLog", "Evidence", "Message", "Post", "PostVersion", "Source"]
+from ledger.models.cases import (  # noqa: F401
+    Briefing, Case, CaseCounter, CasePost, Commitment, Referral, Release, ReleaseReview,
+)

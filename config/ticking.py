@@ -1,0 +1,76 @@
+"""Run one pass of time (``tick``) with the configured calendar and clock rules, in one transaction
+together with the alert hooks of :mod:`config.alerting`, then the after-commit hooks (delivery).
+
+The service calls :func:`run_tick` every minute; ``yuqing tick`` calls it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from config import alerting
+from config.caseconfig import load_case_policy
+from config.clockconfig import load_calendar, load_clock_rules
+from config.settings import Settings
+from ledger import tick
+from ledger.db import session_scope
+
+log = logging.getLogger(__name__)
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll a rehearsal back."""
+
+
+def _hook_name(hook: Any) -> str:
+    return getattr(hook, "__qualname__", None) or repr(hook)
+
+
+def run_tick(engine: Engine, settings: Settings, now: datetime, *, dry_run: bool = False,
+             actor: str = "system") -> dict[str, Any]:
+    """One pass of time as of ``now``; returns a summary dict (counts, changes, hook errors).
+
+    The clock pass and every tick hook run in one transaction; a hook that fails is rolled back
+    to its savepoint and reported, so one broken alert step cannot stop the clocks. With
+    ``dry_run`` everything is rolled back and the after-commit hooks are not called.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now 缺少时区: {now!r}")
+    calendar = load_calendar(settings)
+    rules = load_clock_rules(settings)
+    policy = load_case_policy(settings)
+    statuses = list(policy.commitment_statuses)
+    open_statuses = tuple(statuses[: statuses.index(policy.commitment_fulfilled)])
+    hook_errors: list[dict[str, str]] = []
+    summary: dict[str, Any] = {}
+    try:
+        with session_scope(engine) as session:
+            report = tick.run_tick(session, now=now, calendar=calendar, rules=rules, actor=actor,
+                                   open_commitment_statuses=open_statuses)
+            for hook in list(alerting.TICK_HOOKS):
+                try:
+                    with session.begin_nested():
+                        hook(session, report, now, settings)
+                except Exception as exc:  # keep the clocks moving; report the failure
+                    log.exception("tick hook %s failed", _hook_name(hook))
+                    hook_errors.append({"hook": _hook_name(hook), "error": f"{exc.__class__.__name__}: {exc}"})
+            summary = report.as_dict()
+            summary["lines"] = report.summary_lines()
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    summary["dry_run"] = dry_run
+    if not dry_run:
+        for after in list(alerting.AFTER_COMMIT_HOOKS):
+            try:
+                after(engine, settings, now)
+            except Exception as exc:
+                log.exception("after-commit hook %s failed", _hook_name(after))
+                hook_errors.append({"hook": _hook_name(after), "error": f"{exc.__class__.__name__}: {exc}"})
+    summary["hook_errors"] = hook_errors
+    return summary
