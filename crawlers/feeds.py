@@ -90,6 +90,9 @@ def parse_feed(body: bytes, *, base_url: str | None = None, content_type: str | 
         raise FeedError(f"无法解析订阅源 (not a valid RSS/Atom feed): {reason or 'unknown format'}")
     if parsed.get("bozo") and not parsed.entries:
         raise FeedError(f"订阅源格式错误 (malformed feed): {parsed.get('bozo_exception')}")
+    if parsed.get("bozo") and _truncated(body):
+        # a cut-off document: the entries feedparser recovered may be partial; store none of them
+        raise FeedError(f"订阅源不完整或格式错误 (truncated / malformed feed): {parsed.get('bozo_exception')}")
     items: list[RawPost] = []
     for entry in parsed.entries:
         link = entry.get("link")
@@ -123,6 +126,15 @@ def parse_feed(body: bytes, *, base_url: str | None = None, content_type: str | 
             )
         )
     return items
+
+
+_CLOSERS = (b"</rss>", b"</feed>", b"</rdf:rdf>", b"</rdf>")
+
+
+def _truncated(body: bytes) -> bool:
+    """True when the document does not end with the closing tag of a feed root element."""
+    tail = body[-512:].lower().rstrip()
+    return not any(tail.endswith(c) for c in _CLOSERS)
 
 
 def _entry_bytes(entry) -> bytes:

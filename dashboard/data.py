@@ -11,14 +11,24 @@ from sqlalchemy.engine import Engine
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def database_url() -> str:
+    """The configured database URL (read per run, so a changed environment is honoured)."""
+    from config.settings import get_settings
+
+    return get_settings().effective_database_url
+
+
 @st.cache_resource
-def engine() -> Engine:
-    """The configured database engine (one per dashboard process)."""
+def _engine_for(url: str) -> Engine:
     from config.settings import get_settings
     from ledger.db import make_engine
 
-    cfg = get_settings()
-    return make_engine(cfg.effective_database_url, busy_timeout_ms=cfg.sqlite_busy_timeout_ms)
+    return make_engine(url, busy_timeout_ms=get_settings().sqlite_busy_timeout_ms)
+
+
+def engine() -> Engine:
+    """The engine of the configured database (one per URL per dashboard process)."""
+    return _engine_for(database_url())
 
 
 def local_time(dt: datetime | None) -> str:

@@ -60,13 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("已中止 (interrupted)", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors (typer's click) and anything unexpected
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # ClickException / UsageError
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
+        if exc.__class__.__name__ == "Exit" and hasattr(exc, "exit_code"):
             sys.exit(exc.exit_code)
         typer.echo(f"错误 (error): {exc.__class__.__name__}: {exc}", err=True)
         sys.exit(1)

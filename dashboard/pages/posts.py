@@ -5,17 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import engine, local_time
+from dashboard.data import _engine_for, database_url, local_time
 
 SENTIMENT_ZH = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def load_posts(limit: int, only_negative: bool) -> pd.DataFrame:
+def load_posts(url: str, limit: int, only_negative: bool) -> pd.DataFrame:
     from ledger.db import session_scope
     from ledger.queries import post_view, recent_posts, source_names
 
-    with session_scope(engine()) as session:
+    with session_scope(_engine_for(url)) as session:
         names = source_names(session)
         rows = []
         for post in recent_posts(session, limit=limit * (3 if only_negative else 1)):
@@ -39,13 +39,13 @@ def render() -> None:
     col1, col2 = st.columns([1, 1])
     limit = col1.number_input("显示条数", min_value=10, max_value=1000, value=100, step=10, key="posts_limit")
     only_negative = col2.toggle("只看负面", value=False, key="posts_only_negative")
-    df = load_posts(int(limit), bool(only_negative))
+    df = load_posts(database_url(), int(limit), bool(only_negative))
     if df.empty:
         st.info("暂无帖文。添加来源并抓取后，这里会显示最新帖文。")
         return
     st.caption(f"共 {len(df)} 条（时间为北京时间，个人号码已脱敏）")
     # st.dataframe renders cell values as text, never as HTML
-    st.dataframe(df, hide_index=True, use_container_width=True,
+    st.dataframe(df, hide_index=True, width="stretch",
                  column_config={"链接": st.column_config.LinkColumn("链接")})
 
 

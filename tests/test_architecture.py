@@ -1,0 +1,71 @@
+"""The import direction of docs/ARCHITECTURE.md holds, and no module does I/O at import time."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("analysis", "ledger", "crawlers", "dashboard", "config")
+ALLOWED = {
+    "analysis": set(),
+    "ledger": {"analysis"},
+    "crawlers": {"ledger", "analysis"},
+    "dashboard": {"ledger", "analysis", "config"},
+    "config": set(PACKAGES),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & set(PACKAGES)
+
+
+def test_import_direction():
+    bad = []
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            for target in _imports(path) - {pkg}:
+                if target not in ALLOWED[pkg]:
+                    bad.append(f"{path.relative_to(ROOT)} imports {target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_every_module_has_a_docstring():
+    missing = []
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            if "migrations/versions" in str(path):
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            if not ast.get_docstring(tree):
+                missing.append(str(path.relative_to(ROOT)))
+    assert not missing, missing
+
+
+def test_importing_every_module_opens_no_files_or_sockets(tmp_path):
+    """Import all modules with the working directory and data dir in an empty folder: nothing appears."""
+    modules = []
+    for pkg in ("analysis", "ledger", "crawlers", "config"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            rel = path.relative_to(ROOT).with_suffix("")
+            modules.append(".".join(rel.parts).removesuffix(".__init__"))
+    code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
+    env = {"PATH": "/usr/bin:/bin", "YUQING_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path),
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (tmp_path / "data").exists()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name not in {"data"}]
+    assert not [x for x in leftovers if not x.startswith(".")], leftovers

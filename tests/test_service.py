@@ -1,0 +1,74 @@
+"""The service: one scheduler with explicit jobs; it crawls on its own and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from config.service import Service
+from config.settings import get_settings
+from ledger.db import session_scope
+from ledger.models import Post
+from ledger.sources import add_source
+from tests.feedsrv import FeedServer
+from tests.test_feed_crawl import RSS
+
+
+def test_jobs_have_explicit_ids_and_policies(sqlite_engine, sqlite_url):
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    with session_scope(sqlite_engine) as s:
+        a = add_source(s, name="a", kind="rss", url="http://127.0.0.1:9/a", interval_seconds=120, actor="t", now=now).id
+        b = add_source(s, name="b", kind="rss", url="http://127.0.0.1:9/b", cron="*/5 * * * *", actor="t", now=now).id
+        add_source(s, name="c", kind="rss", url="http://127.0.0.1:9/c", enabled=False, actor="t", now=now)
+    cfg = get_settings(database_url=sqlite_url, misfire_grace_seconds=42)
+    service = Service(sqlite_engine, cfg)
+    service.sync_sources()
+    jobs = {j.id: j for j in service.scheduler.get_jobs()}
+    assert set(jobs) == {f"crawl:{a}", f"crawl:{b}"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.misfire_grace_time == 42 and job.max_instances == 1
+    assert "interval" in str(jobs[f"crawl:{a}"].trigger) and "cron" in str(jobs[f"crawl:{b}"].trigger)
+    assert str(service.scheduler.timezone) == "Asia/Shanghai"
+    # disabling a source removes its job on the next sync
+    with session_scope(sqlite_engine) as s:
+        from ledger.models import Source
+
+        s.get(Source, b).enabled = False
+    service.sync_sources()
+    assert {j.id for j in service.scheduler.get_jobs()} == {f"crawl:{a}"}
+    service.stop()
+
+
+def test_run_polls_sources_and_stops_on_sigterm(sqlite_engine, sqlite_url, tmp_path):
+    with FeedServer() as srv:
+        srv.set("/rss", RSS.encode())
+        with session_scope(sqlite_engine) as s:
+            add_source(s, name="feed", kind="rss", url=srv.base + "/rss", interval_seconds=30, actor="t",
+                       now=datetime.now(UTC))
+        env = dict(os.environ, YUQING_DATABASE_URL=sqlite_url, YUQING_LOG_LEVEL="INFO")
+        proc = subprocess.Popen([sys.executable, "-m", "config.cli.main", "run"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 90
+            count = 0
+            while time.monotonic() < deadline:
+                with Session(sqlite_engine) as s:
+                    count = s.exec(select(func.count()).select_from(Post)).one()[0]
+                if count == 2:
+                    break
+                time.sleep(0.5)
+            assert count == 2
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, out
+    assert "服务已停止" in out
