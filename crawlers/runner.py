@@ -76,10 +76,11 @@ def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> F
     return Fetched(items, got.etag, got.last_modified)
 
 
-def _web_fetcher(source: Source, options: CrawlOptions, now: datetime) -> Fetched:
-    from crawlers.web import fetch_web_source  # Scrapy-based collectors
+def _web_fetcher(source: Source, options: CrawlOptions, now: datetime, engine: Engine | None = None) -> Fetched:
+    from crawlers.web import fetch_web_source, known_external_ids  # Scrapy-based collectors
 
-    return fetch_web_source(source, options, now)
+    known = known_external_ids(engine, source.id) if engine is not None else None
+    return fetch_web_source(source, options, now, known_ids=known)
 
 
 FETCHERS: dict[str, Callable[[Source, CrawlOptions, datetime], Fetched]] = {
@@ -102,7 +103,10 @@ def crawl_source(engine: Engine, source_id: int, *, options: CrawlOptions, asses
     try:
         if fetcher is None:
             raise CrawlError(f"来源类型 {source.kind!r} 不能抓取 (kind cannot be crawled; use `yuqing import`)")
-        fetched = fetcher(source, options, now)
+        if fetcher is _web_fetcher:  # incremental: the web fetcher skips ids already stored
+            fetched = _web_fetcher(source, options, now, engine)
+        else:
+            fetched = fetcher(source, options, now)
     except Exception as exc:  # every failure is recorded on the source, never raised
         message = str(exc) if isinstance(exc, CrawlError) else f"{exc.__class__.__name__}: {exc}"
         log.warning("crawl of source %s failed: %s", source_id, message)
