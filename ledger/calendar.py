@@ -126,7 +126,7 @@ class WorkCalendar:
         for key, target in (("holidays", sup.holidays), ("workdays", sup.workdays)):
             values = entry.get(key, [])
             if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-                raise ValueError(f"[years.{year}] {key} 应为日期列表")
+                raise ValueError(f"[years.{year}] {key} 应为日期列表")  # noqa: TRY004
             for raw in values:
                 d = _as_date(raw, f"[years.{year}] {key}")
                 if abs(d.year - year) > 1:
@@ -319,7 +319,7 @@ def _official_known(year: int) -> bool:
         chinese_calendar.is_workday(date(year, 6, 1))
     except NotImplementedError:
         return False
-    except Exception:  # any other failure of the library: do not trust it for that year
+    except Exception:  # any other failure of the library: do not trust it for that year  # noqa: BLE001
         return False
     return True
 
@@ -369,7 +369,7 @@ def calendar_from_config(holidays_cfg: Mapping[str, Any] | None) -> WorkCalendar
     cal = dict(cfg.get("calendar") or {})
     years_raw = cfg.get("years") or {}
     if not isinstance(years_raw, Mapping):
-        raise ValueError("holidays.toml: [years.YYYY] 应为表")
+        raise ValueError("holidays.toml: [years.YYYY] 应为表")  # noqa: TRY004
     years: dict[int, Mapping[str, Any]] = {}
     for key, entry in years_raw.items():
         try:
@@ -377,7 +377,7 @@ def calendar_from_config(holidays_cfg: Mapping[str, Any] | None) -> WorkCalendar
         except ValueError:
             raise ValueError(f"holidays.toml: 年份无效 [years.{key}]") from None
         if not isinstance(entry, Mapping):
-            raise ValueError(f"holidays.toml: [years.{key}] 应为表")
+            raise ValueError(f"holidays.toml: [years.{key}] 应为表")  # noqa: TRY004
         years[year] = entry
     return WorkCalendar(
         supplement=years,

@@ -8,7 +8,6 @@ calling service function owns the transaction. ``now`` is always an argument.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,20 +16,33 @@ from sqlmodel import Session, select
 
 from ledger import audit
 from ledger.calendar import WorkCalendar
+from ledger.clockcore import (
+    ClockChange,
+    ClockError,
+    _advance,
+    _audit_start,
+    _aware,
+    _current,
+    _latest_by_rule,
+    _new_clock,
+    _restart_clock,
+    _shift_due,
+    _state,
+    _times,
+    clock_rule,
+    clock_to_dict,
+    clocks_for,
+)
 from ledger.clocks import (
     ACTIVE_STATUSES,
-    BREACHED,
     CANCELLED,
     MET,
-    MISSED,
     OPEN_STATUSES,
     OVERDUE_STATUSES,
     PAUSED,
-    RESTARTED,
     RUNNING,
     STATUS_LABELS,
     ClockRule,
-    ClockTimes,
     compute,
     rule_by_id,
     rules_for,
@@ -39,168 +51,79 @@ from ledger.clocks import (
 )
 from ledger.models.clocks import Clock
 
-
-class ClockError(ValueError):
-    """A clock operation that the rules do not allow (message in Chinese for the user)."""
-
-
-@dataclass(frozen=True)
-class ClockChange:
-    """One status change of a clock, for notification (alerts) and display."""
-
-    clock_id: int
-    subject: str
-    subject_id: int
-    rule_id: str
-    rule_name: str
-    kind: str
-    before: str
-    after: str
-    at: datetime
-    due_at: datetime
-    provisional: bool
-    source: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "clock_id": self.clock_id,
-            "subject": self.subject,
-            "subject_id": self.subject_id,
-            "rule": self.rule_id,
-            "rule_name": self.rule_name,
-            "kind": self.kind,
-            "before": self.before,
-            "after": self.after,
-            "at": self.at,
-            "due_at": self.due_at,
-            "provisional": self.provisional,
-            "source": self.source,
-        }
+__all__ = [
+    "ClockChange", "ClockError", "advance_clocks", "clock_rule", "clock_to_dict", "clocks_for", "extend",
+    "mark_met", "pause", "recompute_provisional", "restart", "resume", "start_clocks", "start_clocks_many",
+]
 
 
-def _aware(value: Any, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise ClockError(f"{what} 应为时间, 得到 {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ClockError(f"{what} 缺少时区: {value!r}")
-    return value
-
-
-def _state(clock: Clock) -> dict[str, Any]:
-    return {
-        "rule": clock.rule_id,
-        "status": clock.status,
-        "anchor_at": clock.anchor_at,
-        "due_at": clock.due_at,
-        "warn_at": clock.warn_at,
-        "provisional": clock.provisional,
-        "met_at": clock.met_at,
-        "late": clock.late,
-        "paused_at": clock.paused_at,
-        "extension": clock.extension,
-        "restarts": clock.restarts,
-    }
-
-
-def _times(clock: Clock) -> ClockTimes:
-    return ClockTimes(due=clock.due_at, warn=clock.warn_at, provisional=clock.provisional, kind=clock.kind)
-
-
-def clock_rule(clock: Clock) -> ClockRule:
-    """The rule a clock started under (from its snapshot)."""
-    return ClockRule.from_snapshot(clock.rule_snapshot)
-
-
-def clock_to_dict(clock: Clock) -> dict[str, Any]:
-    """JSON-ready view of a clock (times stay datetimes; ``config.cli.common.print_json`` renders them)."""
-    snap = clock.rule_snapshot or {}
-    return {
-        "id": clock.id,
-        "rule": clock.rule_id,
-        "rule_name": clock.rule_name,
-        "kind": clock.kind,
-        "unit": snap.get("unit"),
-        "limit": snap.get("limit"),
-        "anchor": snap.get("anchor"),
-        "anchor_at": clock.anchor_at,
-        "due_at": clock.due_at,
-        "warn_at": clock.warn_at,
-        "provisional": clock.provisional,
-        "status": clock.status,
-        "status_label": STATUS_LABELS.get(clock.status, clock.status),
-        "met_at": clock.met_at,
-        "late": clock.late,
-        "overdue_at": clock.overdue_at,
-        "paused_at": clock.paused_at,
-        "restarts": clock.restarts,
-        "source": snap.get("source", ""),
-    }
-
-
-# ---------------------------------------------------------------------------- queries
-def clocks_for(session: Session, *, subject: str, subject_id: int) -> list[Clock]:
-    """Every clock of one subject, oldest first (cancelled and restarted ones included)."""
-    stmt = (
-        select(Clock)
-        .where(Clock.subject == subject, Clock.subject_id == subject_id)
-        .order_by(Clock.id)
-    )
-    return list(session.exec(stmt))
-
-
-def _latest_by_rule(clocks: Iterable[Clock]) -> dict[str, Clock]:
-    latest: dict[str, Clock] = {}
-    for clock in clocks:
-        latest[clock.rule_id] = clock  # ordered by id: the last one wins
-    return latest
-
-
-def _current(session: Session, subject: str, subject_id: int, rule_id: str) -> Clock:
-    clock = _latest_by_rule(clocks_for(session, subject=subject, subject_id=subject_id)).get(rule_id)
-    if clock is None:
-        raise ClockError(f"{subject} {subject_id} 没有时限 {rule_id!r}")
-    return clock
-
-
-# ---------------------------------------------------------------------------- starting
-def _new_clock(
+def _sync(
     session: Session,
     *,
-    rule: ClockRule,
     subject: str,
     subject_id: int,
-    anchor: datetime,
+    facts: Mapping[str, Any],
+    existing: Iterable[Clock],
     now: datetime,
     calendar: WorkCalendar,
+    rules: list[ClockRule],
     actor: str,
-    restarts: int = 0,
-    note: str | None = None,
-) -> Clock:
-    times = compute(rule, anchor, calendar)
-    clock = Clock(
-        subject=subject,
-        subject_id=subject_id,
-        rule_id=rule.id,
-        rule_name=rule.name,
-        rule_snapshot=rule.snapshot(),
-        kind=rule.kind,
-        anchor_at=anchor.astimezone(UTC),
-        due_at=times.due.astimezone(UTC),
-        warn_at=None if times.warn is None else times.warn.astimezone(UTC),
-        provisional=times.provisional,
-        status=RUNNING,
-        started_at=now,
-        updated_at=now,
-        restarts=restarts,
-        note=note,
-    )
-    session.add(clock)
-    session.flush()
-    audit.record(
-        session, actor=actor, action="clock.start", entity="clock", entity_id=clock.id, now=now,
-        after={"subject": subject, "subject_id": subject_id, **_state(clock)}, note=note,
-    )
-    return clock
+) -> tuple[list[Clock], list[Clock]]:
+    """Cancel what no longer applies; return (restarted clocks, new unflushed clocks)."""
+    applicable = rules_for(subject, facts, rules)
+    applicable_ids = {r.id for r in applicable}
+    latest = _latest_by_rule(existing)
+    for rule_id, clock in latest.items():
+        if rule_id not in applicable_ids and clock.status in OPEN_STATUSES:
+            before = _state(clock)
+            clock.status = CANCELLED
+            clock.closed = True
+            clock.cancelled_at = now
+            clock.updated_at = now
+            audit.record(
+                session, actor=actor, action="clock.cancel", entity="clock", entity_id=clock.id,
+                now=now, before=before, after=_state(clock), note="规则不再适用 (rule no longer applies)",
+            )
+    restarted: list[Clock] = []
+    fresh: list[Clock] = []
+    for rule in applicable:
+        anchor = facts.get(rule.anchor)
+        if anchor is None:
+            continue
+        anchor = _aware(anchor, f"{rule.anchor}")
+        current = latest.get(rule.id)
+        if current is not None and current.status != CANCELLED:
+            if rule.repeat and anchor > current.anchor_at:
+                restarted.append(
+                    _restart_clock(session, current, rule, anchor, now=now, calendar=calendar, actor=actor)
+                )
+            continue
+        fresh.append(
+            _new_clock(session, rule=rule, subject=subject, subject_id=subject_id, anchor=anchor,
+                       now=now, calendar=calendar, actor=actor, flush=False)
+        )
+    return restarted, fresh
+
+
+def _finish_start(
+    session: Session,
+    restarted: list[Clock],
+    fresh: list[Clock],
+    *,
+    now: datetime,
+    actor: str,
+    changes: list[ClockChange] | None,
+) -> list[Clock]:
+    if fresh:  # one flush for all new clocks, then their audit entries
+        session.flush()
+        for clock in fresh:
+            _audit_start(session, clock, now=now, actor=actor)
+    started = restarted + fresh
+    if started:
+        found = _advance(session, started, now=now, actor=actor)
+        if changes is not None:
+            changes.extend(found)
+    return started
 
 
 def start_clocks(
@@ -226,42 +149,46 @@ def start_clocks(
     changes are appended to ``changes`` when given.
     """
     now = _aware(now, "now")
-    applicable = rules_for(subject, facts, rules)
-    applicable_ids = {r.id for r in applicable}
-    latest = _latest_by_rule(clocks_for(session, subject=subject, subject_id=subject_id))
-    for rule_id, clock in latest.items():
-        if rule_id not in applicable_ids and clock.status in OPEN_STATUSES:
-            before = _state(clock)
-            clock.status = CANCELLED
-            clock.closed = True
-            clock.cancelled_at = now
-            clock.updated_at = now
-            audit.record(
-                session, actor=actor, action="clock.cancel", entity="clock", entity_id=clock.id,
-                now=now, before=before, after=_state(clock), note="规则不再适用 (rule no longer applies)",
-            )
-    started: list[Clock] = []
-    for rule in applicable:
-        anchor = facts.get(rule.anchor)
-        if anchor is None:
-            continue
-        anchor = _aware(anchor, f"{rule.anchor}")
-        current = latest.get(rule.id)
-        if current is not None and current.status != CANCELLED:
-            if rule.repeat and anchor > current.anchor_at:
-                started.append(
-                    _restart_clock(session, current, rule, anchor, now=now, calendar=calendar, actor=actor)
-                )
-            continue
-        started.append(
-            _new_clock(session, rule=rule, subject=subject, subject_id=subject_id, anchor=anchor,
-                       now=now, calendar=calendar, actor=actor)
+    existing = clocks_for(session, subject=subject, subject_id=subject_id)
+    restarted, fresh = _sync(session, subject=subject, subject_id=subject_id, facts=facts, existing=existing,
+                             now=now, calendar=calendar, rules=rules, actor=actor)
+    return _finish_start(session, restarted, fresh, now=now, actor=actor, changes=changes)
+
+
+def start_clocks_many(
+    session: Session,
+    *,
+    subject: str,
+    items: Iterable[tuple[int, Mapping[str, Any]]],
+    now: datetime,
+    calendar: WorkCalendar,
+    rules: list[ClockRule],
+    actor: str,
+    changes: list[ClockChange] | None = None,
+) -> list[Clock]:
+    """:func:`start_clocks` for many subjects at once (``items``: (subject_id, facts) pairs),
+    with one query for the existing clocks and one flush: for imports and migrations."""
+    now = _aware(now, "now")
+    items = list(items)
+    existing: dict[int, list[Clock]] = {}
+    ids = sorted({sid for sid, _ in items})
+    for i in range(0, len(ids), 500):
+        stmt = (
+            select(Clock)
+            .where(Clock.subject == subject, Clock.subject_id.in_(ids[i : i + 500]))
+            .order_by(Clock.id)
         )
-    if started:
-        found = _advance(session, started, now=now, actor=actor)
-        if changes is not None:
-            changes.extend(found)
-    return started
+        for clock in session.exec(stmt):
+            existing.setdefault(clock.subject_id, []).append(clock)
+    restarted: list[Clock] = []
+    fresh: list[Clock] = []
+    for subject_id, facts in items:
+        r, f = _sync(session, subject=subject, subject_id=subject_id, facts=facts,
+                     existing=existing.get(subject_id, []), now=now, calendar=calendar, rules=rules, actor=actor)
+        restarted.extend(r)
+        fresh.extend(f)
+        existing.setdefault(subject_id, []).extend(r + f)
+    return _finish_start(session, restarted, fresh, now=now, actor=actor, changes=changes)
 
 
 # ---------------------------------------------------------------------------- stopping
@@ -300,35 +227,6 @@ def mark_met(
                      now=now, before=before, after=_state(clock))
         changed.append(clock)
     return changed
-
-
-def _restart_clock(
-    session: Session,
-    clock: Clock,
-    rule: ClockRule,
-    anchor: datetime,
-    *,
-    now: datetime,
-    calendar: WorkCalendar,
-    actor: str,
-    reason: str | None = None,
-) -> Clock:
-    if clock.status in OPEN_STATUSES + OVERDUE_STATUSES:
-        before = _state(clock)
-        if rule.repeat:  # a new release is what the running period waited for
-            clock.status = MET
-            clock.met_at = anchor
-            clock.late = anchor > clock.due_at
-        elif clock.status in OPEN_STATUSES:
-            clock.status = RESTARTED
-        clock.closed = True
-        clock.paused_at = None
-        clock.updated_at = now
-        audit.record(session, actor=actor, action="clock.close_for_restart", entity="clock",
-                     entity_id=clock.id, now=now, before=before, after=_state(clock), note=reason)
-    return _new_clock(session, rule=rule, subject=clock.subject, subject_id=clock.subject_id,
-                      anchor=anchor, now=now, calendar=calendar, actor=actor,
-                      restarts=clock.restarts + 1, note=reason)
 
 
 def restart(
@@ -394,18 +292,6 @@ def pause(
     audit.record(session, actor=actor, action="clock.pause", entity="clock", entity_id=clock.id, now=at,
                  before=before, after=_state(clock), note=reason)
     return clock
-
-
-def _shift_due(clock: Clock, rule: ClockRule, calendar: WorkCalendar, *, hours: float = 0,
-               working_days: int = 0) -> None:
-    if rule.unit == "working_days":
-        due = calendar.add_working_days(clock.due_at, working_days)
-        clock.due_at = due.at.astimezone(UTC)
-        clock.provisional = clock.provisional or due.provisional
-    else:
-        clock.due_at = clock.due_at + timedelta(hours=hours)
-    warn = warn_time(rule, clock.anchor_at, clock.due_at, calendar)
-    clock.warn_at = None if warn is None else warn.astimezone(UTC)
 
 
 def resume(
@@ -480,33 +366,6 @@ def extend(
 
 
 # ---------------------------------------------------------------------------- passing time
-def _advance(session: Session, clocks: Iterable[Clock], *, now: datetime, actor: str) -> list[ClockChange]:
-    changes: list[ClockChange] = []
-    for clock in clocks:
-        if clock.status not in ACTIVE_STATUSES:
-            continue
-        new = status_at(_times(clock), None, now)
-        if new == clock.status:
-            continue
-        before = clock.status
-        clock.status = new
-        clock.updated_at = now
-        if new in (MISSED, BREACHED):
-            clock.overdue_at = now
-        snap = clock.rule_snapshot or {}
-        changes.append(
-            ClockChange(
-                clock_id=clock.id, subject=clock.subject, subject_id=clock.subject_id,
-                rule_id=clock.rule_id, rule_name=clock.rule_name, kind=clock.kind, before=before,
-                after=new, at=now, due_at=clock.due_at, provisional=clock.provisional,
-                source=str(snap.get("source", "")),
-            )
-        )
-        audit.record(session, actor=actor, action=f"clock.{new}", entity="clock", entity_id=clock.id,
-                     now=now, before={"status": before}, after={"status": new, "due_at": clock.due_at})
-    return changes
-
-
 def advance_clocks(
     session: Session,
     *,
@@ -520,7 +379,7 @@ def advance_clocks(
     nothing. Optionally restricted to one subject."""
     now = _aware(now, "now")
     stmt = select(Clock).where(
-        Clock.closed == False,  # noqa: E712
+        Clock.closed == False,
         Clock.status.in_(ACTIVE_STATUSES),
         or_(Clock.due_at < now, Clock.warn_at <= now),
     )
@@ -538,7 +397,7 @@ def recompute_provisional(
     """Recompute the due times of open provisional clocks (after next year's calendar was
     supplied); returns the clocks whose due time or provisional flag changed."""
     now = _aware(now, "now")
-    stmt = select(Clock).where(Clock.provisional == True, Clock.status.in_(OPEN_STATUSES))  # noqa: E712
+    stmt = select(Clock).where(Clock.provisional == True, Clock.status.in_(OPEN_STATUSES))
     changed: list[Clock] = []
     for clock in session.exec(stmt.order_by(Clock.id)):
         rule = clock_rule(clock)
@@ -561,3 +420,4 @@ def recompute_provisional(
                      now=now, before=before, after=_state(clock), note="日历更新后重新计算 (calendar updated)")
         changed.append(clock)
     return changed
+

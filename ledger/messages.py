@@ -158,14 +158,14 @@ def list_messages(
         stmt = stmt.where(Message.unit == unit)
     overdue = or_(
         (Message.replied_at.is_(None)) & (Message.due_at.is_not(None)) & (Message.due_at < now),
-        Message.on_time == False,  # noqa: E712
+        Message.on_time == False,
     )
     if overdue_only:
         stmt = stmt.where(overdue)
     if overdue_first or overdue_only:
         unanswered_overdue = (Message.replied_at.is_(None)) & (Message.due_at < now)
         stmt = stmt.order_by(
-            case((unanswered_overdue, 0), (Message.on_time == False, 1), else_=2),  # noqa: E712
+            case((unanswered_overdue, 0), (Message.on_time == False, 1), else_=2),
             func.coalesce(Message.due_at, Message.received_at),
             Message.id,
         )
@@ -212,7 +212,7 @@ def refresh_message_clocks(
     stmt = select(Message).where(
         or_(
             Message.due_at.is_(None),
-            Message.due_provisional == True,  # noqa: E712
+            Message.due_provisional == True,
             (Message.replied_at.is_not(None)) & (Message.on_time.is_(None)),
         )
     )

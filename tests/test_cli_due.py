@@ -35,7 +35,7 @@ def test_the_real_command_prints_one_line() -> None:
     env = {k: v for k, v in os.environ.items() if k != "YUQING_CONFIG_DIR"}
     proc = subprocess.run(
         [sys.executable, "-m", "config.cli.main", "due", "--start", "2025-09-26T14:00:00", "--working-days", "5"],
-        capture_output=True, text=True, env=env, timeout=120, cwd=REPO,
+        check=False, capture_output=True, text=True, env=env, timeout=120, cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "2025-10-10T23:59:59+08:00\n"

@@ -15,9 +15,16 @@ from config.clockconfig import load_clock_rules
 from config.settings import DEFAULTS_DIR, get_settings
 from ledger import clockservice as cs
 from ledger.calendar import WorkCalendar, calendar_from_config
-from ledger.clocks import ClockTimes, RuleConfigError, compute, load_rules, met_late, rules_for, status_at
+from ledger.clocks import (
+    ClockTimes,
+    RuleConfigError,
+    compute,
+    load_rules,
+    met_late,
+    rules_for,
+    status_at,
+)
 from ledger.db import session_scope
-from ledger.models.clocks import Clock
 from ledger.models.core import AuditLog
 
 SH = ZoneInfo("Asia/Shanghai")

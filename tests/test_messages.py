@@ -109,10 +109,9 @@ def test_record_reply_and_refusals(any_engine, rules, cal) -> None:
         # due Fri 10 Oct (Sun 28 Sep and Sat 11 Oct are 调休 workdays): Sat 11 is 1, Mon 13 is 2
         assert m.due_at == eod(2025, 10, 10)
         assert (m.on_time, m.late_working_days) == (False, 2)
-    with session_scope(any_engine) as s:
-        with pytest.raises(MessageError, match="已于"):
-            record_reply(s, message_id=mid, text="再答", replied_at=at(2025, 10, 14, 10, 0), actor="t",
-                         now=now, calendar=cal, rules=rules)
+    with session_scope(any_engine) as s, pytest.raises(MessageError, match="已于"):
+        record_reply(s, message_id=mid, text="再答", replied_at=at(2025, 10, 14, 10, 0), actor="t",
+                     now=now, calendar=cal, rules=rules)
     with session_scope(any_engine) as s:
         stored = s.get(Message, mid)
         assert stored.reply_text == "已修复"  # the refused second reply changed nothing
@@ -168,7 +167,8 @@ def test_refresh_fills_missing_and_provisional_clocks(sqlite_engine, rules, cal)
 
 
 def _yuqing(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "config.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "config.cli.main", *args], check=False, capture_output=True,
+                          text=True,
                           env=env, timeout=120, cwd=Path(__file__).resolve().parent.parent)
 
 

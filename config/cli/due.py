@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import typer
 
 from config.cli.common import fail, iso_local, parse_instant, print_json, settings
@@ -29,7 +31,7 @@ def due(
         fail("请且只能给出 --working-days 或 --hours 之一 (give exactly one of --working-days / --hours)", code=2)
     if working_days is not None and working_days < 0:
         fail(f"--working-days 不能为负数: {working_days}", code=2)
-    if hours is not None and (hours < 0 or hours != hours or hours == float("inf")):
+    if hours is not None and (hours < 0 or not math.isfinite(hours)):
         fail(f"--hours 应为非负有限数: {hours}", code=2)
     instant = parse_instant(start, "--start")
     try:
