@@ -76,6 +76,7 @@ def raise_tick_alerts(session: Session, report: Any, now: datetime, settings: Se
         calendar = None
     trig.resolve_closed_cases(session, now=now)
     signals = trig.clock_signals(session, _clock_changes(report), ctx=ctx)
+    signals += trig.commitment_signals(session, getattr(report, "commitments_overdue", None) or [], ctx=ctx)
     signals += trig.post_signals(session, now=now, ctx=ctx, rules=rules)
     signals += trig.source_signals(session, now=now, ctx=ctx)
     signals += trig.calendar_signals(session, now=now, ctx=ctx, calendar=calendar)

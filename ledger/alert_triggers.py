@@ -80,9 +80,33 @@ def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext
             day = ch.at.astimezone(ctx.tz).date().isoformat()
             group, title = f"messages:{day}", f"留言办理时限提醒 {day}"
         text = f"{what}：{ch.rule_name or ch.rule_id}{verb}。{prov}"
-        out.append(Signal(kind=kind, group_key=group, key=f"clock:{ch.clock_id}:{after}", title=title or what,
+        key = f"clock:{ch.clock_id}:{after}"
+        if subject == "commitment":  # shared with commitment_signals: one fact, one key
+            key = f"commitment:{sid}:{'due' if after == 'warning' else 'overdue'}"
+        out.append(Signal(kind=kind, group_key=group, key=key, title=title or what,
                           text=text, grade=grade, subject=subject if subject != "commitment" else "case",
                           subject_id=sid if subject != "commitment" else None, unit=unit))
+    return out
+
+
+def commitment_signals(session: Session, commitment_ids: Iterable[int], *, ctx: AlertContext) -> list[Signal]:
+    """Signals for commitments that became overdue at this tick (grouped with their case)."""
+    cases = _case_models()
+    out: list[Signal] = []
+    if cases is None:
+        return out
+    for cid in commitment_ids:
+        com = session.get(cases.Commitment, int(cid))
+        if com is None:
+            continue
+        case = session.get(cases.Case, com.case_id)
+        out.append(Signal(
+            kind="commitment_overdue", group_key=f"case:{com.case_id}", key=f"commitment:{com.id}:overdue",
+            title=getattr(case, "title", None) or f"承诺 {com.id}", grade=getattr(case, "grade", None),
+            subject="case", subject_id=com.case_id, unit=com.owner_unit,
+            text=(f"承诺“{com.text[:60]}”（{com.owner_unit}，期限 {com.due_date}）已逾期未落实"
+                  + (f"，属 {case_brief(case)}" if case else "") + "。"),
+        ))
     return out
 
 

@@ -46,5 +46,10 @@ def case_event(session: Session, *, case: Any, event: str, now: datetime, actor:
         return
     ctx = context()
     signals = case_signals(case, event=event, detail=detail, ctx=ctx)
+    changes = (detail or {}).get("clock_changes") or []
+    if changes:  # clocks already overdue when the case was opened / regraded
+        from ledger.alert_triggers import clock_signals
+
+        signals += clock_signals(session, changes, ctx=ctx)
     if signals:
         raise_signals(session, signals, now=now, ctx=ctx, actor=actor)

@@ -110,7 +110,7 @@ def enqueue(
         idempotency_key=key, alert_id=alert_id, kind=kind, recipient=recipient[:200],
         destination=destination, subject=subject[:500], body=body,
         attachments=[str(p) for p in attachments], status=PENDING, attempts=0,
-        next_attempt_at=now, created_at=now, updated_at=now,
+        next_attempt_at=None, created_at=now, updated_at=now,  # due at once, whatever the run's `now`
     )
     session.add(row)
     return row
