@@ -209,7 +209,7 @@ class Gazetteer:
     # ------------------------------------------------------------------ fallback
     def extract_places(self, text: str) -> list[tuple[str | None, str | None, str | None]]:
         """Generic place names in ``text`` as ``(city, county, town)`` triples, in order of appearance."""
-        cities = [m.group() for m in _CITY_CODE.finditer(text)]
+        cities = [m.group() for m in _CITY_CODE.finditer(text)] if "市" in text else []
         out: list[tuple[str | None, str | None, str | None]] = []
         last_county: tuple[int, str | None, str] | None = None  # (end, city, county)
         for m in _SUFFIX.finditer(text):

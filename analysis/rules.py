@@ -13,13 +13,12 @@ Every condition that is given must hold; at least one of ``all`` / ``any`` / ``n
 Several rules may share a ``name``: their flags are merged, which is how "A or (B near C)" is written.
 
 All terms of all rules (and of the other assessors: severity triggers, disposal cues, place names)
-go into one :class:`TermIndex`, which scans a text once with a single compiled regular expression
-shaped as a character trie, reporting every occurrence, overlapping ones included.
+go into one :class:`TermIndex`, which scans a text once and reports every occurrence of every term,
+overlapping ones included; rules are then evaluated from those hits only.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,65 +36,53 @@ class RuleError(ValueError):
 # ---------------------------------------------------------------------------------------------
 
 
-def _trie_regex(terms: Sequence[str]) -> str:
-    """A regex alternation shaped like a trie, longest continuation first (so matches are maximal)."""
-    trie: dict[str, Any] = {}
-    for term in terms:
-        node = trie
-        for ch in term:
-            node = node.setdefault(ch, {})
-        node[""] = True
-
-    def build(node: dict[str, Any]) -> str:
-        ends = "" in node
-        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch != ""]
-        if not branches:
-            return ""
-        if len(branches) == 1 and not ends:
-            return branches[0]
-        body = "|".join(branches)
-        if ends:
-            return f"(?:{body})?"
-        return f"(?:{body})"
-
-    return build(trie)
-
-
 class TermIndex:
-    """Find every occurrence of a fixed set of terms in a text, in one pass of a compiled regex.
+    """Find every occurrence of a fixed set of terms in a text, in one pass over the text.
 
-    The search restarts one character after each match start, so at every position the longest term
-    starting there is found; shorter terms that are prefixes of it are added from a precomputed
-    table. Matching is case-insensitive for Latin letters (text and terms are lower-cased).
+    Terms are indexed by their first two characters (single-character terms by the character):
+    one dictionary lookup per position finds the few candidate terms starting there, which are
+    then checked with ``str.startswith``. Every occurrence is reported, overlapping ones included
+    (``拖欠农民工工资`` yields 拖欠, 农民工, 农民, 民工, 工资…). Matching is case-insensitive for
+    Latin letters (text and terms are lower-cased). Measured against one large compiled regex
+    alternation this is about twice as fast on Weibo posts (see ``bench/rules``).
     """
 
     def __init__(self, terms: Iterable[str]) -> None:
         uniq = sorted({t.lower() for t in terms if t and t.strip()})
         self.terms: frozenset[str] = frozenset(uniq)
-        self._prefixes: dict[str, tuple[str, ...]] = {
-            t: tuple(p for p in (t[:i] for i in range(1, len(t))) if p in self.terms) for t in uniq
-        }
-        self._pattern = re.compile(_trie_regex(uniq)) if uniq else None
+        by2: dict[str, list[str]] = {}
+        singles: set[str] = set()
+        for t in uniq:
+            if len(t) == 1:
+                singles.add(t)
+            else:
+                by2.setdefault(t[:2], []).append(t)
+        self._by2 = {k: tuple(v) for k, v in by2.items()}
+        self._singles = frozenset(singles)
 
     def scan(self, text: str) -> Hits:
         """Map each term found in ``text`` to its start positions (in order)."""
         hits: Hits = {}
-        if self._pattern is None or not text:
+        if not text or not self.terms:
             return hits
         low = text.lower()
-        search = self._pattern.search
-        prefixes = self._prefixes
-        pos = 0
-        while True:
-            m = search(low, pos)
-            if m is None:
-                return hits
-            start = m.start()
-            term = m.group()
-            hits.setdefault(term, []).append(start)
-            for p in prefixes[term]:
-                hits.setdefault(p, []).append(start)
-            pos = start + 1
+        get = self._by2.get
+        for i in range(len(low) - 1):
+            cands = get(low[i : i + 2])
+            if cands is not None:
+                for t in cands:
+                    if low.startswith(t, i):
+                        pos = hits.get(t)
+                        if pos is None:
+                            hits[t] = [i]
+                        else:
+                            pos.append(i)
+        if self._singles:
+            singles = self._singles
+            for i, ch in enumerate(low):
+                if ch in singles:
+                    hits.setdefault(ch, []).append(i)
+        return hits
 
 
 # ---------------------------------------------------------------------------------------------
