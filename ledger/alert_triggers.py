@@ -41,6 +41,14 @@ def case_brief(case: Any) -> str:
 
 
 # ---------------------------------------------------------------------------- clocks
+def _family(rule_id: str) -> str:
+    """The duty a rule belongs to: ``authoritative_release_target`` and ``..._limit`` are one duty."""
+    for suffix in ("_target", "_limit", "_warning"):
+        if rule_id.endswith(suffix):
+            return rule_id[: -len(suffix)]
+    return rule_id
+
+
 def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext) -> list[Signal]:
     """Signals for clock changes (``ClockChange``: warning, missed target, breached limit).
 
@@ -83,9 +91,18 @@ def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext
         key = f"clock:{ch.clock_id}:{after}"
         if subject == "commitment":  # shared with commitment_signals: one fact, one key
             key = f"commitment:{sid}:{'due' if after == 'warning' else 'overdue'}"
+        clock = session.get(Clock, ch.clock_id)
+        if subject == "case" and clock is not None and (clock.rule_snapshot or {}).get("unit") == "immediate":
+            # the zero-length clock *is* the leadership report: same fact as the one sent at opening
+            if ch.after == "warning" or (grade is not None and grade not in pol.leadership_grades):
+                continue
+            kind, key = "leadership_report", f"case:{sid}:leadership_report"
+            text = f"{what}：{ch.rule_name or ch.rule_id}尚未登记完成，请立即报告并在台账中登记。"
+        family = _family(ch.rule_id)
         out.append(Signal(kind=kind, group_key=group, key=key, title=title or what,
                           text=text, grade=grade, subject=subject if subject != "commitment" else "case",
-                          subject_id=sid if subject != "commitment" else None, unit=unit))
+                          subject_id=sid if subject != "commitment" else None, unit=unit,
+                          family=f"{subject}:{sid}:{family}"))
     return out
 
 

@@ -202,21 +202,24 @@ class Signal:
     subject: str | None = None
     subject_id: int | None = None
     unit: str | None = None
+    family: str | None = None  # signals of one duty (3 h target / 5 h limit); None: the whole group
 
 
 def inhibit(signals: Sequence[Signal], policy: EscalationPolicy) -> list[Signal]:
-    """Drop signals of a group that a stronger signal of the same group and subject inhibits
-    (a breach inhibits the missed target and the warning of the same case at the same tick)."""
-    kinds_by_group: dict[str, set[str]] = {}
+    """Drop signals that a stronger signal of the same group (and the same duty, when both name
+    one) inhibits: the 5 h limit breached inhibits the 3 h target missed and the warnings of the
+    same case at the same tick; the leadership report inhibits the plain "case opened"."""
+    by_group: dict[str, list[Signal]] = {}
     for s in signals:
-        kinds_by_group.setdefault(s.group_key, set()).add(s.kind)
+        by_group.setdefault(s.group_key, []).append(s)
     kept: list[Signal] = []
     seen: set[tuple[str, str]] = set()
     for s in signals:
         if not policy.spec(s.kind).enabled:
             continue
-        present = kinds_by_group[s.group_key]
-        if any(s.kind in policy.spec(other).inhibits for other in present if other != s.kind):
+        if any(s.kind in policy.spec(t.kind).inhibits and t.kind != s.kind
+               and (s.family is None or t.family is None or s.family == t.family)
+               for t in by_group[s.group_key]):
             continue
         if (s.group_key, s.key) in seen:
             continue
@@ -397,7 +400,7 @@ def raise_signals(session: Session, signals: Sequence[Signal], *, now: datetime,
     """Group the signals into alerts and write their notifications; returns the alerts notified.
 
     New group → new alert at step 1 of its chain. Open alert → one message with the new facts to
-    the current step (moving on first if a step is due). Acknowledged alert → only a fact stronger
+    every step reached so far (moving on first if a step is due). Acknowledged alert → only a fact stronger
     than any seen so far is sent (to the on-duty staff and whoever acknowledged), with no
     escalation. A fact already notified for the alert (same ``key``) is never sent again.
     """
@@ -449,7 +452,8 @@ def raise_signals(session: Session, signals: Sequence[Signal], *, now: datetime,
         if alert.state == OPEN:
             chain = _chain(ctx, alert)
             escalated = _advance_due(alert, chain, now)
-            targets = list(chain.steps[alert.step].to) + also
+            # new facts go to everyone the chain has reached so far
+            targets = [t for st in chain.steps[: alert.step + 1] for t in st.to] + also
             prefix = "升级提醒·" if escalated else ""
             _write(session, alert, targets=targets, subject=f"【{prefix}{labels}】{alert.title}", lines=lines,
                    now=now, ctx=ctx)

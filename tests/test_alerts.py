@@ -1,0 +1,226 @@
+"""Alerts end to end through real parts: cases and clocks in a real database, the real tick with
+its alert hooks, routing by the duty roster, and a real JSON webhook receiving the messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from config import alerting, ticking
+from config.caseconfig import load_case_env
+from config.settings import get_settings
+from ledger import cases, duty, notify
+from ledger.alerts import (
+    ACKNOWLEDGED,
+    OPEN,
+    RESOLVED,
+    AlertError,
+    acknowledge,
+    list_alerts,
+    make_ack_token,
+    read_ack_token,
+)
+from ledger.db import session_scope
+from ledger.models.alerts import Alert, Notification
+from ledger.models.core import Post, Source
+from tests.alert_sinks import WebhookSink
+
+M = timedelta(minutes=1)
+H = timedelta(hours=1)
+
+
+@pytest.fixture
+def world(sqlite_engine, sqlite_url, fixed_now, tmp_path, monkeypatch):
+    """A roster (甲 on duty, 乙 duty leader, 丙 分管领导, 丁 管理员) whose addresses are paths of one webhook."""
+    monkeypatch.delenv("YUQING_CONFIG_DIR", raising=False)
+    with WebhookSink() as sink:
+        cfg = get_settings(database_url=sqlite_url, data_dir=tmp_path, alert_urls=[], secret_key="s3cret",
+                           public_base_url="https://yq.example.gov.cn")
+        ctx = alerting.alert_context(cfg)
+        monkeypatch.setattr(notify, "_provider", lambda: ctx)
+        base = f"json://127.0.0.1:{sink.port}"
+        with session_scope(sqlite_engine) as s:
+            for name, role, path in (("甲", "值班人员", "duty"), ("乙", "带班领导", "leader"),
+                                     ("丙", "分管领导", "vice"), ("丁", "管理员", "admin")):
+                duty.upsert_person(s, name=name, role=role, urls=[f"{base}/{path}"], now=fixed_now)
+            duty.add_shift(s, start_at=fixed_now - 2 * H, end_at=fixed_now + 48 * H, on_duty=["甲"], leader="乙",
+                           now=fixed_now)
+        yield sqlite_engine, cfg, sink
+
+
+def got(sink: WebhookSink, path: str) -> list[str]:
+    with sink.lock:
+        return [b["title"] for p, b in zip(sink.paths, sink.bodies, strict=True) if p == f"/{path}"]
+
+
+def open_case(engine, cfg, now, grade="较大", title="小区停水三天无人管"):
+    with session_scope(engine) as s:
+        return cases.open_case(s, title=title, grade=grade, discovered_at=now, now=now, actor="值班",
+                               env=load_case_env(cfg), responsible_unit="住建局").id
+
+
+def tick(engine, cfg, at):
+    summary = ticking.run_tick(engine, cfg, at)
+    assert summary["hook_errors"] == []
+    return summary
+
+
+def alert_of(engine, case_id) -> Alert:
+    with Session(engine) as s:
+        return s.exec(select(Alert).where(Alert.group_key == f"case:{case_id}")).one()
+
+
+def test_unacknowledged_alert_reaches_the_duty_leader_and_stops_at_the_cap(world, fixed_now):
+    engine, cfg, sink = world
+    open_case(engine, cfg, fixed_now)
+    tick(engine, cfg, fixed_now)
+    assert got(sink, "duty") == ["【新立台账】小区停水三天无人管"] and got(sink, "leader") == []
+    tick(engine, cfg, fixed_now + 29 * M)  # 一般 chain: 30 min before the duty leader
+    assert got(sink, "leader") == []
+    tick(engine, cfg, fixed_now + 31 * M)
+    assert got(sink, "leader") == ["【升级提醒·未确认】小区停水三天无人管"]
+    assert got(sink, "vice") == []
+    tick(engine, cfg, fixed_now + 31 * M)
+    assert len(got(sink, "leader")) == 1  # the same instant twice sends nothing
+    # a late run skips to the step that is due now and sends it once; repeats are capped (2)
+    tick(engine, cfg, fixed_now + 2 * H)
+    assert len(got(sink, "vice")) == 1
+    for hours in (4, 6, 8, 12, 20):
+        tick(engine, cfg, fixed_now + hours * H)
+    assert len(got(sink, "vice")) == 3  # first notice + 2 repeats
+    assert alert_of(engine, 1).next_step_at is None and len(got(sink, "duty")) == 1
+
+
+def test_acknowledged_alert_does_not_reach_the_duty_leader(world, fixed_now):
+    engine, cfg, sink = world
+    case_id = open_case(engine, cfg, fixed_now)
+    tick(engine, cfg, fixed_now)
+    with session_scope(engine) as s:
+        alert = acknowledge(s, alert_id=alert_of(engine, case_id).id, by="甲", now=fixed_now + 20 * M)
+        assert alert.state == ACKNOWLEDGED
+    for minutes in (31, 90, 300):
+        tick(engine, cfg, fixed_now + minutes * M)
+    assert got(sink, "leader") == [] and got(sink, "vice") == []
+    a = alert_of(engine, case_id)
+    assert a.state == ACKNOWLEDGED and a.resolved_at is None and a.acknowledged_by == "甲"  # ack ≠ resolve
+
+
+def test_major_case_one_chain_breach_inhibits_missed_target(world, fixed_now):
+    engine, cfg, sink = world
+    case_id = open_case(engine, cfg, fixed_now, grade="重大", title="化工厂爆炸")
+    tick(engine, cfg, fixed_now)
+    # leadership report at once: on duty, duty leader and 分管领导 (also_to), never as "case opened"
+    assert got(sink, "duty") == got(sink, "leader") == got(sink, "vice") == ["【第一时间向领导报告】化工厂爆炸"]
+    tick(engine, cfg, fixed_now + 5 * H + 10 * M)  # target missed and limit breached in one tick
+    last = sink.bodies[-1]["message"]
+    assert "已超过最迟时限" in last and "发布权威信息(力争3小时)" not in last
+    titles = [t for t in got(sink, "duty") if "最迟时限" in t]
+    assert len(titles) == 1
+    before = len(sink.bodies)
+    tick(engine, cfg, fixed_now + 5 * H + 10 * M)
+    assert len(sink.bodies) == before
+    with Session(engine) as s:
+        assert len(s.exec(select(Alert)).all()) == 1  # one case, one chain
+    assert alert_of(engine, case_id).trigger == "clock_breached"
+
+
+def test_acknowledged_alert_hears_only_stronger_news_without_escalating(world, fixed_now):
+    engine, cfg, sink = world
+    case_id = open_case(engine, cfg, fixed_now, grade="重大", title="化工厂爆炸")
+    tick(engine, cfg, fixed_now)
+    with session_scope(engine) as s:
+        acknowledge(s, alert_id=alert_of(engine, case_id).id, by="甲", now=fixed_now + M)
+    n = len(sink.bodies)
+    tick(engine, cfg, fixed_now + 2 * H + 30 * M)  # a warning is weaker than the report: silence
+    assert len(sink.bodies) == n
+    tick(engine, cfg, fixed_now + 5 * H + 10 * M)  # a breach is news, for who is on it
+    new = sink.bodies[n:]
+    assert new and all("已确认预警的新情况" in b["title"] for b in new)
+    assert "/vice" not in sink.paths[n:]
+    assert alert_of(engine, case_id).state == ACKNOWLEDGED
+
+
+def test_signed_link_acknowledges_and_forgeries_are_refused(world, fixed_now):
+    engine, cfg, sink = world
+    case_id = open_case(engine, cfg, fixed_now)
+    tick(engine, cfg, fixed_now)
+    body = sink.bodies[0]["message"]
+    assert "https://yq.example.gov.cn/ack?token=" in body
+    token = body.split("ack?token=")[1].split()[0]
+    alert_id = read_ack_token("s3cret", token, max_age_seconds=3600)
+    assert alert_id == alert_of(engine, case_id).id
+    with pytest.raises(AlertError):
+        read_ack_token("s3cret", token[:-2] + "xx", max_age_seconds=3600)
+    with pytest.raises(AlertError):
+        read_ack_token("other-key", token, max_age_seconds=3600)
+    with pytest.raises(AlertError):
+        read_ack_token("s3cret", make_ack_token("s3cret", 1), max_age_seconds=-1)
+    with session_scope(engine) as s:
+        acknowledge(s, alert_id=alert_id, by="乙", now=fixed_now + M, via="link")
+    tick(engine, cfg, fixed_now + 2 * H)
+    assert got(sink, "leader") == []
+
+
+def test_low_grade_case_does_not_alert_and_closed_alerts_cannot_be_acked(world, fixed_now):
+    engine, cfg, sink = world
+    open_case(engine, cfg, fixed_now, grade="一般")
+    tick(engine, cfg, fixed_now)
+    assert sink.bodies == []
+    with Session(engine) as s:
+        assert s.exec(select(Alert)).all() == []
+    with session_scope(engine) as s:
+        with pytest.raises(AlertError):
+            acknowledge(s, alert_id=999, by="x", now=fixed_now)
+
+
+def test_source_down_alerts_admin_and_resolves_when_back(world, fixed_now):
+    engine, cfg, sink = world
+    with session_scope(engine) as s:
+        src = Source(name="市政府网站", kind="html", status="down", consecutive_failures=3, last_error="timeout",
+                     last_error_at=fixed_now, created_at=fixed_now)
+        s.add(src)
+    tick(engine, cfg, fixed_now)
+    tick(engine, cfg, fixed_now + M)
+    assert got(sink, "admin") == ["【信息来源中断】信息来源“市政府网站”中断"]
+    assert got(sink, "duty") == []
+    with session_scope(engine) as s:
+        src = s.exec(select(Source)).one()
+        src.status = "ok"
+        s.add(src)
+    tick(engine, cfg, fixed_now + 2 * M)
+    with Session(engine) as s:
+        assert [a.state for a in list_alerts(s, state=None)] == [RESOLVED]
+
+
+def test_sensitive_posts_of_one_event_give_one_message(world, fixed_now):
+    engine, cfg, sink = world
+    with session_scope(engine) as s:
+        src = Source(name="微博", kind="json", created_at=fixed_now)
+        s.add(src)
+        s.flush()
+        for i, sens in enumerate((0.9, 0.8, 0.2)):  # cat.emergency threshold is 0.4 in rules.toml
+            s.add(Post(source_id=src.id, external_id=f"p{i}", title=f"某地突发爆炸 {i}", text="现场浓烟 13912345678",
+                       fetched_at=fixed_now - M, sensitivity=sens, event_id=7 if i < 2 else None,
+                       categories=[{"id": "cat.emergency", "name": "重大突发事件和自然灾害"}]))
+    tick(engine, cfg, fixed_now)
+    tick(engine, cfg, fixed_now + M)
+    duty_titles = got(sink, "duty")
+    assert len(duty_titles) == 1 and duty_titles[0].startswith("【敏感舆情】")
+    body = sink.bodies[0]["message"]
+    assert "敏感度 0.90" in body and "敏感度 0.80" in body and "0.20" not in body
+    with Session(engine) as s:
+        assert [a.group_key for a in s.exec(select(Alert)).all()] == ["event:7"]
+
+
+def test_missing_holiday_calendar_reminds_in_december(world, fixed_now):
+    engine, cfg, sink = world
+    december = fixed_now.replace(year=2026, month=12, day=7)
+    tick(engine, cfg, december)
+    titles = got(sink, "admin")
+    assert titles == ["【节假日安排缺失(时限暂按周末计算)】2027年节假日安排缺失"]
+    with Session(engine) as s:
+        alert = s.exec(select(Alert)).one()
+        assert alert.state == OPEN and alert.group_key == "calendar:2027"
+        assert all(n.alert_id == alert.id for n in s.exec(select(Notification)).all())
