@@ -169,10 +169,7 @@ class WorkCalendar:
         else:
             status = self.year_status(d.year)
             if status == OFFICIAL:
-                try:
-                    result = bool(chinese_calendar.is_workday(d))
-                except NotImplementedError:  # pragma: no cover - guarded by year_status
-                    result = d.weekday() < 5 and d not in self.fallback_holidays(d.year)
+                result = _official_is_workday(d)
             elif status == SUPPLEMENT:
                 result = d.weekday() < 5
             else:
@@ -312,6 +309,15 @@ class WorkCalendar:
         if local.month >= self.warn_month and self.year_status(local.year + 1) == PROVISIONAL:
             return local.year + 1
         return None
+
+
+def _official_is_workday(d: date) -> bool:
+    """chinesecalendar's answer for a year it knows (its tables read directly: its own
+    ``is_workday`` validates the range on every call, which dominates bulk imports)."""
+    tables = (getattr(chinese_calendar, "workdays", None), getattr(chinese_calendar, "holidays", None))
+    if isinstance(tables[0], dict) and isinstance(tables[1], dict):
+        return d in tables[0] or (d.weekday() < 5 and d not in tables[1])
+    return bool(chinese_calendar.is_workday(d))
 
 
 def _official_known(year: int) -> bool:

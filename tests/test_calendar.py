@@ -225,3 +225,12 @@ def test_shipped_config_and_options() -> None:
     counting = calendar_from_config({"calendar": {"count_receipt_day": True, "day_end": "18:00:00"}})
     # received on a working Monday, counted as day 1: due Tuesday 18:00
     assert counting.add_working_days(local(2026, 3, 2, 9, 0), 2).at == local(2026, 3, 3, 18, 0)
+
+
+def test_every_official_day_agrees_with_chinesecalendar(cal: WorkCalendar) -> None:
+    day, checked = date(2004, 1, 1), 0
+    while day <= date(2026, 12, 31):
+        assert cal.is_workday(day) == chinese_calendar.is_workday(day), day
+        day += timedelta(days=1)
+        checked += 1
+    assert checked == 8401
