@@ -79,6 +79,11 @@ class Settings(BaseSettings):
 
     # --- dashboard ---
     dashboard_port: int = Field(8501, description="Port of the Streamlit dashboard")
+    session_timeout_minutes: int = Field(30, description="Idle minutes before a dashboard sign-in expires")
+    login_max_failures: int = Field(5, description="Failed sign-ins in a row before the account locks")
+    login_lockout_minutes: int = Field(15, description="How long a locked account stays locked")
+    dashboard_refresh_seconds: int = Field(30, description="Auto-refresh period of the on-duty page")
+    flag_sensitivity: float = Field(0.5, description="Posts at or above this sensitivity are flagged on duty")
 
     @field_validator("alert_urls", mode="before")
     @classmethod

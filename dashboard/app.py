@@ -1,20 +1,68 @@
-"""Streamlit entry point of the dashboard: page router (st.navigation)."""
+"""Streamlit entry point of the dashboard: sign-in, then the pages the user's role may see (st.navigation)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import streamlit as st
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` from a source checkout
     sys.path.insert(0, str(ROOT))
 
+import streamlit as st  # noqa: E402
+
+from dashboard.auth import current_user, login_page, sign_out  # noqa: E402
+from dashboard.permissions import PAGES  # noqa: E402
+
 st.set_page_config(page_title="舆情台账", page_icon="📋", layout="wide")
 
-PAGES = [
-    st.Page(str(ROOT / "dashboard" / "pages" / "posts.py"), title="最新帖文", icon="📰", url_path="posts", default=True),
-]
+ROLE_PAGES = {
+    "onduty": ("dashboard.pages.onduty", "值班台", "🚨"),
+    "events": ("dashboard.pages.events", "事件", "🔥"),
+    "cases": ("dashboard.pages.cases", "台账", "📒"),
+    "messages": ("dashboard.pages.messages", "留言办理", "✉️"),
+    "stats": ("dashboard.pages.stats", "统计", "📊"),
+    "export": ("dashboard.pages.export", "导出", "📤"),
+    "posts": ("dashboard.pages.posts", "最新帖文", "📰"),
+    "settings": ("dashboard.pages.admin", "设置", "⚙️"),
+}
 
-st.navigation(PAGES).run()
+
+def _page(key: str, user, default: bool):
+    import importlib
+
+    module, title, icon = ROLE_PAGES[key]
+
+    def run() -> None:
+        importlib.import_module(module).render(user)
+
+    run.__name__ = f"page_{key}"
+    return st.Page(run, title=title, icon=icon, url_path=key, default=default)
+
+
+def _ack_page():
+    def run() -> None:
+        import importlib
+
+        importlib.import_module("dashboard.pages.ack").render()
+
+    run.__name__ = "page_ack"
+    return st.Page(run, title="确认预警", icon="✅", url_path="ack")
+
+
+user = current_user()
+if user is None:
+    pages = [st.Page(login_page, title="登录", icon="🔐", url_path="login", default=True)]
+    if "token" in st.query_params:
+        pages.append(_ack_page())
+    st.navigation(pages, position="hidden").run()
+else:
+    keys = PAGES.get(user.role, ())
+    pages = [_page(k, user, i == 0) for i, k in enumerate(keys)]
+    with st.sidebar:
+        st.markdown(f"**{user.display_name}**（{user.role}{' · ' + user.unit if user.unit else ''}）")
+        if st.button("退出登录", key="logout"):
+            sign_out()
+            st.rerun()
+    pages.append(_ack_page())
+    st.navigation(pages).run()

@@ -1,8 +1,8 @@
-"""Cached resources and queries for the dashboard pages (engine via st.cache_resource)."""
+"""Cached resources for the dashboard: settings, engine (st.cache_resource, one per URL), formatting."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -11,19 +11,23 @@ from sqlalchemy.engine import Engine
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def database_url() -> str:
-    """The configured database URL (read per run, so a changed environment is honoured)."""
+def settings():
+    """Settings as configured now (environment and TOML)."""
     from config.settings import get_settings
 
-    return get_settings().effective_database_url
+    return get_settings()
+
+
+def database_url() -> str:
+    """The configured database URL (read per run, so a changed environment is honoured)."""
+    return settings().effective_database_url
 
 
 @st.cache_resource
 def _engine_for(url: str) -> Engine:
-    from config.settings import get_settings
     from ledger.db import make_engine
 
-    return make_engine(url, busy_timeout_ms=get_settings().sqlite_busy_timeout_ms)
+    return make_engine(url, busy_timeout_ms=settings().sqlite_busy_timeout_ms)
 
 
 def engine() -> Engine:
@@ -31,8 +35,57 @@ def engine() -> Engine:
     return _engine_for(database_url())
 
 
+@st.cache_resource
+def _case_env_for(config_dir: str | None):
+    from config.caseconfig import load_case_env
+
+    return load_case_env(settings())
+
+
+def case_env():
+    """Case workflow policy, calendar and clock rules (cached per config dir)."""
+    cfg = settings()
+    return _case_env_for(str(cfg.config_dir) if cfg.config_dir else None)
+
+
+def now() -> datetime:
+    """The current instant (the dashboard is a composition root: it reads the clock here)."""
+    return datetime.now(UTC)
+
+
 def local_time(dt: datetime | None) -> str:
     """A time as shown in the UI: Asia/Shanghai, minutes precision."""
     if dt is None:
         return "—"
     return dt.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def countdown(due: datetime | None, at: datetime) -> str:
+    """Remaining time as 剩 2小时05分 / 超时 1小时10分."""
+    if due is None:
+        return "—"
+    seconds = int((due - at).total_seconds())
+    prefix = "剩 " if seconds >= 0 else "超时 "
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{prefix}{days}天{hours}小时"
+    return f"{prefix}{hours}小时{minutes:02d}分"
+
+
+def urgency(due: datetime | None, warn: datetime | None, status: str, at: datetime) -> str:
+    """Colour class of a running clock: red (overdue), orange (in warning), green (running)."""
+    if status in ("missed", "breached") or (due is not None and due <= at):
+        return "overdue"
+    if status == "warning" or (warn is not None and warn <= at):
+        return "warning"
+    return "ok"
+
+
+URGENCY_STYLE = {
+    "overdue": "background-color: #f8d7da; color: #842029; font-weight: bold",
+    "warning": "background-color: #fff3cd; color: #664d03",
+    "ok": "background-color: #d1e7dd; color: #0f5132",
+}

@@ -11,7 +11,7 @@ SENTIMENT_ZH = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def load_posts(url: str, limit: int, only_negative: bool) -> pd.DataFrame:
+def load_posts(url: str, limit: int, only_negative: bool, unmasked: bool = False) -> pd.DataFrame:
     from ledger.db import session_scope
     from ledger.queries import post_view, recent_posts, source_names
 
@@ -19,7 +19,7 @@ def load_posts(url: str, limit: int, only_negative: bool) -> pd.DataFrame:
         names = source_names(session)
         rows = []
         for post in recent_posts(session, limit=limit * (3 if only_negative else 1)):
-            v = post_view(post)
+            v = post_view(post, unmasked=unmasked)
             if only_negative and v["sentiment"] != "negative":
                 continue
             rows.append({
@@ -28,25 +28,23 @@ def load_posts(url: str, limit: int, only_negative: bool) -> pd.DataFrame:
                 "情感": SENTIMENT_ZH.get(v["sentiment"] or "", "—"),
                 "情感分": round(v["sentiment_score"] or 0.0, 3),
                 "标题": v["title"] or "",
-                "正文（已脱敏）": (v["text"] or "")[:300],
+                "正文": (v["text"] or "")[:300],
                 "链接": v["url"] or "",
             })
     return pd.DataFrame(rows[:limit])
 
 
-def render() -> None:
+def render(user=None) -> None:
     st.title("最新帖文")
     col1, col2 = st.columns([1, 1])
     limit = col1.number_input("显示条数", min_value=10, max_value=1000, value=100, step=10, key="posts_limit")
     only_negative = col2.toggle("只看负面", value=False, key="posts_only_negative")
-    df = load_posts(database_url(), int(limit), bool(only_negative))
+    df = load_posts(database_url(), int(limit), bool(only_negative), bool(user and user.can_see_pii))
     if df.empty:
         st.info("暂无帖文。添加来源并抓取后，这里会显示最新帖文。")
         return
-    st.caption(f"共 {len(df)} 条（时间为北京时间，个人号码已脱敏）")
+    st.caption(f"共 {len(df)} 条（时间为北京时间" + ("）" if user and user.can_see_pii else "，个人号码已脱敏）"))
     # st.dataframe renders cell values as text, never as HTML
     st.dataframe(df, hide_index=True, width="stretch",
                  column_config={"链接": st.column_config.LinkColumn("链接")})
 
-
-render()

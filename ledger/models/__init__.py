@@ -8,3 +8,4 @@ __all__ = ["AuditLog", "Evidence", "Message", "Post", "PostVersion", "Source"]
 from ledger.models.cases import (  # noqa: F401
     Briefing, Case, CaseCounter, CasePost, Commitment, Referral, Release, ReleaseReview,
 )
+from ledger.models.users import User  # noqa: F401

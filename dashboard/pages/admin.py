@@ -1,0 +1,156 @@
+"""Page 设置 (管理员 only): sources with health and a test button, editable rules / units / clocks /
+holidays / escalation files, duty roster, users."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.data import engine, local_time, now, settings
+from ledger.users import Principal
+
+
+def _sources() -> None:
+    from ledger.db import session_scope
+    from ledger.sources import list_sources
+
+    status_zh = {"new": "未抓取", "ok": "正常", "error": "出错", "down": "已停摆"}
+    with session_scope(engine()) as session:
+        rows = [{"id": s.id, "名称": s.name, "类型": s.kind, "地址": s.url or "—", "启用": s.enabled,
+                 "状态": status_zh.get(s.status, s.status), "最近成功": local_time(s.last_success_at),
+                 "连续失败": s.consecutive_failures, "上次条数": s.last_items,
+                 "最近错误": s.last_error or ""} for s in list_sources(session)]
+    if not rows:
+        st.info("尚未配置来源（可用命令 yuqing source add 添加）")
+        return
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    pick = st.selectbox("测试来源（只抓取不入库）", [r["id"] for r in rows],
+                        format_func=lambda i: next(r["名称"] for r in rows if r["id"] == i), key="src_test_pick")
+    if st.button("测试", key="src_test"):
+        _test_source(pick)
+
+
+def _test_source(source_id: int) -> None:
+    from config.runtime import crawl_options
+    from crawlers.runner import FETCHERS
+    from ledger.db import session_scope
+    from ledger.intake import prepare
+    from ledger.sources import get_source
+
+    with session_scope(engine()) as session:
+        src = get_source(session, source_id)
+        session.expunge(src)
+    src.etag = src.last_modified = None  # always fetch the full content for a test
+    fetcher = FETCHERS.get(src.kind)
+    if fetcher is None:
+        st.warning("该类型来源通过导入命令接入，无法在线测试")
+        return
+    with st.spinner("正在抓取…"):
+        try:
+            fetched = fetcher(src, crawl_options(settings()), now())
+        except Exception as exc:
+            st.error(f"抓取失败：{exc}")
+            return
+    st.success(f"抓取成功，共 {len(fetched.items)} 条（未入库）")
+    preview = []
+    for item in fetched.items[:5]:
+        title, text = prepare(item)
+        preview.append({"标题": title or "", "时间": local_time(item.published_at), "作者": item.author or "",
+                        "正文前100字": text[:100], "链接": item.url or ""})
+    st.dataframe(pd.DataFrame(preview), hide_index=True, width="stretch")
+
+
+def _config_files() -> None:
+    from config.validation import EDITABLE, current_text, validate_and_save
+
+    cfg = settings()
+    name = st.selectbox("配置文件", list(EDITABLE), format_func=lambda n: f"{EDITABLE[n]}（{n}）", key="cfg_pick")
+    text, path = current_text(name, cfg)
+    st.caption(f"当前生效：{path}")
+    edited = st.text_area("内容（TOML）", value=text, height=400, key=f"cfg_text_{name}")
+    if st.button("校验并保存", key="cfg_save"):
+        try:
+            out = validate_and_save(name, edited, cfg)
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+        from ledger import audit
+        from ledger.db import session_scope
+
+        with session_scope(engine()) as session:
+            audit.record(session, actor=st.session_state["auth"]["principal"].username, action="config.save",
+                         entity="config", entity_id=name, now=now(), note=str(out))
+        st.cache_resource.clear()
+        st.success(f"已保存到 {out}；服务将在下次加载配置时生效")
+
+
+def _roster(user: Principal) -> None:
+    from ledger.db import session_scope
+    from ledger.duty import import_roster_xlsx, list_shifts, shift_to_dict
+
+    with session_scope(engine()) as session:
+        shifts = [shift_to_dict(s) for s in list_shifts(session, start=now())][:100]
+    rows = [{"开始": local_time(s["start_at"]), "结束": local_time(s["end_at"]), "值班人员": "、".join(s["on_duty"]),
+             "带班领导": s["leader"] or "—", "单位": s["unit"] or "—"} for s in shifts]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch") if rows else st.caption("暂无排班")
+    upload = st.file_uploader("导入值班表（xlsx）", type=["xlsx"], key="roster_upload")
+    if upload is not None and st.button("导入", key="roster_go"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "roster.xlsx"
+            path.write_bytes(upload.getvalue())
+            try:
+                with session_scope(engine()) as session:
+                    result = import_roster_xlsx(session, path=path, now=now(), actor=user.username)
+            except ValueError as exc:
+                st.error(f"导入失败：{exc}")
+                return
+        st.success(f"导入完成：{result}")
+
+
+def _users(user: Principal) -> None:
+    from ledger.db import session_scope
+    from ledger.models.users import ROLES
+    from ledger.users import UserError, add_user, list_users
+
+    with session_scope(engine()) as session:
+        rows = [{"用户名": u.username, "姓名": u.display_name, "角色": u.role, "单位": u.unit or "—",
+                 "启用": u.active, "锁定至": local_time(u.locked_until), "最近登录": local_time(u.last_login_at)}
+                for u in list_users(session)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    with st.form("add_user", clear_on_submit=True):
+        st.markdown("**新建用户**")
+        c = st.columns(4)
+        username = c[0].text_input("用户名")
+        name = c[1].text_input("姓名")
+        role = c[2].selectbox("角色", ROLES)
+        unit = c[3].text_input("单位（责任单位必填）")
+        password = st.text_input("初始密码（至少 8 位）", type="password")
+        pii = st.checkbox("可查看未脱敏号码")
+        if st.form_submit_button("创建"):
+            try:
+                with session_scope(engine()) as session:
+                    add_user(session, username=username, password=password, role=role, unit=unit or None,
+                             display_name=name, can_see_pii=pii, now=now(), actor=user.username)
+            except UserError as exc:
+                st.error(str(exc))
+                return
+            st.success(f"已创建用户 {username}")
+
+
+def render(user: Principal) -> None:
+    st.title("设置")
+    if not user.is_admin:
+        st.error("仅管理员可访问")
+        return
+    tabs = st.tabs(["来源", "规则与配置", "值班表", "用户"])
+    with tabs[0]:
+        _sources()
+    with tabs[1]:
+        _config_files()
+    with tabs[2]:
+        _roster(user)
+    with tabs[3]:
+        _users(user)

@@ -1,0 +1,134 @@
+"""Page 值班台: who is on duty, unacknowledged alerts, open cases with running clocks, flagged posts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.data import URGENCY_STYLE, countdown, engine, local_time, now, settings, urgency
+from ledger.users import Principal
+
+GRADE_ORDER = {"特别重大": 0, "重大": 1, "较大": 2, "一般": 3}
+
+
+def _on_duty_box() -> None:
+    from ledger.db import session_scope
+    from ledger.duty import on_duty_at
+
+    with session_scope(engine()) as session:
+        duty = on_duty_at(session, at=now()).as_dict()
+    people = "、".join(duty["on_duty"]) or "（未排班）"
+    leaders = "、".join(duty["leaders"]) or "（未排班）"
+    c1, c2 = st.columns(2)
+    c1.metric("当前值班", people)
+    c2.metric("带班领导", leaders)
+
+
+def _alerts(user: Principal) -> None:
+    from ledger.alerts import acknowledge, alert_to_dict, list_alerts
+    from ledger.db import session_scope
+
+    st.subheader("未确认的预警")
+    with session_scope(engine()) as session:
+        alerts = [alert_to_dict(a) for a in list_alerts(session, state="open", limit=100)]
+    if user.is_unit:
+        alerts = [a for a in alerts if a["unit"] in (None, user.unit)]
+    if not alerts:
+        st.success("没有未确认的预警")
+        return
+    for a in alerts:
+        cols = st.columns([6, 2, 1])
+        cols[0].markdown(f"**{_esc(a['title'])}**  \n{_esc(a['grade'] or '')} · 第 {a['step']} 级通知 · "
+                         f"{local_time(a['opened_at'])}")
+        cols[1].caption("下一级: " + (local_time(a["next_step_at"]) if a["next_step_at"] else "—"))
+        if cols[2].button("确认", key=f"ack_{a['id']}"):
+            with session_scope(engine()) as session:
+                acknowledge(session, alert_id=a["id"], by=user.username, now=now(), via="dashboard")
+            st.toast(f"已确认预警 {a['id']}")
+            st.rerun()
+
+
+def _esc(text: str | None) -> str:
+    """Escape user / crawled text for st.markdown (no HTML, no markdown injection)."""
+    from dashboard.safe import escape_md
+
+    return escape_md(text or "")
+
+
+def case_clock_frame(user: Principal) -> pd.DataFrame:
+    from ledger.dashqueries import open_cases_with_clocks
+    from ledger.db import session_scope
+
+    at = now()
+    rows = []
+    with session_scope(engine()) as session:
+        for case, clocks in open_cases_with_clocks(session, unit=user.unit if user.is_unit else None):
+            if not clocks:
+                rows.append({"编号": case.number, "标题": case.title, "等级": case.grade, "状态": case.status,
+                             "责任单位": case.responsible_unit or "—", "时钟": "—", "截止": "—",
+                             "倒计时": "—", "_u": "ok"})
+            for clock in clocks:
+                rows.append({
+                    "编号": case.number, "标题": case.title, "等级": case.grade, "状态": case.status,
+                    "责任单位": case.responsible_unit or "—",
+                    "时钟": clock.rule_name + ("（暂定）" if clock.provisional else ""),
+                    "截止": local_time(clock.due_at), "倒计时": countdown(clock.due_at, at),
+                    "_u": urgency(clock.due_at, clock.warn_at, clock.status, at),
+                })
+    return pd.DataFrame(rows)
+
+
+def _cases(user: Principal) -> None:
+    st.subheader("办理中的案件与时钟")
+    df = case_clock_frame(user)
+    if df.empty:
+        st.info("暂无办理中的案件")
+        return
+    styles = df["_u"].map(URGENCY_STYLE)
+    shown = df.drop(columns=["_u"])
+    styler = shown.style.apply(lambda col: styles if col.name == "倒计时" else [""] * len(col), axis=0)
+    st.dataframe(styler, hide_index=True, width="stretch")
+    overdue = int((df["_u"] == "overdue").sum())
+    warning = int((df["_u"] == "warning").sum())
+    st.caption(f"超时 {overdue} 项 · 临近 {warning} 项（红色：已超时；黄色：已到预警点；绿色：正常）")
+
+
+def _flagged(user: Principal) -> None:
+    from analysis.pii import mask
+    from ledger.dashqueries import flagged_posts
+    from ledger.db import session_scope
+
+    st.subheader("新近预警帖文")
+    cfg = settings()
+    with session_scope(engine()) as session:
+        posts = flagged_posts(session, min_sensitivity=cfg.flag_sensitivity, since=now() - timedelta(days=3),
+                              limit=50)
+        rows = [{
+            "时间": local_time(p.published_at or p.fetched_at),
+            "敏感度": round(p.sensitivity or 0, 2),
+            "建议等级": p.severity or "—",
+            "类别": "、".join(f.get("name", "") for f in (p.categories or []) if isinstance(f, dict)) or "—",
+            "标题": (p.title or "") if user.can_see_pii else mask(p.title or ""),
+            "内容": (p.text[:200] if user.can_see_pii else mask(p.text[:200])),
+        } for p in posts]
+    if not rows:
+        st.info("近三天没有超过阈值的帖文")
+        return
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def render(user: Principal) -> None:
+    st.title("值班台")
+    every = max(5, settings().dashboard_refresh_seconds)
+
+    @st.fragment(run_every=timedelta(seconds=every))
+    def live() -> None:
+        st.caption(f"更新于 {local_time(now())}（每 {every} 秒自动刷新）")
+        _on_duty_box()
+        _cases(user)
+        _flagged(user)
+
+    live()
+    _alerts(user)

@@ -1,0 +1,61 @@
+"""Page 统计: posts per day, sentiment, categories and topics, on-time rates per clock and unit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.data import _engine_for, database_url, now
+from ledger.users import Principal
+
+SENTIMENT_ZH = {"positive": "正面", "neutral": "中性", "negative": "负面"}
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _load(url: str, days: int, unit: str | None) -> dict:
+    from ledger.dashqueries import flag_counts, on_time_rates, posts_per_day_sql, sentiment_counts
+    from ledger.db import session_scope
+
+    since = now() - timedelta(days=days)
+    with session_scope(_engine_for(url)) as session:
+        out = {"on_time": on_time_rates(session, since=since, unit=unit)}
+        if unit is None:
+            out["per_day"] = posts_per_day_sql(session, since=since)
+            out["sentiment"] = sentiment_counts(session, since=since)
+            out["categories"] = flag_counts(session, since=since, field="categories")
+            out["topics"] = flag_counts(session, since=since, field="topics")
+    return out
+
+
+def render(user: Principal) -> None:
+    st.title("统计")
+    days = st.select_slider("统计范围（天）", options=[7, 14, 30, 90, 365], value=30, key="stats_days")
+    data = _load(database_url(), int(days), user.unit if user.is_unit else None)
+    if "per_day" in data:
+        st.subheader("每日帖文量")
+        if data["per_day"]:
+            st.line_chart(pd.DataFrame(data["per_day"], columns=["日期", "帖文数"]).set_index("日期"))
+        else:
+            st.caption("暂无数据")
+        c1, c2, c3 = st.columns(3)
+        with c1:
+            st.subheader("情感分布")
+            sent = {SENTIMENT_ZH.get(k, k): v for k, v in data["sentiment"].items()}
+            st.bar_chart(pd.Series(sent, name="帖文数")) if sent else st.caption("暂无数据")
+        with c2:
+            st.subheader("监测类别")
+            st.bar_chart(pd.Series(data["categories"], name="帖文数")) if data["categories"] else st.caption("暂无数据")
+        with c3:
+            st.subheader("关注领域")
+            st.bar_chart(pd.Series(data["topics"], name="帖文数")) if data["topics"] else st.caption("暂无数据")
+    st.subheader("按时办结率（按时钟与责任单位）")
+    rates = pd.DataFrame(data["on_time"])
+    if rates.empty:
+        st.caption("统计范围内没有已结束的时钟")
+        return
+    st.dataframe(rates, hide_index=True, width="stretch")
+    by_rule = rates.groupby("时钟")[["按时", "总数"]].sum()
+    by_rule["按时率"] = by_rule["按时"] / by_rule["总数"]
+    st.bar_chart(by_rule["按时率"])

@@ -1,0 +1,35 @@
+"""Which role may do what in the dashboard, and which pages each role sees."""
+
+from __future__ import annotations
+
+DUTY, UNIT, LEADER, ADMIN = "值班员", "责任单位", "领导", "管理员"
+
+ACTIONS: dict[str, frozenset[str]] = {
+    "open_case": frozenset({DUTY, ADMIN}),
+    "status": frozenset({DUTY, UNIT, ADMIN}),
+    "regrade": frozenset({DUTY, LEADER, ADMIN}),
+    "assign": frozenset({DUTY, ADMIN}),
+    "report": frozenset({DUTY, LEADER, ADMIN}),
+    "release_draft": frozenset({DUTY, UNIT, ADMIN}),
+    "review": frozenset({LEADER, ADMIN}),
+    "publish": frozenset({DUTY, LEADER, ADMIN}),
+    "briefing": frozenset({DUTY, ADMIN}),
+    "referral": frozenset({DUTY, ADMIN}),
+    "commitment": frozenset({DUTY, UNIT, ADMIN}),
+    "reply_message": frozenset({DUTY, UNIT, ADMIN}),
+    "ack_alert": frozenset({DUTY, LEADER, ADMIN}),
+    "export": frozenset({DUTY, LEADER, ADMIN}),
+    "settings": frozenset({ADMIN}),
+}
+
+PAGES: dict[str, tuple[str, ...]] = {
+    DUTY: ("onduty", "events", "cases", "messages", "stats", "export", "posts"),
+    UNIT: ("cases", "messages", "stats"),
+    LEADER: ("onduty", "events", "cases", "stats", "export"),
+    ADMIN: ("onduty", "events", "cases", "messages", "stats", "export", "posts", "settings"),
+}
+
+
+def may(role: str, action: str) -> bool:
+    """Whether ``role`` may take ``action``."""
+    return role in ACTIONS.get(action, frozenset())

@@ -1,0 +1,155 @@
+"""Read-side queries behind the dashboard pages (kept here so pages stay thin and benchmarks can run them).
+
+Every query that a responsible unit's user runs takes ``unit`` and returns only that unit's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlmodel import Session
+
+from ledger.models.cases import Case
+from ledger.models.clocks import Clock
+from ledger.models.core import Message, Post
+
+CLOSED_STATUSES = ("办结", "归档")
+OPEN_CLOCK_STATUSES = ("running", "warning", "missed", "breached", "paused")
+
+
+def can_see_case(case: Case, unit: str | None) -> bool:
+    """Whether a user of ``unit`` (None = not unit-restricted) may see ``case``."""
+    if unit is None:
+        return True
+    return unit in {case.responsible_unit, case.lead_unit, *(case.co_units or [])}
+
+
+def open_cases_with_clocks(session: Session, *, unit: str | None, limit: int = 200) -> list[tuple[Case, list[Clock]]]:
+    """Open cases (not 办结 / 归档) with their open clocks, most urgent first."""
+    stmt = select(Case).where(Case.status.notin_(CLOSED_STATUSES))
+    if unit is not None:
+        stmt = stmt.where(or_(Case.responsible_unit == unit, Case.lead_unit == unit))
+    cases = list(session.exec(stmt.order_by(Case.discovered_at.desc()).limit(limit)).scalars())  # type: ignore[call-overload]
+    if not cases:
+        return []
+    ids = [c.id for c in cases]
+    clocks: dict[int, list[Clock]] = {i: [] for i in ids}
+    rows = session.exec(select(Clock).where(  # type: ignore[call-overload]
+        Clock.subject == "case", Clock.subject_id.in_(ids), Clock.closed == False,  # noqa: E712
+        Clock.status.in_(OPEN_CLOCK_STATUSES))).scalars()
+    for clock in rows:
+        clocks[clock.subject_id].append(clock)
+    out = [(c, sorted(clocks[c.id], key=lambda k: k.due_at)) for c in cases]
+    far = datetime.max.replace(tzinfo=cases[0].discovered_at.tzinfo)
+    out.sort(key=lambda pair: pair[1][0].due_at if pair[1] else far)
+    return out
+
+
+def flagged_posts(session: Session, *, min_sensitivity: float, since: datetime | None = None,
+                  limit: int = 50) -> list[Post]:
+    """Posts at or above the sensitivity threshold, newest first."""
+    stmt = select(Post).where(Post.sensitivity >= min_sensitivity)
+    if since is not None:
+        stmt = stmt.where(Post.fetched_at >= since)
+    stmt = stmt.order_by(Post.fetched_at.desc(), Post.id.desc()).limit(limit)
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
+
+
+def filter_cases(session: Session, *, unit: str | None, status: Sequence[str] = (), grade: Sequence[str] = (),
+                 responsible_unit: str | None = None, category: str | None = None,
+                 start: datetime | None = None, end: datetime | None = None, limit: int = 500) -> list[Case]:
+    """Cases for the 台账 page with its filters; newest discovery first."""
+    stmt = select(Case)
+    if unit is not None:
+        stmt = stmt.where(or_(Case.responsible_unit == unit, Case.lead_unit == unit))
+    if status:
+        stmt = stmt.where(Case.status.in_(list(status)))
+    if grade:
+        stmt = stmt.where(Case.grade.in_(list(grade)))
+    if responsible_unit:
+        stmt = stmt.where(Case.responsible_unit == responsible_unit)
+    if category:
+        stmt = stmt.where(Case.category == category)
+    if start is not None:
+        stmt = stmt.where(Case.discovered_at >= start)
+    if end is not None:
+        stmt = stmt.where(Case.discovered_at < end)
+    stmt = stmt.order_by(Case.discovered_at.desc(), Case.id.desc()).limit(limit)
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
+
+
+def distinct_values(session: Session, column) -> list[str]:
+    return [v for v in session.exec(select(column).distinct().order_by(column)).scalars() if v]  # type: ignore[call-overload]
+
+
+def posts_per_day(session: Session, *, since: datetime, tz_offset_hours: int = 8) -> list[tuple[str, int]]:
+    """Posts per local day since ``since`` (by fetch time)."""
+    shifted = Post.fetched_at  # stored UTC; day bucketing done in Python for portability
+    rows = session.exec(select(shifted).where(Post.fetched_at >= since)).scalars()  # type: ignore[call-overload]
+    counts: dict[str, int] = {}
+    for ts in rows:
+        day = (ts + timedelta(hours=tz_offset_hours)).date().isoformat()
+        counts[day] = counts.get(day, 0) + 1
+    return sorted(counts.items())
+
+
+def posts_per_day_sql(session: Session, *, since: datetime) -> list[tuple[str, int]]:
+    """Posts per Asia/Shanghai day since ``since``, counted in the database."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        day = func.to_char(func.timezone("Asia/Shanghai", Post.fetched_at), "YYYY-MM-DD")
+    else:
+        day = func.strftime("%Y-%m-%d", Post.fetched_at, "+8 hours")
+    stmt = select(day, func.count()).where(Post.fetched_at >= since).group_by(day).order_by(day)
+    return [(d, n) for d, n in session.exec(stmt).all()]  # type: ignore[call-overload]
+
+
+def sentiment_counts(session: Session, *, since: datetime) -> dict[str, int]:
+    stmt = select(Post.sentiment, func.count()).where(Post.fetched_at >= since).group_by(Post.sentiment)
+    return {k or "未知": n for k, n in session.exec(stmt).all()}  # type: ignore[call-overload]
+
+
+def flag_counts(session: Session, *, since: datetime, field: str, limit: int = 5000) -> dict[str, int]:
+    """Counts of category / topic names among recent flagged posts (JSON column, counted in Python)."""
+    column = Post.categories if field == "categories" else Post.topics
+    stmt = (select(column).where(Post.fetched_at >= since, Post.sensitivity > 0)
+            .order_by(Post.fetched_at.desc()).limit(limit))
+    counts: dict[str, int] = {}
+    for flags in session.exec(stmt).scalars():  # type: ignore[call-overload]
+        for f in flags or []:
+            name = f.get("name") if isinstance(f, dict) else str(f)
+            if name:
+                counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def on_time_rates(session: Session, *, since: datetime, unit: str | None = None) -> list[dict[str, Any]]:
+    """Per clock rule and per responsible unit: clocks finished (met or overdue) and on-time share."""
+    stmt = (select(Clock.rule_name, Case.responsible_unit, Clock.status, Clock.late, func.count())
+            .join(Case, and_(Clock.subject == "case", Clock.subject_id == Case.id))
+            .where(Clock.started_at >= since, Clock.status.in_(("met", "missed", "breached")))
+            .group_by(Clock.rule_name, Case.responsible_unit, Clock.status, Clock.late))
+    if unit is not None:
+        stmt = stmt.where(Case.responsible_unit == unit)
+    acc: dict[tuple[str, str], list[int]] = {}
+    for rule, resp, status, late, n in session.exec(stmt).all():  # type: ignore[call-overload]
+        key = (rule or "?", resp or "未指定")
+        ok_total = acc.setdefault(key, [0, 0])
+        ok_total[1] += n
+        if status == "met" and not late:
+            ok_total[0] += n
+    return [{"时钟": r, "责任单位": u, "按时": ok, "总数": total, "按时率": round(ok / total, 3) if total else None}
+            for (r, u), (ok, total) in sorted(acc.items())]
+
+
+def message_counts(session: Session, *, unit: str | None, now: datetime) -> dict[str, int]:
+    base = select(func.count()).select_from(Message)
+    if unit is not None:
+        base = base.where(Message.unit == unit)
+    total = session.exec(base).one()[0]  # type: ignore[call-overload]
+    overdue = session.exec(base.where(Message.replied_at.is_(None), Message.due_at < now)).one()[0]  # type: ignore[call-overload]
+    unanswered = session.exec(base.where(Message.replied_at.is_(None))).one()[0]  # type: ignore[call-overload]
+    return {"total": total, "overdue": overdue, "unanswered": unanswered}
