@@ -49,6 +49,7 @@ class Gazetteer:
     government_format: str
     department_format: str
     names: dict[str, Place]  # lower-cased name -> place
+    display: dict[str, str]  # lower-cased name -> name as written in the gazetteer
     county_governments: dict[str, str]
     county_departments: dict[str, dict[str, str]]
     fallback: bool = True
@@ -72,6 +73,7 @@ class Gazetteer:
             if not isinstance(value, str) or any(n not in value for n in need):
                 raise RuleError(f"[format] {key} 须包含 {' 与 '.join(need)}")
         names: dict[str, Place] = {}
+        display: dict[str, str] = {}
 
         def add(name: Any, place: Place, where: str) -> None:
             if not isinstance(name, str) or not name.strip():
@@ -81,6 +83,7 @@ class Gazetteer:
             if old is not None and old != place:
                 raise RuleError(f"{where}: 地名「{name}」重复且指向不同属地 (duplicate place name)")
             names[key] = place
+            display[key] = name.strip()
 
         city_name = city["name"].strip()
         add(city_name, Place(None), "[city]")
@@ -139,6 +142,7 @@ class Gazetteer:
             government_format=gov_fmt,
             department_format=dep_fmt,
             names=names,
+            display=display,
             county_governments=county_govs,
             county_departments=county_deps,
             fallback=bool(fb.get("enabled", True)),
@@ -174,7 +178,7 @@ class Gazetteer:
                 return self._resolve_fallback(text, lead_units)
             return self._no_place(lead_units)
         found.sort(key=lambda nf: min(hits[nf[0]]))
-        places = list(dict.fromkeys(n for n, _ in found))
+        places = list(dict.fromkeys(self.display.get(n, n) for n, _ in found))
         counties = list(dict.fromkeys(p.county for _, p in found if p.county))
         reasons = [f"属地：地名库命中 {'、'.join(places)}"]
         unit = lead_units[0] if lead_units else None
@@ -239,6 +243,9 @@ class Gazetteer:
                 out = [(cities[0], None, None)]
         return out
 
+    def _name_char(self, ch: str) -> bool:
+        return _is_cjk(ch) and ch not in self.stop_chars and ch not in "区县镇乡市"
+
     def _name_before(self, text: str, s: int, suffix: str) -> tuple[str | None, int]:
         # code form: "A2区", "A7县"
         j = s
@@ -248,14 +255,15 @@ class Gazetteer:
             return text[j - 1 : s] + suffix, j - 1
         # CJK form: two or three characters before the suffix
         k = s
-        while k > 0 and s - k < 3 and _is_cjk(text[k - 1]) and text[k - 1] not in self.stop_chars and text[k - 1] not in "区县镇乡市":
+        while k > 0 and s - k < 3 and self._name_char(text[k - 1]):
             k -= 1
         if s - k < 2:
             return None, s
-        if s - k == 3 and k > 0 and _is_cjk(text[k - 1]) and text[k - 1] not in self.stop_chars and text[k - 1] not in "区县镇乡市":
-            # ambiguous start (longer run of characters): prefer two unless that is generic
-            if text[s - 2 : s] + suffix not in self.generic:
-                k = s - 2
+        # ambiguous start (the run of characters goes on): prefer two unless that is generic
+        if s - k == 3 and k > 0 and self._name_char(text[k - 1]) and (
+            text[s - 2 : s] + suffix not in self.generic
+        ):
+            k = s - 2
         name = text[k:s] + suffix
         if any(name.endswith(g) for g in self.generic) or any(w in name for w in self.not_in_name):
             return None, s

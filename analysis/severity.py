@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from analysis.rules import Hits, RuleError
@@ -109,7 +110,7 @@ class SeverityConfig:
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1:
                 raise RuleError(f"[severity.thresholds] {grade} 应为 (0, 1] 之间的数")
             thresholds.append((grade, float(v)))
-        if any(a[1] >= b[1] for a, b in zip(thresholds, thresholds[1:])):
+        if any(a[1] >= b[1] for a, b in pairwise(thresholds)):
             raise RuleError("[severity.thresholds] 阈值须随等级递增 (must increase with the grade)")
         triggers_raw = raw.get("triggers", {})
         if not isinstance(triggers_raw, Mapping):

@@ -147,8 +147,8 @@ def test_local_rules_replace_the_shipped_ones(tmp_path: Path) -> None:
 def _yuqing(args: list[str], stdin: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_extra}
     code = "import sys; from config.cli.main import main; main(sys.argv[1:])"
-    return subprocess.run([sys.executable, "-c", code, *args], input=stdin, capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=120)
+    return subprocess.run([sys.executable, "-c", code, *args], input=stdin, capture_output=True,
+                          text=True, env=env, cwd=REPO, timeout=120, check=False)
 
 
 def test_cli_analyze_prints_the_assessment_fields(tmp_path: Path) -> None:
@@ -173,3 +173,22 @@ def test_cli_analyze_bad_config_fails_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "rules.toml" in proc.stderr and "规则 x" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_official_rebuttal_counts_as_rumour_signal(assessor: Assessor) -> None:
+    [a] = assessor.assess_batch(["【辟谣】关于湖滨区自来水停供一周的消息不实，请以官方发布为准"])
+    assert a.rumour is True and a.rumour_terms == ["辟谣", "不实"]
+    assert a.jurisdiction == "示例市湖滨区"
+
+
+def test_bad_disposal_config_is_refused(tmp_path: Path) -> None:
+    _config_dir(tmp_path, "rules.toml", 'name = "错误看法"\nweight = 1.0', 'name = "错误的看法"\nweight = 1.0')
+    with pytest.raises(ConfigFileError) as err:
+        build_assessor(get_settings(config_dir=tmp_path, sentiment_engine="snownlp"))
+    assert "disposal.types" in str(err.value) and "错误的看法" in str(err.value)
+
+
+def test_bad_severity_threshold_in_file_is_refused(tmp_path: Path) -> None:
+    _config_dir(tmp_path, "rules.toml", '"重大" = 0.7', '"重大" = 0.3')
+    with pytest.raises(ConfigFileError, match="阈值须随等级递增"):
+        build_assessor(get_settings(config_dir=tmp_path, sentiment_engine="snownlp"))
