@@ -35,6 +35,7 @@ from ledger.models.cases import (
     Release,
     ReleaseReview,
 )
+from ledger.models.clocks import Clock
 from ledger.models.core import AuditLog, Post
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -200,11 +201,13 @@ def case_facts(case: Case, policy: CasePolicy) -> dict[str, Any]:
 
 def sync_case_clocks(
     session: Session, *, case: Case, now: datetime, actor: str, env: CaseEnv,
-    changes: list[ClockChange] | None = None,
-) -> None:
+) -> list[ClockChange]:
     """Start the clocks the case's facts now require (from their anchors, so they may already be
-    overdue), cancel those that no longer apply, and mark met the duties already recorded."""
+    overdue), cancel those that no longer apply, and mark met the duties already recorded.
+    Returns the status changes of the clocks started now that still hold (e.g. a 3 h target
+    already missed when a case is regraded to 重大 after 4 hours)."""
     session.flush()
+    changes: list[ClockChange] = []
     clockservice.start_clocks(
         session, subject="case", subject_id=case.id, facts=case_facts(case, env.policy), now=now,
         calendar=env.calendar, rules=env.rules, actor=actor, changes=changes,
@@ -223,6 +226,7 @@ def sync_case_clocks(
             at = at.replace(tzinfo=ZoneInfo("UTC"))
         clockservice.mark_met(session, subject="case", subject_id=case.id,
                               rule_ids=env.policy.links(act), at=at, actor=actor, now=now)
+    return [c for c in changes if (k := session.get(Clock, c.clock_id)) is not None and k.status == c.after]
 
 
 # ---------------------------------------------------------------------------- opening
@@ -275,9 +279,9 @@ def open_case(
                  after=case_state(case))
     if post_ids:
         link_posts(session, case_id=case.id, post_ids=post_ids, now=now, actor=actor, env=env)
-    sync_case_clocks(session, case=case, now=now, actor=actor, env=env)
+    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env)
     notify.case_event(session, case=case, event="opened", now=now, actor=actor,
-                      detail={"grade": grade})
+                      detail={"grade": grade, "clock_changes": overdue})
     return case
 
 
@@ -323,9 +327,9 @@ def regrade_case(session: Session, *, case_id: int | str, grade: str, now: datet
     session.add(case)
     audit.record(session, actor=actor, action="case.regrade", entity="case", entity_id=case.id, now=now,
                  before=before, after=case_state(case), note=opt_text(reason))
-    sync_case_clocks(session, case=case, now=now, actor=actor, env=env)
+    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env)
     notify.case_event(session, case=case, event="regraded", now=now, actor=actor,
-                      detail={"from": old, "to": grade, "reason": opt_text(reason)})
+                      detail={"from": old, "to": grade, "reason": opt_text(reason), "clock_changes": overdue})
     return case
 
 

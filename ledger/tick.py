@@ -35,6 +35,8 @@ class TickReport:
     messages_changed: list[int] = field(default_factory=list)
     commitments_overdue: list[int] = field(default_factory=list)
     calendar_missing_year: int | None = None
+    #: the calendar the pass used (for alert hooks; not part of ``as_dict``)
+    calendar: WorkCalendar | None = field(default=None, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -107,7 +109,7 @@ def run_tick(session: Session, *, now: datetime, calendar: WorkCalendar, rules: 
     """Move the ledger to its state at ``now`` and report what changed (does not commit)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"now 缺少时区: {now!r}")
-    report = TickReport(now=now)
+    report = TickReport(now=now, calendar=calendar)
     report.messages_changed = [m.id for m in refresh_message_clocks(
         session, now=now, calendar=calendar, rules=rules, actor=actor)]
     session.flush()

@@ -381,3 +381,20 @@ def test_case_numbers_stay_unique_when_opened_concurrently(any_engine, env, fixe
         numbers = sorted(c.number for c in s.exec(select(Case)))
         assert numbers == [f"2026-{i:04d}" for i in range(1, 13)]
         assert len(s.exec(select(Clock).where(Clock.rule_id == "other_response")).all()) == 12
+
+
+def test_case_events_raise_alerts_in_the_same_transaction(sqlite_engine, env, fixed_now) -> None:
+    from ledger.models.alerts import Alert
+
+    with pytest.raises(RuntimeError):
+        with session_scope(sqlite_engine) as s:
+            cases.open_case(s, title="回滚", grade="重大", discovered_at=fixed_now, now=fixed_now, actor="值班", env=env)
+            assert s.exec(select(Alert)).all()  # written by the notification hook, in this transaction
+            raise RuntimeError("abort")
+    with session_scope(sqlite_engine) as s:
+        assert s.exec(select(Alert)).all() == [] and s.exec(select(Case)).all() == []
+        case = cases.open_case(s, title="重大", grade="重大", discovered_at=fixed_now, now=fixed_now, actor="值班",
+                               env=env)
+        alerts = s.exec(select(Alert).where(Alert.subject == "case", Alert.subject_id == case.id)).all()
+        assert alerts and alerts[0].group_key == f"case:{case.id}"
+        assert case.number == "2026-0001"  # the rolled-back opening did not use up a number

@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
 
 def _run(work: Callable[[Any, Any, Any], T]) -> T:
     """Run ``work(session, env, now)`` in one transaction; refusals become clear CLI errors."""
+    import config.alerting  # noqa: F401  (registers the alert context used by ledger.notify)
     from config.caseconfig import load_case_env
     from ledger.cases import CaseError
     from ledger.clockservice import ClockError
