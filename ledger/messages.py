@@ -73,8 +73,14 @@ def apply_reply_clock(message: Message, *, calendar: WorkCalendar, rules: Iterab
     return message
 
 
-def message_status(message: Message, now: datetime, *, warn_hours: float = 24) -> str:
-    """按时答复 / 超期答复 / 已超期未答复 / 即将到期 / 办理中 / 无时限."""
+def reply_warn_at(message: Message, *, calendar: WorkCalendar, rules: Iterable[ClockRule]) -> datetime | None:
+    """The warning point of the message's reply clock (from its rule's ``warn_at``), or None."""
+    rule = reply_rule(message, rules) if message.received_at is not None else None
+    return None if rule is None else compute(rule, message.received_at, calendar).warn
+
+
+def message_status(message: Message, now: datetime, *, warn_at: datetime | None = None) -> str:
+    """按时答复 / 超期答复 / 已超期未答复 / 即将到期 (past ``warn_at``) / 办理中 / 无时限."""
     if message.replied_at is not None:
         if message.on_time is None:
             return STATUS_NO_CLOCK if message.due_at is None else STATUS_OPEN
@@ -83,7 +89,7 @@ def message_status(message: Message, now: datetime, *, warn_hours: float = 24) -
         return STATUS_NO_CLOCK
     if now > message.due_at:
         return STATUS_OVERDUE
-    if (message.due_at - now).total_seconds() <= warn_hours * 3600:
+    if warn_at is not None and now >= warn_at:
         return STATUS_WARNING
     return STATUS_OPEN
 
@@ -178,8 +184,18 @@ def list_messages(
     return list(session.exec(stmt))
 
 
-def message_row(message: Message, now: datetime) -> dict[str, Any]:
-    """JSON-ready view of a message, personal numbers masked in title and text excerpt."""
+def message_row(
+    message: Message,
+    now: datetime,
+    *,
+    calendar: WorkCalendar | None = None,
+    rules: Iterable[ClockRule] | None = None,
+) -> dict[str, Any]:
+    """JSON-ready view of a message, personal numbers masked in the title. With the calendar and
+    rules, an unanswered message past its rule's warning point shows as 即将到期."""
+    warn_at = None
+    if calendar is not None and rules is not None and message.replied_at is None:
+        warn_at = reply_warn_at(message, calendar=calendar, rules=rules)
     return {
         "id": message.id,
         "external_id": message.external_id,
@@ -193,7 +209,7 @@ def message_row(message: Message, now: datetime) -> dict[str, Any]:
         "replied_at": message.replied_at,
         "on_time": message.on_time,
         "late_working_days": message.late_working_days,
-        "status": message_status(message, now),
+        "status": message_status(message, now, warn_at=warn_at),
     }
 
 

@@ -145,6 +145,10 @@ def test_list_overdue_first_masks_personal_numbers(sqlite_engine, rules, cal) ->
         assert rows["overdue"]["status"] == "已超期未答复"
         assert rows["late"]["status"] == "超期答复" and rows["late"]["late_working_days"] == 3
         assert rows["ok"]["status"] == "按时答复" and rows["open"]["status"] == "办理中"
+        # received Wed 18 Mar: due Wed 25 Mar, warning from the start of its last working day
+        opened = next(m for m in list_messages(s, now=now) if m.external_id == "open")
+        assert message_row(opened, at(2026, 3, 24, 23, 0), calendar=cal, rules=rules)["status"] == "办理中"
+        assert message_row(opened, at(2026, 3, 25, 0, 0), calendar=cal, rules=rules)["status"] == "即将到期"
 
 
 def test_refresh_fills_missing_and_provisional_clocks(sqlite_engine, rules, cal) -> None:
@@ -168,11 +172,22 @@ def test_refresh_fills_missing_and_provisional_clocks(sqlite_engine, rules, cal)
 
 def _yuqing(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "config.cli.main", *args], check=False, capture_output=True,
-                          text=True,
-                          env=env, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+                          text=True, env=env, timeout=120, cwd=Path(__file__).resolve().parent.parent)
 
 
-def test_cli_messages_list_and_reply(tmp_path: Path, rules, cal) -> None:
+def _in_process(argv: list[str], capsys) -> tuple[int, str, str]:
+    from config.cli.main import main
+
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_messages_list_and_reply(tmp_path: Path, rules, cal, monkeypatch, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     upgrade(url)
     engine = make_engine(url)
@@ -181,7 +196,9 @@ def test_cli_messages_list_and_reply(tmp_path: Path, rules, cal) -> None:
         {"external_id": "2550", "received_at": at(2026, 3, 3, 9, 0), "replied_at": at(2026, 3, 4, 9, 0)},
     ], cal, rules)
     engine.dispose()
-    env = {**os.environ, "YUQING_DATABASE_URL": url, "YUQING_DATA_DIR": str(tmp_path)}
+    env = {k: v for k, v in os.environ.items() if k != "YUQING_CONFIG_DIR"}
+    env.update({"YUQING_DATABASE_URL": url, "YUQING_DATA_DIR": str(tmp_path)})
+    # the real command once, in its own process
     out = _yuqing(["messages", "list", "--json", "--now", "2026-03-20T09:00:00+08:00"], env)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
@@ -191,12 +208,20 @@ def test_cli_messages_list_and_reply(tmp_path: Path, rules, cal) -> None:
         assert key in first
     assert first["due_at"] == "2026-03-09T23:59:59+08:00" and first["replied_at"] is None
     assert "110101199003071234" not in out.stdout
-    out = _yuqing(["messages", "reply", "2549", "--text", "已处理", "--at", "2026-03-10T10:00:00"], env)
-    assert out.returncode == 0, out.stderr
-    assert "超期答复 1 个工作日" in out.stdout
-    out = _yuqing(["messages", "reply", str(mid), "--text", "再次", "--at", "2026-03-11T10:00:00"], env)
-    assert out.returncode != 0 and "已于" in out.stderr and "Traceback" not in out.stderr
-    out = _yuqing(["messages", "list", "--json", "--overdue", "--limit", "1"], env)
-    assert [r["external_id"] for r in json.loads(out.stdout)] == ["2549"]
-    out = _yuqing(["messages", "reply", "nope", "--text", "x"], env)
-    assert out.returncode != 0 and "不存在" in out.stderr
+    # the rest in this process (same entry point, faster)
+    monkeypatch.delenv("YUQING_CONFIG_DIR", raising=False)
+    monkeypatch.setenv("YUQING_DATABASE_URL", url)
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    code, out, err = _in_process(["messages", "reply", "2549", "--text", "已处理", "--at", "2026-03-10T10:00:00"],
+                                 capsys)
+    assert code == 0, err
+    assert "超期答复 1 个工作日" in out
+    code, out, err = _in_process(["messages", "reply", str(mid), "--text", "再次", "--at", "2026-03-11T10:00:00"],
+                                 capsys)
+    assert code != 0 and "已于" in err and "Traceback" not in err
+    code, out, _ = _in_process(["messages", "list", "--json", "--overdue", "--limit", "1"], capsys)
+    assert [r["external_id"] for r in json.loads(out)] == ["2549"]
+    code, out, err = _in_process(["messages", "reply", "nope", "--text", "x"], capsys)
+    assert code != 0 and "不存在" in err
+    code, out, _ = _in_process(["messages", "list"], capsys)
+    assert code == 0 and "超期答复" in out and "110101199003071234" not in out

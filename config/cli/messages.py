@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from config.cli.common import fail, iso_local, open_engine, parse_instant, parse_now, print_json, settings
+from config.cli.common import (
+    fail,
+    iso_local,
+    open_engine,
+    parse_instant,
+    parse_now,
+    print_json,
+    settings,
+)
 
 messages_app = typer.Typer(help="留言办理: 列出留言及答复时限, 登记答复 (citizens' messages).", no_args_is_help=True)
 
@@ -28,11 +36,18 @@ def list_cmd(
 
     if limit is not None and limit < 0:
         fail(f"--limit 不能为负数: {limit}", code=2)
+    from config.clockconfig import load_calendar, load_clock_rules
+
     at = parse_now(now)
-    engine = open_engine(settings())
+    cfg = settings()
+    try:
+        calendar, rules = load_calendar(cfg), load_clock_rules(cfg)
+    except ValueError as exc:
+        fail(f"配置错误: {exc}")
+    engine = open_engine(cfg)
     try:
         with session_scope(engine) as session:
-            rows = [message_row(m, at) for m in list_messages(
+            rows = [message_row(m, at, calendar=calendar, rules=rules) for m in list_messages(
                 session, now=at, overdue_first=overdue, overdue_only=overdue, unit=unit, limit=limit)]
     except MessageError as exc:
         fail(str(exc), code=2)
