@@ -288,6 +288,10 @@ class RuleSet:
     def by_id(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
+    def thresholds(self) -> dict[str, float]:
+        """Alert threshold (sensitivity) per rule id, for the rules that set one."""
+        return {r.id: r.threshold for r in self.rules if r.threshold is not None}
+
     def fired(self, hits: Hits) -> list[tuple[Rule, list[str]]]:
         """Rules that fire on ``hits``, in file order, with the terms that fired each."""
         candidates: set[int] = set()

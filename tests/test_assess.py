@@ -192,3 +192,15 @@ def test_bad_severity_threshold_in_file_is_refused(tmp_path: Path) -> None:
     _config_dir(tmp_path, "rules.toml", '"重大" = 0.7', '"重大" = 0.3')
     with pytest.raises(ConfigFileError, match="阈值须随等级递增"):
         build_assessor(get_settings(config_dir=tmp_path, sentiment_engine="snownlp"))
+
+
+def test_from_config_takes_plain_mappings() -> None:
+    import tomllib
+
+    rules = tomllib.loads((DEFAULTS_DIR / "rules.toml").read_text(encoding="utf-8"))
+    units = tomllib.loads((DEFAULTS_DIR / "units.toml").read_text(encoding="utf-8"))
+    a = Assessor.from_config(rules, units, sentiment=load_engine("snownlp"))
+    res = a.assess_rules("石桥县马鞍乡有养殖场偷排污水", sentiment="negative", sentiment_score=0.1)
+    assert res.jurisdiction == "示例市石桥县马鞍乡"
+    assert res.responsible_unit == "示例市石桥县生态环境局"
+    assert [t["name"] for t in res.topics] == ["环境污染和生态破坏"]

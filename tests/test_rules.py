@@ -145,3 +145,6 @@ def test_shipped_rules_cover_the_seven_categories_and_ten_topics() -> None:
         names = [f["name"] for f in cfg.rules.match(index.scan(text))[1]]
         assert topic in names, (text, names)
     assert cfg.rules.match(index.scan("消防大队在商场开展应急演练，模拟起火疏散"))[0] == []
+    thresholds = cfg.rules.thresholds()
+    assert set(thresholds) == {r.id for r in cfg.rules.rules}
+    assert all(0 < v <= 1 for v in thresholds.values())
