@@ -176,3 +176,28 @@ def test_tick_with_now_and_json(db, capsys) -> None:
     assert json.loads(out)["clocks_changed"] == 0
     code, _, err = run(["tick", "--now", "not-a-time"], capsys)
     assert code == 2 and "无法解析的时间" in err
+
+
+def test_a_local_cases_toml_changes_the_review_steps(db, capsys, monkeypatch, tmp_path) -> None:
+    from config.settings import DEFAULTS_DIR
+
+    local = tmp_path / "conf"
+    local.mkdir()
+    shipped = (DEFAULTS_DIR / "cases.toml").read_text(encoding="utf-8")
+    custom = shipped.replace('review_steps = ["初审", "复审", "终审", "保密审查"]', 'review_steps = ["初审", "终审"]')
+    assert custom != shipped
+    (local / "cases.toml").write_text(custom, encoding="utf-8")
+    monkeypatch.setenv("YUQING_CONFIG_DIR", str(local))
+    _, out, _ = run(["case", "open", "--title", "x", "--grade", "一般", "--discovered-at", recent(1)], capsys)
+    case_id = out.strip()
+    _, out, _ = run(["case", "release", "add", case_id, "--kind", "权威信息", "--title", "t", "--text", "x"], capsys)
+    rid = out.strip()
+    for step in ("初审", "终审"):
+        code, _, err = run(["case", "release", "review", rid, "--step", step, "--reviewer", "甲"], capsys)
+        assert code == 0, err
+    code, _, err = run(["case", "release", "publish", rid, "--channel", "网站"], capsys)
+    assert code == 0, err
+
+    (local / "cases.toml").write_text(custom.replace('"发现" = ["研判"]', '"发现" = ["完成"]'), encoding="utf-8")
+    code, _, err = run(["case", "list"], capsys)
+    assert code == 1 and "cases.toml" in err and "未知状态" in err
