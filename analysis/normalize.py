@@ -59,11 +59,52 @@ def html_to_text(markup: str) -> str:
     return text
 
 
+@lru_cache(maxsize=1)
+def _t2s_triggers() -> tuple[frozenset[str], re.Pattern[str]]:
+    """Characters at least one of which occurs in every t2s dictionary entry that changes text,
+    and OpenCC's segment separators (no dictionary entry spans one).
+
+    A segment containing none of these characters converts to itself, so it can be skipped:
+    most posts are already simplified, and the pure-Python converter is slow per character.
+    """
+    from pathlib import Path
+
+    import opencc
+
+    folder = Path(opencc.__file__).parent / "dictionary"
+    entries: list[tuple[str, str]] = []
+    for name in ("TSPhrases.txt", "TSCharacters.txt"):
+        for line in (folder / name).read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2 and parts[0] != parts[1].split(" ")[0]:
+                entries.append((parts[0], parts[1].split(" ")[0]))
+    changed_chars = {k for k, v in entries if len(k) == 1}
+    triggers: set[str] = set()
+    for key, value in entries:
+        missing = [c for c in key if c not in value]
+        if missing:
+            preferred = [c for c in missing if c in changed_chars]
+            triggers.add((preferred or missing)[0])
+        elif len(key) == len(value):
+            triggers.add(next(a for a, b in zip(key, value, strict=True) if a != b))
+        else:
+            triggers.update(key)
+    return frozenset(triggers), _opencc().split_chars_re
+
+
 def to_simplified(text: str) -> str:
-    """Convert traditional Chinese characters to simplified."""
+    """Convert traditional Chinese characters to simplified (only segments that need it)."""
     if not text:
         return ""
-    return _opencc().convert(text)
+    triggers, separators = _t2s_triggers()
+    if triggers.isdisjoint(text):
+        return text
+    converter = _opencc()
+    parts = separators.split(text)
+    for i in range(0, len(parts), 2):  # even items are text, odd items separators
+        if parts[i] and not triggers.isdisjoint(parts[i]):
+            parts[i] = converter.convert(parts[i])
+    return "".join(parts)
 
 
 def clean_whitespace(text: str) -> str:

@@ -4,27 +4,42 @@ A batch of :class:`RawPost` items is normalised, assessed, deduplicated against 
 (unique per source and external id) and written in the caller's transaction. A changed item (same
 id, new content) is updated and its earlier version kept in ``post_version``. Evidence (the raw
 response, compressed) is stored with its SHA-256.
+
+The write path is built for throughput: one existence query per batch, new rows written with one
+bulk ``INSERT`` (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL, so a concurrent or repeated
+run cannot store a post twice) returning their ids, and the stored rows handed back as persistent
+:class:`Post` objects (no per-row ORM flush) for event clustering.
+
+Citizens' messages (留言) from hotline exports go through :func:`store_messages`, linked to the
+post stored for the same row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from analysis.assess import Assessor
 from analysis.normalize import content_hash, normalize_text
 from ledger import events as ledger_events
-from ledger.models.core import Evidence, Post, PostVersion
+from ledger.models.core import Evidence, Message, Post, PostVersion
 
 MAX_TEXT_CHARS = 200_000
 MAX_TITLE_CHARS = 2_000
+MAX_EXTERNAL_ID = 512
+# rows per existence query (SQLite allows 32,766 bound parameters since 3.32)
+_QUERY_CHUNK = 5_000
+
+_POST = Post.__table__  # type: ignore[attr-defined]
+_MESSAGE = Message.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -67,6 +82,89 @@ def prepare(item: RawPost) -> tuple[str | None, str]:
     return title or None, text
 
 
+def _ext_id(value: Any) -> str:
+    return str(value)[:MAX_EXTERNAL_ID]
+
+
+def _existing(session: Session, source_id: int, ids: Sequence[str]) -> dict[str, tuple]:
+    """external_id → (id, content_hash, likes, dislikes, reposts) of stored posts, one query per chunk."""
+    out: dict[str, tuple] = {}
+    c = _POST.c
+    for start in range(0, len(ids), _QUERY_CHUNK):
+        chunk = ids[start : start + _QUERY_CHUNK]
+        rows = session.execute(
+            select(c.external_id, c.id, c.content_hash, c.likes, c.dislikes, c.reposts).where(
+                c.source_id == source_id, c.external_id.in_(chunk)
+            )
+        )
+        for ext, *rest in rows:
+            out[ext] = tuple(rest)
+    return out
+
+
+def _insert_ignoring_duplicates(session: Session, table, key: str):
+    """``INSERT`` that skips rows whose (source_id, external_id) is already stored."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(constraint=key)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+    return insert(table)
+
+
+def _assessment_values(a) -> dict[str, Any]:
+    return {
+        "sentiment": a.sentiment,
+        "sentiment_score": a.sentiment_score,
+        "categories": a.categories,
+        "topics": a.topics,
+        "sensitivity": a.sensitivity,
+        "severity": a.severity,
+        "jurisdiction": a.jurisdiction,
+        "responsible_unit": a.responsible_unit,
+        "disposal_type": a.disposal_type,
+        "rumour": a.rumour,
+        "pii": a.pii,
+        "assessment": {"reasons": a.reasons, "topic": a.topic},
+    }
+
+
+_KNOWN_POST_COLUMNS = frozenset(
+    "id source_id external_id url title text author published_at fetched_at updated_at version "
+    "content_hash simhash dup_of_id likes dislikes reposts event_id sentiment sentiment_score "
+    "categories topics sensitivity severity jurisdiction responsible_unit disposal_type rumour pii "
+    "assessment".split()
+)
+
+
+def _other_post_columns() -> list[tuple[str, Any]]:
+    """Columns added to ``post`` later (by other modules) with their Python-side defaults, so the
+    objects handed back are complete and never lazy-load."""
+    out = []
+    for col in _POST.columns:
+        if col.name in _KNOWN_POST_COLUMNS:
+            continue
+        default = col.default.arg if col.default is not None else None
+        if callable(default):
+            fn = default
+            default = (lambda fn=fn: fn(None))  # SQLAlchemy passes an execution context
+        out.append((col.name, default))
+    return out
+
+
+def _persistent_post(session: Session, values: dict[str, Any]) -> Post:
+    """A Post for a row just inserted, attached to the session as if loaded (no extra query)."""
+    post = Post._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    post.__dict__.update(values)
+    make_transient_to_detached(post)
+    session.add(post)
+    return post
+
+
 def store_posts(
     session: Session,
     *,
@@ -79,6 +177,7 @@ def store_posts(
 
     Items already stored with the same content are left alone (crawling twice stores nothing
     twice); items whose content changed are updated and their previous version kept.
+    ``result.posts`` holds the inserted and updated rows as persistent ``Post`` objects with ids.
     """
     result = IntakeResult()
     if not items:
@@ -86,58 +185,102 @@ def store_posts(
     # de-duplicate within the batch: last occurrence of an external id wins
     by_id: dict[str, RawPost] = {}
     for item in items:
-        by_id[str(item.external_id)[:512]] = item
-    ids = list(by_id)
-    existing: dict[str, Post] = {}
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start : chunk_start + 500]
-        rows = session.exec(  # type: ignore[call-overload]
-            select(Post).where(Post.source_id == source_id, Post.external_id.in_(chunk))
-        ).scalars()
-        for row in rows:
-            existing[row.external_id] = row
+        by_id[_ext_id(item.external_id)] = item
+    existing = _existing(session, source_id, list(by_id))
 
     new_items: list[tuple[str, RawPost, str | None, str, str]] = []
-    changed: list[tuple[Post, RawPost, str | None, str, str]] = []
+    changed: list[tuple[int, RawPost, str | None, str, str]] = []
+    counts: list[dict[str, Any]] = []
     for ext_id, item in by_id.items():
         title, text = prepare(item)
         digest = content_hash((title or "") + "\n" + text)
         old = existing.get(ext_id)
         if old is None:
             new_items.append((ext_id, item, title, text, digest))
-        elif old.content_hash != digest:
-            changed.append((old, item, title, text, digest))
+        elif old[1] != digest:
+            changed.append((old[0], item, title, text, digest))
         else:
             result.unchanged += 1
-            if item.likes != old.likes or item.dislikes != old.dislikes or item.reposts != old.reposts:
-                old.likes, old.dislikes, old.reposts = item.likes, item.dislikes, item.reposts
-                session.add(old)
+            if (item.likes, item.dislikes, item.reposts) != tuple(old[2:5]):
+                counts.append({"_id": old[0], "_l": item.likes, "_d": item.dislikes, "_r": item.reposts})
+    if counts:
+        session.execute(
+            update(_POST)
+            .where(_POST.c.id == bindparam("_id"))
+            .values(likes=bindparam("_l"), dislikes=bindparam("_d"), reposts=bindparam("_r")),
+            counts,
+        )
 
-    to_assess = [(t or "") + "\n" + x if t else x for _, _, t, x, _ in new_items] + [
-        (t or "") + "\n" + x if t else x for _, _, t, x, _ in changed
-    ]
+    to_assess = [t + "\n" + x if t else x for _, _, t, x, _ in new_items]
+    to_assess += [t + "\n" + x if t else x for _, _, t, x, _ in changed]
     assessments = assessor.assess_batch(to_assess) if to_assess else []
 
+    fresh = _insert_new(session, source_id, new_items, assessments[: len(new_items)], now)
+    updated = _update_changed(session, changed, assessments[len(new_items) :], now)
+    result.inserted = len(fresh)
+    result.updated = len(updated)
+    result.unchanged += len(new_items) - len(fresh)  # stored meanwhile by a concurrent run
+    result.posts = fresh + updated
+
+    # evidence for every new or changed item that carried its raw response
+    raw_by_id = {ext: it for ext, it in by_id.items() if it.raw is not None}
+    if raw_by_id:
+        for post in result.posts:
+            item = raw_by_id.get(post.external_id)
+            if item is not None:
+                session.add(make_evidence(source_id, post.id, item.url, item.raw or b"", item.raw_content_type, now))
+    if fresh:
+        ledger_events.process_new_posts(session, posts=fresh, now=now)
+    return result
+
+
+def _insert_new(session: Session, source_id: int, new_items: list, assessments: list, now: datetime) -> list[Post]:
+    if not new_items:
+        return []
+    rows: list[dict[str, Any]] = []
+    others = _other_post_columns()
+    for (ext_id, item, title, text, digest), a in zip(new_items, assessments, strict=True):
+        row = {
+            "source_id": source_id,
+            "external_id": ext_id,
+            "url": item.url[:2000] if item.url else None,
+            "title": title,
+            "text": text,
+            "author": item.author[:200] if item.author else None,
+            "published_at": item.published_at,
+            "fetched_at": now,
+            "updated_at": None,
+            "version": 1,
+            "content_hash": digest,
+            "simhash": None,
+            "dup_of_id": None,
+            "likes": item.likes,
+            "dislikes": item.dislikes,
+            "reposts": item.reposts,
+            "event_id": None,
+        }
+        row.update(_assessment_values(a))
+        for name, default in others:
+            row[name] = default() if callable(default) else default
+        rows.append(row)
+    stmt = _insert_ignoring_duplicates(session, _POST, "uq_post_source_external")
+    returned = session.execute(stmt.returning(_POST.c.id, _POST.c.external_id), rows)
+    ids = {ext: pk for pk, ext in returned}
     fresh: list[Post] = []
-    for (ext_id, item, title, text, digest), a in zip(new_items, assessments, strict=False):
-        post = Post(
-            source_id=source_id,
-            external_id=ext_id,
-            url=item.url,
-            title=title,
-            text=text,
-            author=(item.author or None) and item.author[:200],
-            published_at=item.published_at,
-            fetched_at=now,
-            content_hash=digest,
-            likes=item.likes,
-            dislikes=item.dislikes,
-            reposts=item.reposts,
-        )
-        _apply_assessment(post, a)
-        session.add(post)
-        fresh.append(post)
-    for (post, item, title, text, digest), a in zip(changed, assessments[len(new_items) :], strict=True):
+    for row in rows:
+        pk = ids.get(row["external_id"])
+        if pk is not None:
+            row["id"] = pk
+            fresh.append(_persistent_post(session, row))
+    return fresh
+
+
+def _update_changed(session: Session, changed: list, assessments: list, now: datetime) -> list[Post]:
+    out: list[Post] = []
+    for (post_id, item, title, text, digest), a in zip(changed, assessments, strict=True):
+        post = session.get(Post, post_id)
+        if post is None:  # deleted meanwhile
+            continue
         session.add(
             PostVersion(
                 post_id=post.id,
@@ -156,24 +299,13 @@ def store_posts(
         post.updated_at = now
         post.fetched_at = now
         post.likes, post.dislikes, post.reposts = item.likes, item.dislikes, item.reposts
-        _apply_assessment(post, a)
+        for key, value in _assessment_values(a).items():
+            setattr(post, key, value)
         session.add(post)
-        result.posts.append(post)
-    session.flush()
-    result.inserted = len(fresh)
-    result.updated = len(changed)
-    result.posts = fresh + result.posts
-
-    # evidence for every new or changed item that carried its raw response
-    raw_by_id = {ext: it for ext, it in by_id.items() if it.raw is not None}
-    if raw_by_id:
-        for post in result.posts:
-            item = raw_by_id.get(post.external_id)
-            if item is not None:
-                session.add(make_evidence(source_id, post.id, item.url, item.raw or b"", item.raw_content_type, now))
-    if fresh:
-        ledger_events.process_new_posts(session, posts=fresh, now=now)
-    return result
+        out.append(post)
+    if out:
+        session.flush()
+    return out
 
 
 def make_evidence(
@@ -192,31 +324,133 @@ def make_evidence(
     )
 
 
-def _apply_assessment(post: Post, a) -> None:
-    post.sentiment = a.sentiment
-    post.sentiment_score = a.sentiment_score
-    post.categories = a.categories
-    post.topics = a.topics
-    post.sensitivity = a.sensitivity
-    post.severity = a.severity
-    post.jurisdiction = a.jurisdiction
-    post.responsible_unit = a.responsible_unit
-    post.disposal_type = a.disposal_type
-    post.rumour = a.rumour
-    post.pii = a.pii
-    post.assessment = {"reasons": a.reasons, "topic": a.topic}
-
-
 def existing_keys(session: Session, *, source_id: int, external_ids: Sequence[str]) -> set[str]:
     """Which of ``external_ids`` are already stored for the source (for incremental crawling)."""
-    out: set[str] = set()
-    ids = list(external_ids)
-    for i in range(0, len(ids), 500):
-        rows = session.exec(  # type: ignore[call-overload]
-            select(Post.external_id).where(Post.source_id == source_id, Post.external_id.in_(ids[i : i + 500]))
-        ).scalars()
-        out.update(rows)
-    return out
+    return set(_existing(session, source_id, [_ext_id(x) for x in external_ids]))
 
 
-__all__ = ["IntakeResult", "RawPost", "existing_keys", "make_evidence", "prepare", "store_posts"]
+def post_ids(session: Session, *, source_id: int, external_ids: Sequence[str]) -> dict[str, int]:
+    """external_id → post id for the stored posts of a source among ``external_ids``."""
+    return {ext: row[0] for ext, row in _existing(session, source_id, [_ext_id(x) for x in external_ids]).items()}
+
+
+# ---------------------------------------------------------------- citizens' messages (留言)
+
+
+@dataclass
+class RawMessage:
+    """One citizen's message read from a hotline / 留言 export."""
+
+    external_id: str
+    channel: str
+    received_at: datetime
+    text: str
+    title: str | None = None
+    author: str | None = None
+    simple: bool = False
+    unit: str | None = None
+    reply_text: str | None = None
+    replied_at: datetime | None = None
+    likes: int = 0
+    dislikes: int = 0
+
+
+@dataclass
+class MessageResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def merge(self, other: MessageResult) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def store_messages(
+    session: Session,
+    *,
+    source_id: int,
+    items: Sequence[RawMessage],
+    post_ids: Mapping[str, int] | None = None,
+    reply_clock: Callable[[Message], Any] | None = None,
+    now: datetime,
+) -> MessageResult:
+    """Store citizens' messages of one source, each linked to its post; does not commit.
+
+    A message already stored (same source and external id) is left alone unless the export now
+    carries a reply it did not have (or a different one): then the reply is recorded. The reply
+    clock (``reply_clock``, e.g. ``ledger.messages.apply_reply_clock`` bound to the calendar and
+    rules) is applied to every new or updated message.
+    """
+    result = MessageResult()
+    by_id: dict[str, RawMessage] = {}
+    for item in items:
+        by_id[_ext_id(item.external_id)] = item
+    if not by_id:
+        return result
+    stored: dict[str, Message] = {}
+    ids = list(by_id)
+    for start in range(0, len(ids), _QUERY_CHUNK):
+        chunk = ids[start : start + _QUERY_CHUNK]
+        for msg in session.execute(
+            select(Message).where(Message.source_id == source_id, Message.external_id.in_(chunk))
+        ).scalars():
+            stored[msg.external_id] = msg
+    links = post_ids or {}
+    rows: list[dict[str, Any]] = []
+    for ext_id, item in by_id.items():
+        reply = normalize_text(item.reply_text)[:MAX_TEXT_CHARS] if item.reply_text else None
+        old = stored.get(ext_id)
+        if old is not None:
+            if (reply or None, item.replied_at) != (old.reply_text, old.replied_at) and (reply or item.replied_at):
+                old.reply_text, old.replied_at = reply, item.replied_at
+                old.likes, old.dislikes = item.likes, item.dislikes
+                if reply_clock is not None:
+                    reply_clock(old)
+                session.add(old)
+                result.updated += 1
+            else:
+                result.unchanged += 1
+            continue
+        msg = Message(
+            source_id=source_id,
+            post_id=links.get(ext_id),
+            external_id=ext_id,
+            channel=item.channel,
+            title=normalize_text(item.title)[:MAX_TITLE_CHARS] or None if item.title else None,
+            text=normalize_text(item.text)[:MAX_TEXT_CHARS],
+            author=item.author[:200] if item.author else None,
+            received_at=item.received_at,
+            simple=item.simple,
+            unit=item.unit,
+            reply_text=reply,
+            replied_at=item.replied_at,
+            likes=item.likes,
+            dislikes=item.dislikes,
+        )
+        if reply_clock is not None:
+            reply_clock(msg)
+        rows.append({col.name: getattr(msg, col.name) for col in _MESSAGE.columns if col.name != "id"})
+    if rows:
+        stmt = _insert_ignoring_duplicates(session, _MESSAGE, "uq_message_source_external")
+        returned = session.execute(stmt.returning(_MESSAGE.c.id), rows).all()
+        result.inserted = len(returned)
+        result.unchanged += len(rows) - len(returned)
+    if result.updated:
+        session.flush()
+    return result
+
+
+__all__ = [
+    "IntakeResult",
+    "MessageResult",
+    "RawMessage",
+    "RawPost",
+    "existing_keys",
+    "make_evidence",
+    "post_ids",
+    "prepare",
+    "store_messages",
+    "store_posts",
+]
