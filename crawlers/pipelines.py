@@ -1,8 +1,9 @@
-"""Scrapy item pipelines: turn spider items into RawPost and collect them for the parent process.
+"""Scrapy item pipelines: turn spider items into RawPost fields and collect them for the parent.
 
 :class:`NormalizePipeline` reads the publication time with :func:`crawlers.dates.parse_cn_datetime`
-relative to the crawl's fetch time, cleans counts and names, and builds a
-:class:`ledger.intake.RawPost`. :class:`CollectPipeline` keeps the posts on the spider
+relative to the crawl's fetch time, cleans counts and names, and builds a :class:`CollectedPost`
+(a dict of :class:`ledger.intake.RawPost`'s fields; the parent process builds the RawPost, so the
+crawl process need not import the ledger). :class:`CollectPipeline` keeps them on the spider
 (``spider.collected``); the child-process runner writes them out when the crawl ends.
 """
 
@@ -13,7 +14,6 @@ from typing import Any
 
 from crawlers.dates import parse_cn_datetime
 from crawlers.items import PageItem
-from ledger.intake import RawPost
 
 # "来源：某某", "作者: 某某" -> "某某"
 _LABEL = re.compile(r"^\s*(?:来源|作者|发布人|发布者|留言人|提问人|发帖人|信息来源|编辑|责任编辑)\s*[:：]\s*")
@@ -36,6 +36,10 @@ def to_count(value: Any) -> int:
     return max(0, int(number * _UNITS.get(rest, 1)))
 
 
+class CollectedPost(dict):
+    """Keyword arguments of :class:`ledger.intake.RawPost` for one collected item."""
+
+
 class _SpiderBound:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
@@ -46,7 +50,7 @@ class _SpiderBound:
 
 
 class NormalizePipeline(_SpiderBound):
-    """PageItem -> RawPost (dates parsed in the source's time zone at the fetch time)."""
+    """PageItem -> CollectedPost (dates parsed in the source's time zone at the fetch time)."""
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         if not isinstance(item, PageItem):
@@ -60,7 +64,7 @@ class NormalizePipeline(_SpiderBound):
                 spider.note(item.url or item.external_id, f"发布时间无法识别 (unparsed date): {exc}")
         author = _LABEL.sub("", re.sub(r"\s+", " ", item.author)).strip() if item.author else None
         title = item.title.strip() if item.title else None
-        return RawPost(
+        return CollectedPost(
             external_id=str(item.external_id)[:512],
             text=item.text or "",
             title=title or None,
@@ -78,9 +82,9 @@ class NormalizePipeline(_SpiderBound):
 
 
 class CollectPipeline(_SpiderBound):
-    """Keep every RawPost on the spider for the runner to hand back."""
+    """Keep every collected post on the spider for the runner to hand back."""
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
-        if isinstance(item, RawPost):
+        if isinstance(item, CollectedPost):
             self.crawler.spider.collected.append(item)
         return item

@@ -247,7 +247,9 @@ def fetch_web_source(source, options: CrawlOptions, now: datetime, *, known_ids:
     if result["list_errors"]:
         shown = "; ".join(f"{url}: {reason}" for url, reason in result["list_errors"][:3])
         raise CrawlError(f"列表页抓取失败 (list page failed): {shown}")
-    items = result["items"]
+    from ledger.intake import RawPost
+
+    items = [RawPost(**fields) for fields in result["items"]]
     counts = result["counts"]
     if kind == "html" and result["links_found"] == 0:
         raise CrawlError("列表页上没有找到详情链接, 请检查 item_links 选择器 (no detail links found on the list pages)")

@@ -5,7 +5,8 @@ Routes (see tests/sites/README.md): the GBK list/detail site ``/gbk/list{1..3}.h
 ``/mixed/...`` (404, 500, redirect loop, oversized, empty, robots-forbidden, hostile pages),
 ``/broken/list.html`` (a list page answering 500), the paged JSON API ``/api/list?page=N``, RSS and
 Atom feeds under ``/feeds/``, ``/changing/...`` (a page whose content the test changes) and a
-generated site ``/gen/list{n}.html`` → ``/gen/item/{n}-{k}.html`` for the crawl benchmark.
+generated site ``/gen/list{n}.html`` → ``/gen/item/{n}-{k}.html`` for the crawl benchmark,
+and ``/slow/...`` which answers after 5 seconds.
 
 Every request path is logged in ``server.requests`` so tests can tell what was fetched.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import threading
+import time
 import tomllib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -136,6 +138,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.changing(path)
         if path.startswith("/gen/"):
             return self.generated(path)
+        if path.startswith("/slow/"):  # hangs: for the time limit
+            time.sleep(5)
+            return self.send(200, b"<a href='/slow/x'>x</a>")
         return self.send(404, b"<h1>Not Found</h1>")
 
     def gbk(self, path: str) -> None:

@@ -134,6 +134,18 @@ def disable_cmd(source_id: int = typer.Argument(..., help="来源 id")) -> None:
     _set_enabled(source_id, False)
 
 
+@source_app.command("test")
+def test_cmd(
+    source_id: int = typer.Argument(..., help="来源 id"),
+    limit: int = typer.Option(5, "--limit", help="最多显示几条 (items to show)"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出"),
+) -> None:
+    """试抓来源但不入库, 打印前几条的提取结果, 用于调整选择器 (fetch without storing; show what would be extracted)."""
+    from config.cli.source_test import run_source_test
+
+    run_source_test(source_id, limit=limit, as_json=as_json)
+
+
 def register(app: typer.Typer) -> None:
     settings  # noqa: B018 - keep the import for sub-modules extending this area
     app.add_typer(source_app, name="source")

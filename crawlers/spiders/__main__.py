@@ -28,7 +28,7 @@ def run_job(job: dict) -> dict:
     spider = crawler.spider
     stats = crawler.stats.get_stats() if crawler.stats else {}
     return {
-        "items": spider.collected,
+        "items": [dict(item) for item in spider.collected],
         "notes": spider.notes,
         "list_errors": spider.list_errors,
         "links_found": spider.links_found,
