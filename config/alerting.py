@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from config.settings import Settings
 from ledger import notify
-from ledger.alerts import AlertContext
-from ledger.outbox import DeliveryReport, OutboxPolicy
+
+if TYPE_CHECKING:
+    from ledger.alerts import AlertContext
+    from ledger.outbox import DeliveryReport, OutboxPolicy
 
 # hook(session, tick_report, now, settings): runs in the tick's transaction (alerts from clock changes,
 # escalation steps). The report is whatever ``ledger.tick.run_tick`` returned.
@@ -30,7 +32,7 @@ def alert_context(settings: Settings) -> AlertContext:
     from zoneinfo import ZoneInfo
 
     from config.loader import load_toml
-    from ledger.alerts import EscalationPolicy
+    from ledger.alerts import AlertContext, EscalationPolicy
 
     return AlertContext(
         policy=EscalationPolicy.from_dict(load_toml("escalation.toml", settings)),
@@ -43,6 +45,8 @@ def alert_context(settings: Settings) -> AlertContext:
 
 
 def outbox_policy(settings: Settings) -> OutboxPolicy:
+    from ledger.outbox import OutboxPolicy
+
     return OutboxPolicy(
         lease_seconds=settings.outbox_lease_seconds, max_attempts=settings.outbox_max_attempts,
         backoff_seconds=settings.outbox_backoff_seconds, backoff_max_seconds=settings.outbox_backoff_max_seconds,

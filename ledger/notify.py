@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
-from ledger.alerts import AlertContext, EscalationPolicy
+    from ledger.alerts import AlertContext
 
 _provider: Callable[[], AlertContext] | None = None
 
@@ -24,6 +25,8 @@ def configure(provider: Callable[[], AlertContext] | None) -> None:
 
 
 def context() -> AlertContext:
+    from ledger.alerts import AlertContext, EscalationPolicy
+
     if _provider is not None:
         return _provider()
     return AlertContext(policy=EscalationPolicy.from_dict({}))
