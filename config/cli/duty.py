@@ -104,8 +104,7 @@ def now_cmd(
         print_json(result)
         return
     if not result["shifts"]:
-        typer.echo(f"{iso_local(at)} 无人值班 (no shift covers this time)")
-        raise typer.Exit(1)
+        fail(f"{iso_local(at)} 无人值班 (no shift covers this time)")
     typer.echo(f"值班人员: {'、'.join(result['on_duty'])}")
     typer.echo(f"带班领导: {'、'.join(result['leaders']) or '—'}")
 
