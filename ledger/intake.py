@@ -213,7 +213,9 @@ def store_posts(
 
     to_assess = [t + "\n" + x if t else x for _, _, t, x, _ in new_items]
     to_assess += [t + "\n" + x if t else x for _, _, t, x, _ in changed]
-    assessments = assessor.assess_batch(to_assess) if to_assess else []
+    heats = [float(it.likes + it.dislikes + it.reposts) for _, it, _, _, _ in new_items]
+    heats += [float(it.likes + it.dislikes + it.reposts) for _, it, _, _, _ in changed]
+    assessments = assessor.assess_batch(to_assess, heats=heats) if to_assess else []
 
     fresh = _insert_new(session, source_id, new_items, assessments[: len(new_items)], now)
     updated = _update_changed(session, changed, assessments[len(new_items) :], now)
