@@ -85,12 +85,15 @@ class ClockRule:
     enabled: bool = True
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-ready copy of the rule, stored with each clock it starts."""
-        data = asdict(self)
-        data["applies_to"] = dict(self.applies_to)
-        data["restart_on"] = list(self.restart_on)
-        data["pause_on"] = list(self.pause_on)
-        return data
+        """JSON-ready copy of the rule, stored with each clock it starts (built once per rule)."""
+        cached = self.__dict__.get("_snapshot")
+        if cached is None:
+            cached = asdict(self)
+            cached["applies_to"] = dict(self.applies_to)
+            cached["restart_on"] = list(self.restart_on)
+            cached["pause_on"] = list(self.pause_on)
+            object.__setattr__(self, "_snapshot", cached)  # frozen dataclass: cache on the side
+        return dict(cached)
 
     @classmethod
     def from_snapshot(cls, data: Mapping[str, Any]) -> ClockRule:
