@@ -200,18 +200,21 @@ def case_facts(case: Case, policy: CasePolicy) -> dict[str, Any]:
 
 
 def sync_case_clocks(
-    session: Session, *, case: Case, now: datetime, actor: str, env: CaseEnv,
+    session: Session, *, case: Case, now: datetime, actor: str, env: CaseEnv, fresh: bool = False,
 ) -> list[ClockChange]:
     """Start the clocks the case's facts now require (from their anchors, so they may already be
     overdue), cancel those that no longer apply, and mark met the duties already recorded.
     Returns the status changes of the clocks started now that still hold (e.g. a 3 h target
-    already missed when a case is regraded to 重大 after 4 hours)."""
+    already missed when a case is regraded to 重大 after 4 hours). ``fresh``: the case was just
+    opened, nothing has been done for it yet."""
     session.flush()
     changes: list[ClockChange] = []
     clockservice.start_clocks(
         session, subject="case", subject_id=case.id, facts=case_facts(case, env.policy), now=now,
         calendar=env.calendar, rules=env.rules, actor=actor, changes=changes,
     )
+    if fresh:
+        return changes
     done: list[tuple[str, datetime | None]] = [
         ("release_published", session.exec(
             select(func.min(Release.published_at)).where(Release.case_id == case.id)).one()),
@@ -279,7 +282,7 @@ def open_case(
                  after=case_state(case))
     if post_ids:
         link_posts(session, case_id=case.id, post_ids=post_ids, now=now, actor=actor, env=env)
-    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env)
+    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env, fresh=True)
     notify.case_event(session, case=case, event="opened", now=now, actor=actor,
                       detail={"grade": grade, "clock_changes": overdue})
     return case
