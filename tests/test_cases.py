@@ -205,9 +205,8 @@ def test_closing_needs_the_publication_of_the_disposal_type(sqlite_engine, env, 
                                   actor="值班", env=env)
         walk_to_responded(s, env, case.id, fixed_now)
         case_id = case.id
-    with pytest.raises(CaseError, match="实际困难.*研究解决情况"):
-        with session_scope(sqlite_engine) as s:
-            cases.change_status(s, case_id=case_id, to="办结", now=fixed_now, actor="值班", env=env)
+    with pytest.raises(CaseError, match="实际困难.*研究解决情况"), session_scope(sqlite_engine) as s:
+        cases.change_status(s, case_id=case_id, to="办结", now=fixed_now, actor="值班", env=env)
     with session_scope(sqlite_engine) as s:
         assert s.get(Case, case_id).status == "已回应"
         assert "case.status" in audit_actions(s, "case")
@@ -263,9 +262,8 @@ def test_illegal_status_moves_are_refused_and_leave_no_trace(sqlite_engine, env,
         case_id = cases.open_case(s, title="甲", grade="一般", discovered_at=fixed_now, now=fixed_now, actor="值班",
                                   env=env).id
     for to, message in (("办结", "不允许从“发现”转为“办结”\\(可转为: 研判\\)"), ("完成", "未知状态")):
-        with pytest.raises(CaseError, match=message):
-            with session_scope(sqlite_engine) as s:
-                cases.change_status(s, case_id=case_id, to=to, now=fixed_now, actor="值班", env=env)
+        with pytest.raises(CaseError, match=message), session_scope(sqlite_engine) as s:
+            cases.change_status(s, case_id=case_id, to=to, now=fixed_now, actor="值班", env=env)
     with session_scope(sqlite_engine) as s:
         cases.change_status(s, case_id=case_id, to="研判", now=fixed_now, actor="值班", env=env)
         with pytest.raises(CaseError, match="交办前须指定责任单位"):
@@ -368,7 +366,7 @@ def test_case_numbers_stay_unique_when_opened_concurrently(any_engine, env, fixe
                 with session_scope(any_engine) as s:
                     cases.open_case(s, title=f"并发{k}-{i}", grade="一般", discovered_at=fixed_now, now=fixed_now,
                                     actor=f"值班{k}", env=env)
-        except BaseException as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
             errors.append(exc)
 
     threads = [threading.Thread(target=opener, args=(k,)) for k in range(4)]
@@ -386,11 +384,10 @@ def test_case_numbers_stay_unique_when_opened_concurrently(any_engine, env, fixe
 def test_case_events_raise_alerts_in_the_same_transaction(sqlite_engine, env, fixed_now) -> None:
     from ledger.models.alerts import Alert
 
-    with pytest.raises(RuntimeError):
-        with session_scope(sqlite_engine) as s:
-            cases.open_case(s, title="回滚", grade="重大", discovered_at=fixed_now, now=fixed_now, actor="值班", env=env)
-            assert s.exec(select(Alert)).all()  # written by the notification hook, in this transaction
-            raise RuntimeError("abort")
+    with pytest.raises(RuntimeError), session_scope(sqlite_engine) as s:
+        cases.open_case(s, title="回滚", grade="重大", discovered_at=fixed_now, now=fixed_now, actor="值班", env=env)
+        assert s.exec(select(Alert)).all()  # written by the notification hook, in this transaction
+        raise RuntimeError("abort")
     with session_scope(sqlite_engine) as s:
         assert s.exec(select(Alert)).all() == [] and s.exec(select(Case)).all() == []
         case = cases.open_case(s, title="重大", grade="重大", discovered_at=fixed_now, now=fixed_now, actor="值班",

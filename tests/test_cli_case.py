@@ -144,6 +144,7 @@ def test_regrade_report_briefing_and_commitment_commands(db, capsys) -> None:
     (["case", "open", "--title", "x", "--grade", "一般", "--discovered-at", "2026-03-02T08:00:00+08:00",
       "--disposal-type", "其他"], "未知的处置类型"),
     (["case", "show", "42", "--json"], "案件不存在"),
+    (["case", "list", "--status", "完成"], "未知状态"),
     (["case", "commitment", "add", "1", "--text", "x", "--owner-unit", "y", "--due", "下周"], "无法解析的日期"),
 ])
 def test_bad_input_gives_a_clear_message_and_a_non_zero_exit(db, capsys, argv, message) -> None:

@@ -22,16 +22,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func  # noqa: E402
-from sqlmodel import Session, select  # noqa: E402
+from sqlalchemy import func
+from sqlmodel import Session, select
 
-from config import ticking  # noqa: E402
-from config.caseconfig import load_case_env  # noqa: E402
-from config.settings import get_settings  # noqa: E402
-from ledger import cases, tick  # noqa: E402
-from ledger.db import make_engine, session_scope  # noqa: E402
-from ledger.migrate import upgrade  # noqa: E402
-from ledger.models.clocks import Clock  # noqa: E402
+from config import ticking
+from config.caseconfig import load_case_env
+from config.settings import get_settings
+from ledger import cases, tick
+from ledger.db import make_engine, session_scope
+from ledger.migrate import upgrade
+from ledger.models.clocks import Clock
 
 GRADES = (("一般", 0.70), ("较大", 0.20), ("重大", 0.08), ("特别重大", 0.02))
 

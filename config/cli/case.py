@@ -9,7 +9,15 @@ from typing import Any, TypeVar
 
 import typer
 
-from config.cli.common import echo_err, fail, iso_local, open_engine, parse_instant, print_json, settings
+from config.cli.common import (
+    echo_err,
+    fail,
+    iso_local,
+    open_engine,
+    parse_instant,
+    print_json,
+    settings,
+)
 
 T = TypeVar("T")
 
@@ -25,6 +33,9 @@ case_app.add_typer(commitment_app, name="commitment")
 case_app.add_typer(referral_app, name="referral")
 
 ACTOR = typer.Option("cli", "--actor", help="操作人 (记入审计日志)")
+CO_UNITS = typer.Option([], "--co-unit", help="配合单位 (可重复; 修改时给出即替换原列表)")
+POSTS = typer.Option([], "--post", help="关联帖文 id (可重复)")
+POSTS_REQUIRED = typer.Option(..., "--post", help="帖文 id (可重复)")
 
 
 def register(app: typer.Typer) -> None:
@@ -78,11 +89,11 @@ def open_cmd(
     topic: str | None = typer.Option(None, "--topic", help="重点领域 (如 食品药品安全)"),
     unit: str | None = typer.Option(None, "--unit", help="责任单位"),
     lead_unit: str | None = typer.Option(None, "--lead-unit", help="牵头单位"),
-    co_unit: list[str] = typer.Option([], "--co-unit", help="配合单位 (可重复)"),
+    co_unit: list[str] = CO_UNITS,
     jurisdiction: str | None = typer.Option(None, "--jurisdiction", help="属地"),
     disposal_type: str | None = typer.Option(None, "--disposal-type", help="处置类型 (六类之一)"),
     event: int | None = typer.Option(None, "--event", help="关联事件 id"),
-    post: list[int] = typer.Option([], "--post", help="关联帖文 id (可重复)"),
+    post: list[int] = POSTS,
     summary: str | None = typer.Option(None, "--summary", help="案情摘要"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 (id 与案件编号)"),
     actor: str = ACTOR,
@@ -169,8 +180,14 @@ def list_cmd(
 
     if limit is not None and limit < 0:
         fail(f"--limit 不能为负数: {limit}", code=2)
-    rows = _run(lambda session, env, now: [
-        case_state(c) for c in list_cases(session, status=status, grade=grade, unit=unit, limit=limit)])
+    def work(session, env, now):
+        if status and status not in env.policy.statuses:
+            fail(f"未知状态 {status!r}; 可选: {'、'.join(env.policy.statuses)}", code=2)
+        if grade and grade not in env.policy.grades:
+            fail(f"未知的事件分级 {grade!r}; 可选: {'、'.join(env.policy.grades)}", code=2)
+        return [case_state(c) for c in list_cases(session, status=status, grade=grade, unit=unit, limit=limit)]
+
+    rows = _run(work)
     if as_json:
         print_json(rows)
         return
@@ -222,7 +239,7 @@ def edit_cmd(
     jurisdiction: str | None = typer.Option(None, "--jurisdiction"),
     unit: str | None = typer.Option(None, "--unit", help="责任单位"),
     lead_unit: str | None = typer.Option(None, "--lead-unit", help="牵头单位"),
-    co_unit: list[str] = typer.Option([], "--co-unit", help="配合单位 (可重复; 给出即替换原列表)"),
+    co_unit: list[str] = CO_UNITS,
     occurred_at: str | None = typer.Option(None, "--occurred-at"),
     event: int | None = typer.Option(None, "--event"),
     actor: str = ACTOR,
@@ -266,7 +283,7 @@ def report_cmd(
 @case_app.command("link")
 def link_cmd(
     case_ref: str = typer.Argument(..., help="案件 id 或编号"),
-    post: list[int] = typer.Option(..., "--post", help="帖文 id (可重复)"),
+    post: list[int] = POSTS_REQUIRED,
     actor: str = ACTOR,
 ) -> None:
     """关联帖文。"""

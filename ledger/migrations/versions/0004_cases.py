@@ -4,11 +4,11 @@ Revision ID: 0004_cases
 Revises: 0001_core
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import ledger.types
+from alembic import op
 
+import ledger.types
 
 revision = "0004_cases"
 down_revision = "0001_core"
