@@ -173,8 +173,19 @@ def test_hostile_html_ends_as_plain_text(mixed, site):
         assert bad not in hostile.text and bad not in (hostile.title or "") and bad not in (hostile.author or "")
     assert hostile.author == "匿名"
     assert hostile.published_at == datetime(2026, 3, 1, 0, 1, tzinfo=UTC)  # 昨天 08:01 Shanghai
-    # javascript: and data: URLs were never requested (and could not be: the guard refuses them)
-    assert all(p.startswith("/") for p in site.requests)
+
+
+def test_scheme_guard_refuses_non_http_requests():
+    from scrapy import Request
+    from scrapy.exceptions import IgnoreRequest
+
+    from crawlers.middlewares import SchemeGuardMiddleware
+
+    guard = SchemeGuardMiddleware()
+    assert guard.process_request(Request("http://a.example/x")) is None
+    for url in ("data:text/html;base64,PHNjcmlwdD4=", "file:///etc/passwd", "ftp://a.example/x"):
+        with pytest.raises(IgnoreRequest):
+            guard.process_request(Request(url))
 
 
 # -- JSON API -------------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def main() -> None:
         "obeyed. Each crawl runs in its own child process (Twisted's reactor cannot be restarted), "
         "so the figures include the process start-up.",
         "",
-        "| crawl | detail pages stored | wall s | items / s (wall) | items / s (wall, after start-up) "
+        "| crawl | items | wall s | items / s (wall) | items / s (wall, after start-up) "
         "| CPU s | items / CPU s |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -151,7 +151,8 @@ def main() -> None:
         "",
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores shared with other "
         f"jobs (load average {load:.1f} at the end of the run: wall times grow with the load, CPU times much less). "
-        "CPU times are those of the crawl process (and, when storing, of the storing process).",
+        "CPU times are those of the crawl process and, when storing, of the storing process (which also "
+        "runs the test site's HTTP server).",
         "",
         "Reproduce: `python bench/crawl/run.py` (options `--pages`, `--per-page`, `--no-write`).",
     ]
