@@ -373,22 +373,28 @@ def advance_clocks(
     actor: str = "system",
     subject: str | None = None,
     subject_id: int | None = None,
+    chunk: int = 2000,
 ) -> list[ClockChange]:
     """Move every running clock to its state at ``now`` (warning, missed target, breached
     limit) and return what changed. Idempotent: a second call at the same ``now`` changes
-    nothing. Optionally restricted to one subject."""
+    nothing. Optionally restricted to one subject. Works through the due clocks ``chunk`` at a
+    time, flushing after each (memory stays flat; the caller still owns the transaction)."""
     now = _aware(now, "now")
-    stmt = select(Clock).where(
-        Clock.closed == False,
-        Clock.status.in_(ACTIVE_STATUSES),
-        or_(Clock.due_at < now, Clock.warn_at <= now),
-    )
+    due = or_(Clock.due_at < now, (Clock.status == RUNNING) & (Clock.warn_at <= now))
+    stmt = select(Clock.id).where(Clock.closed == False, Clock.status.in_(ACTIVE_STATUSES), due)
     if subject is not None:
         stmt = stmt.where(Clock.subject == subject)
     if subject_id is not None:
         stmt = stmt.where(Clock.subject_id == subject_id)
-    clocks = list(session.exec(stmt.order_by(Clock.id)))
-    return _advance(session, clocks, now=now, actor=actor)
+    ids = list(session.exec(stmt.order_by(Clock.id)))
+    changes: list[ClockChange] = []
+    for i in range(0, len(ids), chunk):
+        part = ids[i : i + chunk]
+        clocks = list(session.exec(select(Clock).where(Clock.id.in_(part)).order_by(Clock.id)))
+        changes.extend(_advance(session, clocks, now=now, actor=actor))
+        if len(ids) > chunk:
+            session.flush()
+    return changes
 
 
 def recompute_provisional(

@@ -212,7 +212,7 @@ def test_advance_clocks_moves_states_once(any_engine, rules, cal) -> None:
         cs.mark_met(s, subject="case", subject_id=2, rule_ids=["leadership_report"], at=T0, actor="t")
     at = T0 + timedelta(hours=4, minutes=30)
     with session_scope(any_engine) as s:
-        changes = cs.advance_clocks(s, now=at)
+        changes = cs.advance_clocks(s, now=at, chunk=3)  # several chunks, flushed in between
         got = sorted((c.subject_id, c.rule_id, c.before, c.after) for c in changes)
         assert got == [
             (1, "authoritative_release_limit", "running", "warning"),
