@@ -201,14 +201,20 @@ def case_facts(case: Case, policy: CasePolicy) -> dict[str, Any]:
 
 def sync_case_clocks(
     session: Session, *, case: Case, now: datetime, actor: str, env: CaseEnv, fresh: bool = False,
+    advance: bool = False,
 ) -> list[ClockChange]:
     """Start the clocks the case's facts now require (from their anchors, so they may already be
     overdue), cancel those that no longer apply, and mark met the duties already recorded.
     Returns the status changes of the clocks started now that still hold (e.g. a 3 h target
     already missed when a case is regraded to 重大 after 4 hours). ``fresh``: the case was just
-    opened, nothing has been done for it yet."""
+    opened, nothing has been done for it yet. ``advance``: first move the case's clocks to their
+    state at ``now`` (before a change of facts may cancel them, so that a clock already overdue
+    is recorded as missed or breached, not cancelled); those changes are returned too."""
     session.flush()
     changes: list[ClockChange] = []
+    if advance:
+        changes.extend(clockservice.advance_clocks(session, now=now, actor=actor, subject="case",
+                                                   subject_id=case.id))
     clockservice.start_clocks(
         session, subject="case", subject_id=case.id, facts=case_facts(case, env.policy), now=now,
         calendar=env.calendar, rules=env.rules, actor=actor, changes=changes,
@@ -330,7 +336,7 @@ def regrade_case(session: Session, *, case_id: int | str, grade: str, now: datet
     session.add(case)
     audit.record(session, actor=actor, action="case.regrade", entity="case", entity_id=case.id, now=now,
                  before=before, after=case_state(case), note=opt_text(reason))
-    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env)
+    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env, advance=True)
     notify.case_event(session, case=case, event="regraded", now=now, actor=actor,
                       detail={"from": old, "to": grade, "reason": opt_text(reason), "clock_changes": overdue})
     return case
@@ -373,11 +379,14 @@ def update_case(session: Session, *, case_id: int | str, now: datetime, actor: s
     session.add(case)
     audit.record(session, actor=actor, action="case.update", entity="case", entity_id=case.id, now=now,
                  before={k: before[k] for k in changes}, after={k: after[k] for k in changes})
-    sync_case_clocks(session, case=case, now=now, actor=actor, env=env)
+    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env, advance=True)
     units = ("responsible_unit", "lead_unit", "co_units")
     if any(before[k] != after[k] for k in units):
         notify.case_event(session, case=case, event="assigned", now=now, actor=actor,
-                          detail={k: after[k] for k in units})
+                          detail={**{k: after[k] for k in units}, "clock_changes": overdue})
+    elif overdue:
+        notify.case_event(session, case=case, event="updated", now=now, actor=actor,
+                          detail={"clock_changes": overdue})
     return case
 
 
@@ -460,9 +469,9 @@ def change_status(session: Session, *, case_id: int | str, to: str, now: datetim
     session.add(case)
     audit.record(session, actor=actor, action="case.status", entity="case", entity_id=case.id, now=now,
                  before=before, after=case_state(case), note=opt_text(note))
-    sync_case_clocks(session, case=case, now=now, actor=actor, env=env)
+    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env, advance=True)
     notify.case_event(session, case=case, event="status_changed", now=now, actor=actor,
-                      detail={"from": old, "to": to, "note": opt_text(note)})
+                      detail={"from": old, "to": to, "note": opt_text(note), "clock_changes": overdue})
     return case
 
 

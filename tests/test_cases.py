@@ -395,3 +395,33 @@ def test_case_events_raise_alerts_in_the_same_transaction(sqlite_engine, env, fi
         alerts = s.exec(select(Alert).where(Alert.subject == "case", Alert.subject_id == case.id)).all()
         assert alerts and alerts[0].group_key == f"case:{case.id}"
         assert case.number == "2026-0001"  # the rolled-back opening did not use up a number
+
+
+def test_closing_stops_running_clocks_reopening_and_grading_down_restart_them(sqlite_engine, env, fixed_now) -> None:
+    t0 = fixed_now - 2 * H
+    with session_scope(sqlite_engine) as s:
+        case = cases.open_case(s, title="疑问", grade="重大", discovered_at=t0, now=t0, actor="值班", env=env,
+                               disposal_type="不了解情况、存在模糊认识", responsible_unit="教体局")
+        rel = reviewed_release(s, env, case.id, kind="权威信息", at=t0)
+        caseitems.publish_release(s, release_id=rel.id, published_at=t0 + H, channel="网站", now=t0 + H,
+                                  actor="值班", env=env)
+        walk_to_responded(s, env, case.id, fixed_now)
+        cases.change_status(s, case_id=case.id, to="办结", now=fixed_now, actor="值班", env=env)
+        closed = clocks_by_rule(s, case.id)
+        assert closed["continued_release"].status == "cancelled"
+        assert closed["press_briefing"].status == "cancelled"
+        assert closed["leadership_report"].status == "missed"  # an overdue duty stays on record
+        assert closed["authoritative_release_limit"].status == "met"
+        reopened_at = fixed_now + H
+        cases.change_status(s, case_id=case.id, to="处置", now=reopened_at, actor="值班", env=env, note="出现新情况")
+        assert s.get(Case, case.id).closed_at is None
+        again = clocks_by_rule(s, case.id)
+        assert again["continued_release"].status == "running"
+        assert again["continued_release"].anchor_at == t0 + H
+        assert again["authoritative_release_limit"].status == "met"  # done duties are not restarted
+        cases.regrade_case(s, case_id=case.id, grade="一般", now=reopened_at, actor="值班", env=env)
+        down = clocks_by_rule(s, case.id)
+        assert down["continued_release"].status == "cancelled"
+        # the 48 h response clock starts from discovery and is met by the release already published
+        assert down["other_response"].anchor_at == t0
+        assert down["other_response"].status == "met" and down["other_response"].met_at == t0 + H
