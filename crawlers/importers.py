@@ -115,22 +115,43 @@ def _csv_rows(path: Path, encoding: str | None) -> Iterator[Iterator[tuple[int, 
     first_line = head.split(b"\n", 1)[0]
     delimiter = "\t" if b"\t" in first_line and b"," not in first_line else ","
     try:
-        fh = path.open("r", encoding=enc, errors="strict", newline="")
+        codecs.lookup(enc)
     except LookupError as exc:
         raise ImportFileError(f"未知编码: {enc}") from exc
+    raw = path.open("rb")
+    physical = 0
+
+    def lines() -> Iterator[str]:
+        """Lines decoded one by one, so a wrongly encoded line is named exactly."""
+        nonlocal physical
+        if enc.startswith("utf-16"):  # two-byte units: let the codec split the lines
+            text = codecs.getreader(enc)(raw, errors="strict")
+            while True:
+                try:
+                    line = text.readline()
+                except UnicodeDecodeError as exc:
+                    raise ImportFileError(f"第 {physical + 1} 行: 不是 {enc} 编码的文本: {exc.reason}") from exc
+                if not line:
+                    return
+                physical += 1
+                yield line
+        for data in raw:
+            physical += 1
+            try:
+                yield data.decode(enc)
+            except UnicodeDecodeError as exc:
+                raise ImportFileError(
+                    f"第 {physical} 行: 不是 {enc} 编码的文本 (第 {exc.start + 1} 字节); 请用 --encoding 指定编码"
+                ) from exc
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
-        reader = csv.reader(fh, delimiter=delimiter)
+        reader = csv.reader(lines(), delimiter=delimiter)
         number = 0
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 return
-            except UnicodeDecodeError as exc:
-                raise ImportFileError(
-                    f"第 {number + 1} 行: 不是 {enc} 编码的文本 (byte {exc.start} of a block): 请用 --encoding 指定编码"
-                ) from exc
             except csv.Error as exc:
                 raise ImportFileError(f"第 {number + 1} 行无法读取: {exc}") from exc
             number += 1
@@ -139,7 +160,7 @@ def _csv_rows(path: Path, encoding: str | None) -> Iterator[Iterator[tuple[int, 
     try:
         yield rows()
     finally:
-        fh.close()
+        raw.close()
 
 
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+):([A-Z]+[0-9]+)"')
@@ -216,15 +237,18 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def cell_text(value: Any) -> str:
-    """A cell as text: integral numbers without ``.0``, dates in ISO form."""
+    """A cell as text: integral numbers without ``.0``, dates in ISO form, no control characters."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime | date):
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return str(value).strip()
+    return _CONTROL.sub("", str(value)).strip()
 
 
 def cell_time(value: Any, *, now: datetime, column: str) -> datetime | None:

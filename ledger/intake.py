@@ -82,6 +82,11 @@ def prepare(item: RawPost) -> tuple[str | None, str]:
     return title or None, text
 
 
+def _author(value: str | None) -> str | None:
+    """An author name as plain text (no markup), bounded."""
+    return normalize_text(value, simplify=False)[:200] or None if value else None
+
+
 def _ext_id(value: Any) -> str:
     return str(value)[:MAX_EXTERNAL_ID]
 
@@ -248,7 +253,7 @@ def _insert_new(session: Session, source_id: int, new_items: list, assessments: 
             "url": item.url[:2000] if item.url else None,
             "title": title,
             "text": text,
-            "author": item.author[:200] if item.author else None,
+            "author": _author(item.author),
             "published_at": item.published_at,
             "fetched_at": now,
             "updated_at": None,
@@ -422,7 +427,7 @@ def store_messages(
             channel=item.channel,
             title=normalize_text(item.title)[:MAX_TITLE_CHARS] or None if item.title else None,
             text=normalize_text(item.text)[:MAX_TEXT_CHARS],
-            author=item.author[:200] if item.author else None,
+            author=_author(item.author),
             received_at=item.received_at,
             simple=item.simple,
             unit=item.unit,
