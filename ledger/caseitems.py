@@ -20,7 +20,6 @@ from ledger.cases import (
     CaseEnv,
     CaseError,
     aware,
-    commitment_dict,
     get_case,
     local_iso,
     not_after_now,
@@ -264,6 +263,15 @@ def add_referral(session: Session, *, case_id: int | str, target: str, referred_
 
 
 # ---------------------------------------------------------------------------- commitments
+def commitment_dict(c: Commitment) -> dict[str, Any]:
+    return {
+        "id": c.id, "case_id": c.case_id, "text": c.text, "owner_unit": c.owner_unit,
+        "due_date": c.due_date.isoformat(), "due_at": c.due_at, "status": c.status,
+        "evidence": c.evidence, "fulfilled_at": c.fulfilled_at, "public_where": c.public_where,
+        "public_at": c.public_at, "overdue_at": c.overdue_at,
+    }
+
+
 def commitment_facts(c: Commitment) -> dict[str, Any]:
     return {"due_date": c.due_at, "owner_unit": c.owner_unit, "status": c.status, "case_id": c.case_id}
 

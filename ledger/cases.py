@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -33,10 +33,9 @@ from ledger.models.cases import (
     Commitment,
     Referral,
     Release,
-    ReleaseReview,
 )
 from ledger.models.clocks import Clock
-from ledger.models.core import AuditLog, Post
+from ledger.models.core import Post
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PUBLISHED = "已发布"
@@ -496,112 +495,17 @@ def report_to_leadership(session: Session, *, case_id: int | str, reported_at: d
     return case
 
 
-# ---------------------------------------------------------------------------- reading
+# ---------------------------------------------------------------------------- reading (see ledger.caseviews)
+def case_detail(session: Session, *, case_id: int | str, policy: CasePolicy) -> dict[str, Any]:
+    """Everything about one case (:func:`ledger.caseviews.case_detail`)."""
+    from ledger.caseviews import case_detail as detail
+
+    return detail(session, case_id=case_id, policy=policy)
+
+
 def list_cases(session: Session, *, status: str | None = None, grade: str | None = None,
                unit: str | None = None, limit: int | None = None) -> list[Case]:
-    """Cases, newest discovery first, optionally filtered."""
-    stmt = select(Case)
-    if status:
-        stmt = stmt.where(Case.status == status)
-    if grade:
-        stmt = stmt.where(Case.grade == grade)
-    if unit:
-        stmt = stmt.where(or_(Case.responsible_unit == unit, Case.lead_unit == unit))
-    stmt = stmt.order_by(Case.discovered_at.desc(), Case.id.desc())
-    if limit is not None:
-        stmt = stmt.limit(max(0, int(limit)))
-    return list(session.exec(stmt))
+    """Cases, newest discovery first (:func:`ledger.caseviews.list_cases`)."""
+    from ledger.caseviews import list_cases as listing
 
-
-def _release_dict(release: Release, reviews: list[ReleaseReview]) -> dict[str, Any]:
-    return {
-        "id": release.id, "kind": release.kind, "title": release.title, "text": release.text,
-        "revision": release.revision, "status": release.status, "review_steps": list(release.review_steps),
-        "drafted_by": release.drafted_by, "created_at": release.created_at,
-        "published_at": release.published_at, "channel": release.channel, "url": release.url,
-        "published_by": release.published_by,
-        "reviews": [
-            {"id": r.id, "revision": r.revision, "step": r.step, "reviewer": r.reviewer,
-             "reviewed_at": r.reviewed_at, "decision": r.decision, "comment": r.comment}
-            for r in reviews
-        ],
-    }
-
-
-def commitment_dict(c: Commitment) -> dict[str, Any]:
-    return {
-        "id": c.id, "case_id": c.case_id, "text": c.text, "owner_unit": c.owner_unit,
-        "due_date": c.due_date.isoformat(), "due_at": c.due_at, "status": c.status,
-        "evidence": c.evidence, "fulfilled_at": c.fulfilled_at, "public_where": c.public_where,
-        "public_at": c.public_at, "overdue_at": c.overdue_at,
-    }
-
-
-def case_detail(session: Session, *, case_id: int | str, policy: CasePolicy) -> dict[str, Any]:
-    """Everything about one case, JSON-ready except that times stay aware datetimes."""
-    case = get_case(session, case_id)
-    data = case_state(case)
-    data["created_by"] = case.created_by
-    data["created_at"] = case.created_at
-    data["updated_at"] = case.updated_at
-    data["allowed_next"] = list(policy.transitions.get(case.status, ()))
-    data["close_blockers"] = (
-        closing_problems(session, case=case, policy=policy)
-        if case.status not in (policy.closed_status, policy.archived_status) else []
-    )
-    rule = policy.disposal.get(case.disposal_type or "")
-    data["must_publish"] = rule.must if rule else None
-    clocks = clockservice.clocks_for(session, subject="case", subject_id=case.id)
-    data["clocks"] = [clockservice.clock_to_dict(c) for c in clocks]
-    data["post_ids"] = list(session.exec(
-        select(CasePost.post_id).where(CasePost.case_id == case.id).order_by(CasePost.id)))
-    releases = list(session.exec(select(Release).where(Release.case_id == case.id).order_by(Release.id)))
-    reviews: dict[int, list[ReleaseReview]] = {r.id: [] for r in releases}
-    if releases:
-        for rv in session.exec(select(ReleaseReview).where(
-                ReleaseReview.release_id.in_(list(reviews))).order_by(ReleaseReview.id)):
-            reviews[rv.release_id].append(rv)
-    data["releases"] = [_release_dict(r, reviews[r.id]) for r in releases]
-    briefings = list(session.exec(select(Briefing).where(Briefing.case_id == case.id).order_by(Briefing.id)))
-    data["briefings"] = [
-        {"id": b.id, "held_at": b.held_at, "place": b.place, "spokesperson": b.spokesperson, "note": b.note}
-        for b in briefings
-    ]
-    commitments = list(session.exec(
-        select(Commitment).where(Commitment.case_id == case.id).order_by(Commitment.id)))
-    data["commitments"] = []
-    commitment_clock_ids: list[int] = []
-    for c in commitments:
-        row = commitment_dict(c)
-        cclocks = clockservice.clocks_for(session, subject="commitment", subject_id=c.id)
-        row["clocks"] = [clockservice.clock_to_dict(k) for k in cclocks]
-        commitment_clock_ids.extend(k.id for k in cclocks)
-        data["commitments"].append(row)
-    referrals = list(session.exec(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id)))
-    data["referrals"] = [
-        {"id": r.id, "target": r.target, "referred_at": r.referred_at, "reference": r.reference, "note": r.note}
-        for r in referrals
-    ]
-    data["timeline"] = timeline(
-        session, case_id=case.id,
-        related={
-            "release": [r.id for r in releases], "briefing": [b.id for b in briefings],
-            "commitment": [c.id for c in commitments], "referral": [r.id for r in referrals],
-            "clock": [c.id for c in clocks] + commitment_clock_ids,
-        },
-    )
-    return data
-
-
-def timeline(session: Session, *, case_id: int, related: Mapping[str, list[int]]) -> list[dict[str, Any]]:
-    """Audit entries of the case and of its releases, briefings, commitments, referrals, clocks."""
-    conds = [and_(AuditLog.entity == "case", AuditLog.entity_id == str(case_id))]
-    for entity, ids in related.items():
-        if ids:
-            conds.append(and_(AuditLog.entity == entity, AuditLog.entity_id.in_([str(i) for i in ids])))
-    rows = session.exec(select(AuditLog).where(or_(*conds)).order_by(AuditLog.at, AuditLog.id))
-    return [
-        {"at": a.at, "actor": a.actor, "action": a.action, "entity": a.entity, "entity_id": a.entity_id,
-         "before": a.before, "after": a.after, "note": a.note}
-        for a in rows
-    ]
+    return listing(session, status=status, grade=grade, unit=unit, limit=limit)

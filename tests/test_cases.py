@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from config.caseconfig import load_case_env
 from config.settings import get_settings
-from ledger import caseitems, cases
+from ledger import caseitems, cases, caseviews
 from ledger.cases import CaseError
 from ledger.db import session_scope
 from ledger.models.cases import Case, Release
@@ -182,7 +182,7 @@ def test_publishing_without_every_review_in_order_is_refused(sqlite_engine, env,
         assert stored.status == "已发布" and stored.revision == 2 and stored.url == "https://example.gov.cn/a"
         other = clocks_by_rule(s, case_id)["other_response"]
         assert other.status == "met" and other.met_at == fixed_now
-        detail = cases.case_detail(s, case_id=case_id, policy=env.policy)
+        detail = caseviews.case_detail(s, case_id=case_id, policy=env.policy)
         reviews = detail["releases"][0]["reviews"]
         assert [(r["revision"], r["step"], r["decision"]) for r in reviews] == [
             (1, "初审", "通过"), (1, "复审", "通过"), (1, "终审", "通过"), (1, "保密审查", "驳回"),
@@ -210,7 +210,7 @@ def test_closing_needs_the_publication_of_the_disposal_type(sqlite_engine, env, 
     with session_scope(sqlite_engine) as s:
         assert s.get(Case, case_id).status == "已回应"
         assert "case.status" in audit_actions(s, "case")
-        assert cases.case_detail(s, case_id=case_id, policy=env.policy)["close_blockers"]
+        assert caseviews.case_detail(s, case_id=case_id, policy=env.policy)["close_blockers"]
         # a 研究解决情况 release still in review does not count
         pending = caseitems.add_release(s, case_id=case_id, kind="研究解决情况", title="研究解决情况",
                                         text="已纳入救助", now=fixed_now, actor="编辑", env=env)
@@ -252,7 +252,7 @@ def test_false_information_needs_a_response_and_a_referral(sqlite_engine, env, f
         caseitems.add_referral(s, case_id=case.id, target="公安机关", referred_at=fixed_now, now=fixed_now,
                                actor="值班", env=env, reference="X公(网安)移〔2026〕3号")
         assert cases.change_status(s, case_id=case.id, to="办结", now=fixed_now, actor="值班", env=env).status == "办结"
-        detail = cases.case_detail(s, case_id=case.id, policy=env.policy)
+        detail = caseviews.case_detail(s, case_id=case.id, policy=env.policy)
         assert detail["referrals"][0]["target"] == "公安机关"
         assert detail["referrals"][0]["reference"] == "X公(网安)移〔2026〕3号"
 
@@ -310,7 +310,7 @@ def test_commitments_move_forward_with_evidence_and_stop_their_clock(sqlite_engi
             caseitems.update_commitment(s, commitment_id=c.id, status="已公开", now=done_at, actor="城管局", env=env)
         caseitems.update_commitment(s, commitment_id=c.id, status="已公开", public_where="https://example.gov.cn/gk",
                                     now=done_at, actor="城管局", env=env)
-        detail = cases.case_detail(s, case_id=case.id, policy=env.policy)["commitments"][0]
+        detail = caseviews.case_detail(s, case_id=case.id, policy=env.policy)["commitments"][0]
         assert detail["status"] == "已公开" and detail["public_at"] == done_at
         assert detail["clocks"][0]["rule"] == "commitment_due"
         with pytest.raises(CaseError, match="早于案件发现日期"):
@@ -348,7 +348,7 @@ def test_every_change_is_audited_with_before_and_after(sqlite_engine, env, fixed
         assert update.before == {"responsible_unit": None, "co_units": []}
         assert update.after == {"responsible_unit": "卫健委", "co_units": ["市监局", "公安局"]}
         assert all(a.actor for a in s.exec(select(AuditLog)))
-        detail = cases.case_detail(s, case_id=case.id, policy=env.policy)
+        detail = caseviews.case_detail(s, case_id=case.id, policy=env.policy)
         timeline = [t["action"] for t in detail["timeline"]]
         assert timeline[0] == "case.open" and "referral.add" in timeline and "clock.met" in timeline
         clocks = clocks_by_rule(s, case.id)

@@ -127,7 +127,7 @@ def show_cmd(
     as_json: bool = typer.Option(False, "--json", help="JSON 输出"),
 ) -> None:
     """显示案件: 字段、时限 (规则、期限、状态)、发布稿及审核、发布会、承诺、移交、审计记录。"""
-    from ledger.cases import case_detail
+    from ledger.caseviews import case_detail
 
     data = _run(lambda session, env, now: case_detail(session, case_id=case_ref, policy=env.policy))
     if as_json:
@@ -176,7 +176,8 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="JSON 输出"),
 ) -> None:
     """列出案件 (发现时间从新到旧)。"""
-    from ledger.cases import case_state, list_cases
+    from ledger.cases import case_state
+    from ledger.caseviews import list_cases
 
     if limit is not None and limit < 0:
         fail(f"--limit 不能为负数: {limit}", code=2)
