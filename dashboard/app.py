@@ -40,6 +40,14 @@ def _page(key: str, user, default: bool):
     return st.Page(run, title=title, icon=icon, url_path=key, default=default)
 
 
+def _login_at(key: str):
+    def run() -> None:
+        login_page()
+
+    run.__name__ = f"login_{key}"
+    return st.Page(run, title="登录", url_path=key)
+
+
 def _ack_page():
     def run() -> None:
         import importlib
@@ -53,6 +61,8 @@ def _ack_page():
 user = current_user()
 if user is None:
     pages = [st.Page(login_page, title="登录", icon="🔐", url_path="login", default=True)]
+    # a page address left over from an expired session shows the sign-in form, not an empty page
+    pages += [_login_at(key) for key in ROLE_PAGES]
     if "token" in st.query_params:
         pages.append(_ack_page())
     st.navigation(pages, position="hidden").run()

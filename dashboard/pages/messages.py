@@ -76,5 +76,5 @@ def render(user: Principal) -> None:
             except (MessageError, ValueError) as exc:
                 st.error(f"记录失败：{exc}")
                 return
-            st.success("已记录答复")
+            st.toast("已记录答复")
             st.rerun()

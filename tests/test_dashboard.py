@@ -1,0 +1,220 @@
+"""Dashboard pages for every role through streamlit.testing.v1.AppTest, on a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from config.demo_seed import DEMO_PASSWORD, seed_demo
+from config.settings import get_settings
+from ledger.db import session_scope
+from ledger.users import principal_of
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def demo_db(sqlite_engine, sqlite_url, monkeypatch):
+    monkeypatch.setenv("YUQING_DATABASE_URL", sqlite_url)
+    now = datetime.now(UTC)
+    seed_demo(sqlite_engine, get_settings(), now)
+    from config.caseconfig import load_case_env
+    from ledger.cases import open_case
+
+    env = load_case_env(get_settings())
+    with session_scope(sqlite_engine) as s:  # a case of another unit that the unit user must not see
+        open_case(s, title="另一单位的案件", grade="较大", discovered_at=now - timedelta(hours=1), now=now,
+                  actor="t", env=env, responsible_unit="示例市教体局")
+    return sqlite_engine
+
+
+def _principal(engine, username):
+    from sqlalchemy import select
+
+    from ledger.models.users import User
+
+    with session_scope(engine) as s:
+        return principal_of(s.exec(select(User).where(User.username == username)).scalars().one())
+
+
+def _login(username: str, password: str = DEMO_PASSWORD) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.text_input(key="login_user").input(username)
+    at.text_input(key="login_password").input(password)
+    at.button[0].click()
+    at.run()
+    return at
+
+
+def test_sign_in_page_then_on_duty_page(demo_db):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert "登录" in at.title[0].value
+    at = _login("zhiban")
+    assert not at.exception
+    assert at.title[0].value == "值班台"
+    clocks = at.dataframe[0].value
+    assert "滨江区化工园区企业爆炸事故舆情" in set(clocks["标题"])
+    assert any(str(v).startswith(("剩", "超时")) for v in clocks["倒计时"])
+    assert "另一单位的案件" in set(clocks["标题"])  # on-duty staff see every unit
+    assert [m.value for m in at.metric][:2] == ["张值班", "刘带班"]
+
+
+def test_wrong_password_and_lockout(demo_db, monkeypatch):
+    monkeypatch.setenv("YUQING_LOGIN_MAX_FAILURES", "3")
+    for _ in range(2):
+        at = _login("zhiban", "wrong-password")
+        assert any("用户名或密码错误" in e.value for e in at.error)
+    at = _login("zhiban", "wrong-password")
+    assert any("锁定" in e.value for e in at.error)
+    at = _login("zhiban")  # right password, but locked
+    assert any("锁定" in e.value for e in at.error)
+    assert "登录" in at.title[0].value
+    from sqlalchemy import select
+
+    from ledger.models import AuditLog
+
+    with session_scope(demo_db) as s:
+        actions = [a.action for a in s.exec(select(AuditLog).where(AuditLog.actor == "zhiban")).scalars()]
+    assert actions.count("auth.fail") == 3 and "auth.locked" in actions
+
+
+def test_session_expires(demo_db, monkeypatch):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["auth"] = {"principal": _principal(demo_db, "lingdao"), "last_seen": datetime.now(UTC)}
+    at.run()
+    assert at.title[0].value == "值班台"
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["auth"] = {"principal": _principal(demo_db, "lingdao"),
+                                "last_seen": datetime.now(UTC) - timedelta(minutes=31)}
+    at.run()
+    assert "登录" in at.title[0].value
+    assert any("过期" in w.value for w in at.warning)
+
+
+def _render(page: str, principal) -> AppTest:
+    def script(page_name, user):
+        import importlib
+
+        importlib.import_module(f"dashboard.pages.{page_name}").render(user)
+
+    at = AppTest.from_function(script, args=(page, principal), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("username", ["zhiban", "danwei", "lingdao", "admin"])
+def test_every_page_of_every_role_renders(demo_db, username):
+    from dashboard.permissions import PAGES
+
+    p = _principal(demo_db, username)
+    module = {"settings": "admin"}
+    for key in PAGES[p.role]:
+        if key in ("events", "export"):
+            continue  # covered in their own tests
+        at = _render(module.get(key, key), p)
+        assert at.title, key
+
+
+def test_unit_user_sees_only_own_cases_and_messages(demo_db):
+    unit = _principal(demo_db, "danwei")
+    at = _render("cases", unit)
+    titles = set(at.dataframe[0].value["标题"])
+    assert titles == {"清河镇河道黑臭死鱼"}
+    options = at.selectbox(key="case_pick").options
+    assert len(options) == 1 and "清河镇" in options[0]
+    at = _render("messages", unit)
+    assert set(at.dataframe[0].value["主题"]) == {"幸福里小区烧烤油烟扰民"}
+    # the on-duty view of everything is not reachable for the unit role
+    from dashboard.permissions import PAGES, may
+
+    assert "onduty" not in PAGES["责任单位"] and not may("责任单位", "settings")
+
+
+def test_unit_user_cannot_open_another_units_case_page(demo_db):
+    from dashboard.pages.cases import case_page  # noqa: F401  (module import sanity)
+    from ledger.dashqueries import can_see_case
+    from ledger.models.cases import Case
+    from sqlalchemy import select
+
+    unit = _principal(demo_db, "danwei")
+    with session_scope(demo_db) as s:
+        other = s.exec(select(Case).where(Case.title == "另一单位的案件")).scalars().one()
+        own = s.exec(select(Case).where(Case.title == "清河镇河道黑臭死鱼")).scalars().one()
+        assert not can_see_case(other, unit.unit) and can_see_case(own, unit.unit)
+
+
+def _message_id(engine, external_id: str) -> int:
+    from sqlalchemy import select
+
+    from ledger.models import Message
+
+    with session_scope(engine) as s:
+        return s.exec(select(Message.id).where(Message.external_id == external_id)).scalars().one()
+
+
+def test_personal_numbers_masked_unless_role_allows(demo_db):
+    mid = _message_id(demo_db, "H-0001")
+    at = _render("messages", _principal(demo_db, "zhiban"))
+    at.selectbox(key="msg_pick").set_value(mid).run()
+    texts = " ".join(t.value for t in at.text)
+    assert "13700001111" not in texts and "137****1111" in texts
+    at = _render("messages", _principal(demo_db, "admin"))
+    at.selectbox(key="msg_pick").set_value(mid).run()
+    assert "13700001111" in " ".join(t.value for t in at.text)
+
+
+def test_reply_to_message_from_the_page(demo_db):
+    from sqlalchemy import select
+
+    from ledger.models import AuditLog, Message
+
+    unit = _principal(demo_db, "danwei")
+    at = _render("messages", unit)
+    at.selectbox(key="msg_pick").set_value(_message_id(demo_db, "H-0001")).run()
+    at.text_area[0].input("已约谈经营者，限期整改。")
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    with session_scope(demo_db) as s:
+        msg = s.exec(select(Message).where(Message.external_id == "H-0001")).scalars().one()
+        assert msg.replied_at is not None and msg.reply_text.startswith("已约谈")
+        entry = s.exec(select(AuditLog).where(AuditLog.action == "message.reply")).scalars().one()
+        assert entry.actor == "danwei"
+
+
+def test_regrade_from_case_page_is_audited_under_the_user(demo_db):
+    from sqlalchemy import select
+
+    from ledger.models import AuditLog
+    from ledger.models.cases import Case
+
+    leader = _principal(demo_db, "lingdao")
+    at = _render("cases", leader)
+    with session_scope(demo_db) as s:
+        case_id = s.exec(select(Case.id).where(Case.title == "清河镇河道黑臭死鱼")).scalars().one()
+    at.selectbox(key="case_pick").set_value(case_id).run()
+    at.selectbox(key=f"gr_{case_id}").set_value("重大").run()
+    at.button(key=f"gr_go_{case_id}").click().run()
+    with session_scope(demo_db) as s:
+        case = s.get(Case, case_id)
+        assert case.grade == "重大"
+        entry = s.exec(select(AuditLog).where(AuditLog.action == "case.regrade")).scalars().one()
+        assert entry.actor == "lingdao"
+
+
+def test_settings_page_is_admin_only(demo_db):
+    duty = _principal(demo_db, "zhiban")
+    at = _render("admin", duty)
+    assert any("仅管理员" in e.value for e in at.error)
+
+
+def test_markdown_escaping():
+    from dashboard.safe import escape_md
+
+    out = escape_md("<script>alert(1)</script> **粗体** [链接](javascript:alert(1))")
+    assert "<script>" not in out and "\\<script" in out and "\\*\\*" in out and "\\[" in out
