@@ -8,7 +8,9 @@ Atom feeds under ``/feeds/``, ``/changing/...`` (a page whose content the test c
 generated site ``/gen/list{n}.html`` → ``/gen/item/{n}-{k}.html`` for the crawl benchmark,
 and ``/slow/...`` which answers after 5 seconds.
 
-Every request path is logged in ``server.requests`` so tests can tell what was fetched.
+Every request path is logged in ``server.requests`` so tests can tell what was fetched. The server
+also answers as a forward HTTP proxy: a request for an absolute URI (``GET http://any.host/path``)
+is served from this site and logged in ``server.proxied``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class SiteServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.requests: list[str] = []
+        self.proxied: list[str] = []  # absolute URIs received as a forward proxy
         self.lock = threading.Lock()
         self.changing_version = 1
         self.big_size = 2 * 1024 * 1024
@@ -109,10 +112,12 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:  # noqa: N802
-        parts = urlsplit(self.path)
+        parts = urlsplit(self.path)  # an absolute URI when a client uses this server as its proxy
         path = parts.path
         with self.server.lock:
             self.server.requests.append(self.path)
+            if parts.netloc:
+                self.server.proxied.append(self.path)
         try:
             self.route(path, parse_qs(parts.query))
         except BrokenPipeError:
@@ -166,7 +171,7 @@ class Handler(BaseHTTPRequestHandler):
             tpl = (SITES / "gbk" / "list.html").read_text(encoding="utf-8")
             text = tpl.replace("{meta}", META[lists[page]["charset"]]).replace(
                 "{items}", "\n".join(items)).replace("{pager}", pager)
-            return self._gbk(text, lists[page]["charset"])
+            return self._gbk(text, lists[page]["charset"], "gb18030")
         if path.startswith("/gbk/detail/") and name.endswith(".html"):
             posts = {f'{p["id"]}.html': p for p in site["post"]}
             post = posts.get(name)
@@ -177,12 +182,12 @@ class Handler(BaseHTTPRequestHandler):
             text = (tpl.replace("{meta}", META[post["charset"]]).replace("{title}", html.escape(post["title"]))
                     .replace("{time}", html.escape(post["time"])).replace("{author}", html.escape(post["author"]))
                     .replace("{body}", body))
-            return self._gbk(text, post["charset"])
+            return self._gbk(text, post["charset"], post.get("encoding", "gbk"))
         return self.send(404, b"not found")
 
-    def _gbk(self, text: str, charset: str) -> None:
-        ctype = "text/html; charset=GBK" if charset == "header" else "text/html"
-        self.send(200, text.encode("gbk"), ctype)
+    def _gbk(self, text: str, charset: str, encoding: str = "gbk") -> None:
+        ctype = f"text/html; charset={encoding.upper()}" if charset == "header" else "text/html"
+        self.send(200, text.encode(encoding), ctype)
 
     def mixed(self, path: str) -> None:
         files = {"/mixed/list.html": "list.html", "/mixed/good.html": "good.html",

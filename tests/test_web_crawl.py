@@ -87,7 +87,8 @@ def test_cli_crawls_paginated_gbk_site_once_with_correct_chinese(site, tmp_path)
 
     first = run_cli("crawl", "--source", str(source_id), db_url=db_url)
     assert first.code == 0, first.err
-    assert "新增 10" in first.out
+    total = len(site.site["post"])  # 11 detail pages over 3 list pages, one of them GB18030-only
+    assert f"新增 {total}," in first.out
 
     expected = {f"{site.base}/gbk/detail/{p['id']}.html": p for p in site.site["post"]}
     engine = make_engine(db_url)
@@ -102,7 +103,7 @@ def test_cli_crawls_paginated_gbk_site_once_with_correct_chinese(site, tmp_path)
     # evidence: the detail page's raw GBK bytes, compressed, with URL and SHA-256
     with session_scope(engine) as s:
         evidence = {e.url: e for e in s.exec(select(Evidence).where(Evidence.source_id == source_id)).scalars()}
-        assert len(evidence) == 10
+        assert len(evidence) == total
         url = f"{site.base}/gbk/detail/1002.html"
         served = httpx.get(url).content
         assert zlib.decompress(evidence[url].body) == served
@@ -112,8 +113,8 @@ def test_cli_crawls_paginated_gbk_site_once_with_correct_chinese(site, tmp_path)
     detail_requests = len(site.fetched("/gbk/detail/"))
     second = run_cli("crawl", "--source", str(source_id), db_url=db_url)
     assert second.code == 0, second.err
-    assert "新增 0" in second.out
-    assert len(_posts(engine, source_id)) == 10
+    assert "新增 0," in second.out
+    assert len(_posts(engine, source_id)) == total
     # incremental: only the direct fetch above hit a detail page again, the crawl did not
     assert len(site.fetched("/gbk/detail/")) == detail_requests
     engine.dispose()
@@ -272,6 +273,20 @@ def test_known_items_not_refetched_and_recheck_versions_changes(site, sqlite_eng
         old = s.exec(select(PostVersion).where(PostVersion.post_id == post.id)).scalars().one()
         assert "第1版" in old.title
         assert s.exec(select(func.count()).select_from(Evidence).where(Evidence.post_id == post.id)).scalar() == 2
+
+
+def test_requests_go_through_the_configured_proxy(site):
+    # the test site doubles as a forward proxy: a host that does not exist is reachable only through it
+    cfg = {"list_urls": ["http://wz.example.invalid/gbk/list3.html"], **GBK_SELECTORS,
+           "politeness": {**FAST, "proxy": site.base}}
+    before = len(site.proxied)
+    got = fetch_web_source(SimpleNamespace(id=1, kind="html", url=None, config=cfg), CrawlOptions(), NOW)
+    titles = {i.title for i in got.items}
+    assert titles == {p["title"] for p in site.site["post"] if p["page"] == 3}
+    assert "𠮷祥路口信号灯配时不合理" in titles  # undeclared page, character outside GBK
+    assert {i.author for i in got.items} >= {"𠮷先生"}
+    assert "http://wz.example.invalid/robots.txt" in site.proxied[before:]
+    assert "http://wz.example.invalid/gbk/detail/3003.html" in site.proxied[before:]
 
 
 def test_time_limit_kills_a_hanging_crawl(site):
