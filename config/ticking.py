@@ -30,6 +30,18 @@ def _hook_name(hook: Any) -> str:
     return getattr(hook, "__qualname__", None) or repr(hook)
 
 
+def _begin(session) -> None:
+    """Make sure the database transaction has begun before the hooks' savepoints.
+
+    The sqlite3 driver only opens a transaction before a write; a SAVEPOINT issued outside one
+    would start (and its RELEASE commit) a transaction of its own, escaping a later rollback."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is not None and not dbapi.in_transaction:
+            conn.exec_driver_sql("BEGIN")
+
+
 def run_tick(engine: Engine, settings: Settings, now: datetime, *, dry_run: bool = False,
              actor: str = "system") -> dict[str, Any]:
     """One pass of time as of ``now``; returns a summary dict (counts, changes, hook errors).
@@ -51,6 +63,7 @@ def run_tick(engine: Engine, settings: Settings, now: datetime, *, dry_run: bool
         with session_scope(engine) as session:
             report = tick.run_tick(session, now=now, calendar=calendar, rules=rules, actor=actor,
                                    open_commitment_statuses=open_statuses)
+            _begin(session)
             for hook in list(alerting.TICK_HOOKS):
                 try:
                     with session.begin_nested():

@@ -147,3 +147,15 @@ def test_tick_computes_message_clocks_and_flags_overdue_commitments(sqlite_engin
 def test_naive_now_is_refused(sqlite_engine, cfg) -> None:
     with pytest.raises(ValueError, match="时区"):
         ticking.run_tick(sqlite_engine, cfg, datetime(2026, 3, 2, 10, 0))
+
+
+def test_hook_writes_follow_the_tick_transaction_even_when_the_clocks_wrote_nothing(any_engine, cfg,
+                                                                                  fixed_now) -> None:
+    def writer(session, report, now, settings) -> None:
+        audit.record(session, actor="alerts", action="test.hook", entity="tick", entity_id=None, now=now)
+
+    alerting.TICK_HOOKS.append(writer)
+    assert ticking.run_tick(any_engine, cfg, fixed_now, dry_run=True)["clocks_changed"] == 0
+    assert audit_count(any_engine) == 0  # rolled back with the rehearsal
+    ticking.run_tick(any_engine, cfg, fixed_now)
+    assert audit_count(any_engine) == 1
