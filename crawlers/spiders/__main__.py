@@ -9,12 +9,19 @@ and counters. One process per crawl, because Twisted's reactor cannot be restart
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import sys
 from pathlib import Path
 
 
-def run_job(job: dict) -> dict:
+def _exit_with_parent(parent_pid: int) -> None:
+    """Stop at once when the process that started the crawl is gone (killed at its time limit)."""
+    if os.getppid() != parent_pid:
+        os._exit(3)
+
+
+def run_job(job: dict, parent_pid: int | None = None) -> dict:
     from scrapy.crawler import CrawlerProcess
 
     from crawlers.spiders.jsonapi import JsonApiSpider
@@ -24,6 +31,10 @@ def run_job(job: dict) -> dict:
     process = CrawlerProcess(job["settings"])
     crawler = process.create_crawler(spider_cls)
     process.crawl(crawler, job=job)
+    if parent_pid is not None:
+        from twisted.internet import task
+
+        task.LoopingCall(_exit_with_parent, parent_pid).start(1.0, now=False)
     process.start()
     spider = crawler.spider
     stats = crawler.stats.get_stats() if crawler.stats else {}
@@ -44,7 +55,7 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m crawlers.spiders JOB.json OUT.pickle\n")
         return 2
     job = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-    result = run_job(job)
+    result = run_job(job, parent_pid=os.getppid())
     tmp = Path(argv[2] + ".part")
     with tmp.open("wb") as fh:
         pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
