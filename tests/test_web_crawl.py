@@ -170,7 +170,8 @@ def test_hostile_html_ends_as_plain_text(mixed, site):
     hostile = next(i for i in mixed.items if i.url.endswith("/mixed/hostile.html"))
     assert hostile.title == "关于停水通知的投诉"
     assert "连续三天停水没有任何通知。" in hostile.text and "请自来水公司给个说法。" in hostile.text
-    for bad in ("<", "alert", "script", "onerror", "onclick", "javascript", "document.cookie", "evil"):
+    for bad in ("<", "alert", "script", "onerror", "onclick", "javascript", "document.cookie", "evil", "steal",
+                "备用内容", "flash", "swf"):
         assert bad not in hostile.text and bad not in (hostile.title or "") and bad not in (hostile.author or "")
     assert hostile.author == "匿名"
     assert hostile.published_at == datetime(2026, 3, 1, 0, 1, tzinfo=UTC)  # 昨天 08:01 Shanghai
@@ -207,7 +208,7 @@ def test_json_api_paged_mapped_and_incremental(site, sqlite_engine, assessor):
     # pages 1..3 have entries, page 4 is empty and stops the crawl
     assert [p.split("=")[-1] for p in site.fetched("/api/list")[before:]] == ["1", "2", "3", "4"]
     posts = {p.external_id: p for p in _posts(sqlite_engine, sid)}
-    assert posts["501"].text == "电梯一周坏了三次，老人上下楼很困难。"  # HTML and script removed
+    assert posts["501"].text == "电梯一周坏了三次，老人上下楼很困难。"  # HTML, svg, noscript, scripts removed
     assert posts["501"].author == "业主甲" and posts["501"].likes == 12
     assert posts["502"].likes == 12000  # "1.2万"
     assert posts["502"].published_at == datetime(2020, 4, 2, 1, 0, tzinfo=UTC)  # Unix seconds

@@ -23,6 +23,11 @@ from w3lib.encoding import html_body_declared_encoding, http_content_type_encodi
 
 from analysis.normalize import normalize_text
 
+# Elements whose content is never text for a reader: removed before anything is extracted.
+ACTIVE_ELEMENTS = ("script", "style", "noscript", "template", "iframe", "frame", "object", "embed", "svg",
+                   "math", "applet", "canvas", "video", "audio")
+_ACTIVE_XPATH = "|".join(f"//*[local-name()='{name}']" for name in ACTIVE_ELEMENTS)
+
 GB_FAMILY = {"gb2312", "gbk", "gb18030", "cp936", "x-gbk", "gb_2312-80", "euc-cn", "ms936"}
 XPATH_PREFIX = "xpath:"
 
@@ -70,6 +75,23 @@ def decode_body(body: bytes, content_type: str | None = None, override: str | No
         except UnicodeDecodeError:
             continue
     return body.decode("gb18030", errors="replace"), "gb18030"
+
+
+def strip_active(sel: Selector) -> Selector:
+    """Remove scripts, styles, frames, embedded objects and the like from a parsed page, in place."""
+    for node in sel.xpath(_ACTIVE_XPATH):
+        try:
+            node.drop()
+        except Exception:  # noqa: BLE001 - a node already removed with its parent
+            continue
+    return sel
+
+
+def clean_markup(markup: str) -> str:
+    """HTML with every active element removed (for text that arrives as HTML inside JSON)."""
+    sel = strip_active(Selector(text=markup, type="html"))
+    body = sel.xpath("//body")
+    return "".join(body[0].xpath("node()").getall()) if body else ""
 
 
 def select(sel: Selector, expr: str) -> SelectorList:

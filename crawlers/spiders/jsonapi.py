@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,8 +18,9 @@ from scrapy import Request
 from scrapy.http import Response
 
 from crawlers.items import PageItem
-from crawlers.spiders import WebSpider, decode_body, dotted, safe_url
+from crawlers.spiders import WebSpider, clean_markup, decode_body, dotted, safe_url
 
+_TAGLIKE = re.compile(r"<[a-zA-Z!/][^>]*>")
 POST_FIELDS = ("external_id", "title", "text", "url", "published_at", "author", "likes", "dislikes", "reposts")
 
 
@@ -102,6 +104,8 @@ class JsonApiSpider(WebSpider):
         if not ext:
             ext = url or "sha1:" + hashlib.sha1(raw).hexdigest()
         text = _text(got.get("text")) or ""
+        if _TAGLIKE.search(text):  # HTML inside JSON: scripts and the like go before anything else
+            text = clean_markup(text)
         title = _text(got.get("title"))
         if not text.strip() and not (title or "").strip():
             self.note(f"{page_url_}#{ext}", "条目没有标题也没有正文 (entry has neither title nor text)")

@@ -19,7 +19,8 @@ from w3lib.url import canonicalize_url
 
 from analysis.normalize import normalize_text
 from crawlers.items import PageItem
-from crawlers.spiders import WebSpider, all_html, decode_body, first_text, link_targets, safe_url
+from crawlers.spiders import (WebSpider, all_html, decode_body, first_text, link_targets, safe_url,
+                              strip_active)
 
 DEFAULT_TITLE = "h1"
 
@@ -108,7 +109,7 @@ class ListDetailSpider(WebSpider):
         if not raw.strip():
             self.note(response.url, "空页面 (empty page)")
             return
-        sel = Selector(text=self._decode(response), type="html", base_url=response.url)
+        sel = strip_active(Selector(text=self._decode(response), type="html", base_url=response.url))
         body_html = all_html(sel, self.cfg["body"])
         text = normalize_text(body_html, is_html=True) if body_html else ""
         if not text.strip():
