@@ -153,3 +153,47 @@ def message_counts(session: Session, *, unit: str | None, now: datetime) -> dict
     overdue = session.exec(base.where(Message.replied_at.is_(None), Message.due_at < now)).one()[0]  # type: ignore[call-overload]
     unanswered = session.exec(base.where(Message.replied_at.is_(None))).one()[0]  # type: ignore[call-overload]
     return {"total": total, "overdue": overdue, "unanswered": unanswered}
+
+
+def event_hourly(session: Session, *, event_id: int, since: datetime, limit: int = 20000) -> list[tuple[datetime, int]]:
+    """Posts of one event per hour since ``since`` (by publication, else fetch time)."""
+    seen = func.coalesce(Post.published_at, Post.fetched_at)
+    rows = session.exec(select(seen).where(Post.event_id == event_id, seen >= since).limit(limit)).scalars()  # type: ignore[call-overload]
+    counts: dict[datetime, int] = {}
+    for ts in rows:
+        if ts is None:
+            continue
+        if ts.tzinfo is None:  # SQLite returns the coalesce without the column type
+            from datetime import UTC
+
+            ts = ts.replace(tzinfo=UTC)
+        bucket = ts.replace(minute=0, second=0, microsecond=0)
+        counts[bucket] = counts.get(bucket, 0) + 1
+    return sorted(counts.items())
+
+
+def event_case_facts(session: Session, *, event_id: int) -> dict[str, Any]:
+    """What opening a case from an event starts from: discovery time (first fetch), strongest grade
+    suggested among its posts, the most common category, unit and disposal type, and top posts."""
+    grades = ("一般", "较大", "重大", "特别重大")
+    posts = list(session.exec(select(Post).where(Post.event_id == event_id)  # type: ignore[call-overload]
+                              .order_by(Post.sensitivity.desc().nullslast(), Post.id).limit(500)).scalars())
+    if not posts:
+        return {}
+
+    def common(values):
+        counts: dict[str, int] = {}
+        for v in values:
+            if v:
+                counts[v] = counts.get(v, 0) + 1
+        return max(counts, key=counts.get) if counts else None
+
+    return {
+        "discovered_at": min(p.fetched_at for p in posts),
+        "grade": max((p.severity for p in posts if p.severity in grades), key=grades.index, default="一般"),
+        "category": common(f.get("name") for p in posts for f in (p.categories or []) if isinstance(f, dict)),
+        "responsible_unit": common(p.responsible_unit for p in posts),
+        "disposal_type": common(p.disposal_type for p in posts),
+        "jurisdiction": common(p.jurisdiction for p in posts),
+        "post_ids": [p.id for p in posts[:20]],
+    }

@@ -57,7 +57,7 @@ def test_sign_in_page_then_on_duty_page(demo_db):
     at = _login("zhiban")
     assert not at.exception
     assert at.title[0].value == "值班台"
-    clocks = at.dataframe[0].value
+    clocks = at.table[0].value
     assert "滨江区化工园区企业爆炸事故舆情" in set(clocks["标题"])
     assert any(str(v).startswith(("剩", "超时")) for v in clocks["倒计时"])
     assert "另一单位的案件" in set(clocks["标题"])  # on-duty staff see every unit

@@ -88,8 +88,9 @@ def _cases(user: Principal) -> None:
         return
     styles = df["_u"].map(URGENCY_STYLE)
     shown = df.drop(columns=["_u"])
-    styler = shown.style.apply(lambda col: styles if col.name == "倒计时" else [""] * len(col), axis=0)
-    st.dataframe(styler, hide_index=True, width="stretch")
+    styler = shown.style.apply(lambda col: styles if col.name == "倒计时" else [""] * len(col), axis=0).hide(axis="index")
+    # st.table renders an escaped HTML table (readable by screen readers and browser tests)
+    st.table(styler)
     overdue = int((df["_u"] == "overdue").sum())
     warning = int((df["_u"] == "warning").sum())
     st.caption(f"超时 {overdue} 项 · 临近 {warning} 项（红色：已超时；黄色：已到预警点；绿色：正常）")
