@@ -1,0 +1,374 @@
+"""Weekly ledger export for leadership: collect one ISO week (Asia/Shanghai) of the ledger and
+write ``台账_YYYY-Www.xlsx`` (cases with every clock and outcome, releases, commitments, messages
+with reply times, statistics). The 周报 document is written by :mod:`ledger.exports_docx`.
+
+Personal numbers are masked (:func:`analysis.pii.mask`) in everything written. Times are shown
+in the local time zone. Nothing here commits or changes the ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_
+from sqlmodel import Session, select
+
+from analysis.pii import mask
+from ledger.models.clocks import Clock
+from ledger.models.core import Message
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CLOCK_STATUS = {"running": "计时中", "warning": "即将到期", "met": "已完成", "missed": "未达目标",
+                "breached": "已超时限", "paused": "已暂停", "cancelled": "已取消", "restarted": "已重新计时"}
+GRADES = ("特别重大", "重大", "较大", "一般")
+
+
+class ExportError(ValueError):
+    """Bad export request (message in Chinese)."""
+
+
+@dataclass(frozen=True)
+class Week:
+    """One ISO week in a local time zone: [start, end) as aware UTC instants."""
+
+    label: str
+    start: datetime
+    end: datetime
+    tz: ZoneInfo
+
+    @property
+    def first_day(self) -> date:
+        return self.start.astimezone(self.tz).date()
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first_day + timedelta(days=i) for i in range(7)]
+
+    def title(self) -> str:
+        y, w = self.label.split("-W")
+        last = self.first_day + timedelta(days=6)
+        return f"{y}年第{int(w)}周（{self.first_day.month}月{self.first_day.day}日—{last.month}月{last.day}日）"
+
+
+def parse_week(label: str, tz: ZoneInfo = SHANGHAI) -> Week:
+    """``YYYY-Www`` → the week in ``tz`` (Monday 00:00 to the next Monday 00:00)."""
+    m = re.fullmatch(r"\s*(\d{4})-?W(\d{1,2})\s*", label or "", re.IGNORECASE)
+    if not m:
+        raise ExportError(f"周次格式应为 YYYY-Www，例如 2026-W10: {label!r}")
+    year, week = int(m.group(1)), int(m.group(2))
+    try:
+        monday = date.fromisocalendar(year, week, 1)
+    except ValueError as exc:
+        raise ExportError(f"{year} 年没有第 {week} 周") from exc
+    start = datetime.combine(monday, time(0, 0), tzinfo=tz)
+    return Week(f"{year}-W{week:02d}", start.astimezone(UTC), (start + timedelta(days=7)).astimezone(UTC), tz)
+
+
+def previous_week(now: datetime, tz: ZoneInfo = SHANGHAI) -> Week:
+    """The last full week before ``now`` (what the Monday-morning job reports)."""
+    y, w, _ = (now.astimezone(tz) - timedelta(days=7)).isocalendar()
+    return parse_week(f"{y}-W{w:02d}", tz)
+
+
+def local(dt: datetime | None, tz: ZoneInfo = SHANGHAI) -> datetime | None:
+    """Naive local time for a spreadsheet cell (Excel has no time zones)."""
+    return dt.astimezone(tz).replace(tzinfo=None, microsecond=0) if dt is not None else None
+
+
+def fmt(dt: datetime | None, tz: ZoneInfo = SHANGHAI) -> str:
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt is not None else "—"
+
+
+def rate(ok: int, total: int) -> float | None:
+    return round(ok / total, 4) if total else None
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+# ---------------------------------------------------------------------------- collection
+@dataclass
+class WeeklyData:
+    """Everything the two files show, already masked, plus the figures."""
+
+    week: Week
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    clocks: list[dict[str, Any]] = field(default_factory=list)
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    commitments: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+    clock_rates: list[dict[str, Any]] = field(default_factory=list)
+    unit_rates: list[dict[str, Any]] = field(default_factory=list)
+    overdue: list[dict[str, Any]] = field(default_factory=list)
+    top_events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _case_models() -> Any:
+    try:
+        from ledger.models import cases
+    except ImportError:
+        return None
+    return cases
+
+
+def _clock_outcome(c: Clock, at: datetime) -> str:
+    """on_time | late | open, as of ``at`` (the end of the week or the export time)."""
+    if c.status == "met":
+        return "late" if c.late else "on_time"
+    if c.status in ("missed", "breached"):
+        return "late"
+    if c.status in ("running", "warning", "paused") and c.due_at is not None and c.due_at < at:
+        return "late"
+    return "open"
+
+
+def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
+    """Read the week from the ledger: cases active in the week (discovered before its end and
+    not closed before its start), their clocks, releases, commitments, the messages received in
+    the week, and the figures derived from them."""
+    tz = week.tz
+    data = WeeklyData(week=week)
+    as_of = min(now, week.end)
+    cm = _case_models()
+    unit_tally: dict[str, Counter] = defaultdict(Counter)
+    rule_tally: dict[str, Counter] = defaultdict(Counter)
+    if cm is not None:
+        case_rows = session.exec(
+            select(cm.Case).where(cm.Case.discovered_at < week.end,
+                                  or_(cm.Case.closed_at.is_(None), cm.Case.closed_at >= week.start))
+            .order_by(cm.Case.discovered_at)
+        ).all()
+        for case in case_rows:
+            clocks = session.exec(select(Clock).where(Clock.subject == "case", Clock.subject_id == case.id)
+                                  .order_by(Clock.id)).all()
+            releases = session.exec(select(cm.Release).where(cm.Release.case_id == case.id)
+                                    .order_by(cm.Release.id)).all()
+            published = [r for r in releases if r.published_at is not None]
+            briefings = session.exec(select(cm.Briefing).where(cm.Briefing.case_id == case.id)).all()
+            referrals = session.exec(select(cm.Referral).where(cm.Referral.case_id == case.id)).all()
+            posts = len(session.exec(select(cm.CasePost.id).where(cm.CasePost.case_id == case.id)).all())
+            unit = case.responsible_unit or "未指定"
+            clock_cells = []
+            for c in clocks:
+                if c.status == "cancelled":
+                    continue
+                outcome = _clock_outcome(c, as_of)
+                clock_cells.append({"rule": c.rule_name or c.rule_id, "due": c.due_at, "status": CLOCK_STATUS.get(c.status, c.status),
+                                    "met_at": c.met_at, "provisional": c.provisional, "outcome": outcome})
+                if c.due_at is not None and week.start <= c.due_at < week.end or (
+                        c.met_at is not None and week.start <= c.met_at < week.end):
+                    if outcome != "open":
+                        rule_tally[c.rule_name or c.rule_id][outcome] += 1
+                        unit_tally[unit][outcome] += 1
+                if outcome == "late" and c.status != "met":
+                    data.overdue.append({"kind": "时限", "what": f"{case.number} {mask(case.title)}",
+                                         "item": c.rule_name or c.rule_id, "due": c.due_at, "unit": unit,
+                                         "status": CLOCK_STATUS.get(c.status, c.status)})
+            data.cases.append({
+                "id": case.id, "number": case.number, "title": mask(case.title), "grade": case.grade,
+                "status": case.status, "unit": unit, "lead_unit": case.lead_unit, "category": case.category,
+                "disposal_type": case.disposal_type, "discovered_at": case.discovered_at,
+                "leadership_reported_at": case.leadership_reported_at, "closed_at": case.closed_at,
+                "releases": len(published), "first_release_at": min((r.published_at for r in published), default=None),
+                "briefings": len(briefings), "referrals": len(referrals), "posts": posts, "clocks": clock_cells,
+                "new": week.start <= case.discovered_at < week.end,
+            })
+            for r in releases:
+                if (r.published_at and week.start <= r.published_at < week.end) or week.start <= r.created_at < week.end:
+                    data.releases.append({"case": case.number, "title": mask(r.title), "kind": r.kind, "status": r.status,
+                                          "revision": r.revision, "created_at": r.created_at,
+                                          "published_at": r.published_at, "channel": r.channel, "url": r.url,
+                                          "reviews": len(r.review_steps or [])})
+        next_week_end = week.end + timedelta(days=7)
+        coms = session.exec(
+            select(cm.Commitment).where(cm.Commitment.due_at < next_week_end,
+                                        or_(cm.Commitment.fulfilled_at.is_(None),
+                                            cm.Commitment.fulfilled_at >= week.start))
+            .order_by(cm.Commitment.due_at)
+        ).all()
+        numbers = {c["id"]: c["number"] for c in data.cases}
+        for com in coms:
+            if com.created_at >= week.end:
+                continue
+            number = numbers.get(com.case_id) or getattr(session.get(cm.Case, com.case_id), "number", "")
+            fulfilled = com.fulfilled_at is not None and com.fulfilled_at < week.end
+            overdue = not fulfilled and com.due_at < as_of
+            state = "已落实" if fulfilled else ("逾期" if overdue else ("本周到期" if com.due_at < week.end else "下周到期"))
+            data.commitments.append({"case": number, "text": mask(com.text), "unit": com.owner_unit,
+                                     "due_date": com.due_date, "due_at": com.due_at, "status": com.status,
+                                     "state": state, "fulfilled_at": com.fulfilled_at, "public_at": com.public_at,
+                                     "public_where": com.public_where})
+            if overdue:
+                data.overdue.append({"kind": "承诺", "what": f"{number} {mask(com.text)[:60]}", "item": "承诺事项",
+                                     "due": com.due_at, "unit": com.owner_unit, "status": "逾期未落实"})
+    msgs = session.exec(
+        select(Message).where(Message.received_at >= week.start, Message.received_at < week.end)
+        .order_by(Message.received_at, Message.id)
+    ).all()
+    for m in msgs:
+        unit = m.unit or "未指定"
+        if m.on_time is True:
+            outcome = "on_time"
+        elif m.on_time is False or (m.replied_at is None and m.due_at is not None and m.due_at < as_of):
+            outcome = "late"
+        else:
+            outcome = "open"
+        if outcome != "open":
+            rule_tally["留言答复"][outcome] += 1
+            unit_tally[unit][outcome] += 1
+        if outcome == "late":
+            late = f"超期答复（{m.late_working_days}个工作日）" if m.late_working_days else "超期答复"
+            data.overdue.append({"kind": "留言", "what": f"{m.external_id} {mask(m.title or '')[:40]}", "item": "留言答复",
+                                 "due": m.due_at, "unit": unit, "status": "逾期未答复" if m.replied_at is None else late})
+        data.messages.append({
+            "id": m.id, "external_id": m.external_id, "channel": m.channel, "title": mask(m.title or ""),
+            "author": mask(m.author or ""), "received_at": m.received_at, "due_at": m.due_at,
+            "provisional": m.due_provisional, "replied_at": m.replied_at,
+            "hours": round((m.replied_at - m.received_at).total_seconds() / 3600, 1) if m.replied_at else None,
+            "on_time": m.on_time, "late_working_days": m.late_working_days, "unit": unit,
+            "outcome": outcome, "reply": mask((m.reply_text or "")[:300]), "text": mask((m.text or "")[:300]),
+        })
+    data.clock_rates = [{"rule": k, "on_time": v["on_time"], "late": v["late"], "total": v["on_time"] + v["late"],
+                         "rate": rate(v["on_time"], v["on_time"] + v["late"])} for k, v in sorted(rule_tally.items())]
+    data.unit_rates = [{"unit": k, "on_time": v["on_time"], "late": v["late"], "total": v["on_time"] + v["late"],
+                        "rate": rate(v["on_time"], v["on_time"] + v["late"])} for k, v in sorted(unit_tally.items())]
+    new_cases = [c for c in data.cases if c["new"]]
+    replied = [m for m in data.messages if m["replied_at"] is not None]
+    msg_tally = rule_tally.get("留言答复", Counter())
+    data.figures = {
+        "new_cases": len(new_cases),
+        "active_cases": len(data.cases),
+        **{f"new_{g}": sum(1 for c in new_cases if c["grade"] == g) for g in GRADES},
+        "closed_cases": sum(1 for c in data.cases if c["closed_at"] and week.start <= c["closed_at"] < week.end),
+        "releases_published": sum(1 for r in data.releases if r["published_at"] and week.start <= r["published_at"] < week.end),
+        "messages": len(data.messages),
+        "messages_replied": len(replied),
+        "messages_on_time": msg_tally["on_time"],
+        "messages_late": msg_tally["late"],
+        "message_on_time_rate": rate(msg_tally["on_time"], msg_tally["on_time"] + msg_tally["late"]),
+        "commitments_due": sum(1 for c in data.commitments if c["state"] in ("本周到期", "逾期") or
+                               (c["state"] == "已落实" and week.start <= c["due_at"] < week.end)),
+        "commitments_overdue": sum(1 for c in data.commitments if c["state"] == "逾期"),
+        "overdue_items": len(data.overdue),
+        "messages_per_day": [sum(1 for m in data.messages if m["received_at"].astimezone(tz).date() == d)
+                             for d in week.days],
+        "cases_per_day": [sum(1 for c in new_cases if c["discovered_at"].astimezone(tz).date() == d) for d in week.days],
+    }
+    rank = {g: i for i, g in enumerate(GRADES)}
+    data.top_events = sorted(data.cases, key=lambda c: (rank.get(c["grade"], 9), -c["posts"], c["number"]))[:10]
+    return data
+
+
+# ---------------------------------------------------------------------------- xlsx
+def _sheet(book: Any, title: str, header: list[str], rows: list[list[Any]]) -> Any:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    ws = book.create_sheet(title)
+    ws.append(header)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    for row in rows:
+        ws.append(row)
+    for i, name in enumerate(header, start=1):
+        width = max([len(str(name)) * 2] + [min(len(str(r[i - 1])) * 1.6, 60) for r in rows[:200] if r[i - 1] is not None])
+        ws.column_dimensions[get_column_letter(i)].width = max(10, min(width, 60))
+    for col in ws.iter_cols(min_row=2):
+        for cell in col:
+            if isinstance(cell.value, datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm"
+    ws.freeze_panes = "A2"
+    return ws
+
+
+def write_xlsx(data: WeeklyData, path: Path) -> Path:
+    """Write the ledger workbook; returns its path."""
+    from openpyxl import Workbook
+
+    tz = data.week.tz
+    book = Workbook()
+    book.remove(book.active)
+    rules: list[str] = []
+    for c in data.cases:
+        for cl in c["clocks"]:
+            if cl["rule"] not in rules:
+                rules.append(cl["rule"])
+    header = ["案件编号", "标题", "分级", "状态", "责任单位", "牵头单位", "监测类别", "处置类型", "发现时间",
+              "向领导报告时间", "已发布次数", "首次发布时间", "发布会", "线索移交", "关联信息数", "办结时间"]
+    for r in rules:
+        header += [f"{r}·期限", f"{r}·状态", f"{r}·完成时间"]
+    rows = []
+    for c in data.cases:
+        row = [c["number"], c["title"], c["grade"], c["status"], c["unit"], c["lead_unit"], c["category"],
+               c["disposal_type"], local(c["discovered_at"], tz), local(c["leadership_reported_at"], tz),
+               c["releases"], local(c["first_release_at"], tz), c["briefings"], c["referrals"], c["posts"],
+               local(c["closed_at"], tz)]
+        by_rule = {cl["rule"]: cl for cl in c["clocks"]}
+        for r in rules:
+            cl = by_rule.get(r)
+            row += ([local(cl["due"], tz), cl["status"] + ("（暂定）" if cl["provisional"] else ""), local(cl["met_at"], tz)]
+                    if cl else [None, None, None])
+        rows.append(row)
+    _sheet(book, "案件台账", header, rows)
+    _sheet(book, "信息发布", ["案件编号", "标题", "类型", "状态", "修订", "审核步骤", "起草时间", "发布时间", "发布渠道", "链接"],
+           [[r["case"], r["title"], r["kind"], r["status"], r["revision"], r["reviews"], local(r["created_at"], tz),
+             local(r["published_at"], tz), r["channel"], r["url"]] for r in data.releases])
+    _sheet(book, "承诺事项", ["案件编号", "承诺内容", "责任单位", "承诺期限", "状态", "本周情况", "落实时间", "公开时间", "公开位置"],
+           [[c["case"], c["text"], c["unit"], c["due_date"], c["status"], c["state"], local(c["fulfilled_at"], tz),
+             local(c["public_at"], tz), c["public_where"]] for c in data.commitments])
+    labels = {"on_time": "按时", "late": "超时", "open": "办理中"}
+    _sheet(book, "留言办理", ["留言编号", "渠道", "标题", "留言人", "收到时间", "答复期限", "期限暂定", "答复时间", "用时(小时)",
+                          "办理结果", "超期工作日", "办理单位", "留言摘要", "答复摘要"],
+           [[m["external_id"], m["channel"], m["title"], m["author"], local(m["received_at"], tz), local(m["due_at"], tz),
+             "是" if m["provisional"] else "", local(m["replied_at"], tz), m["hours"], labels[m["outcome"]],
+             m["late_working_days"], m["unit"], m["text"], m["reply"]] for m in data.messages])
+    f = data.figures
+    stats = [["周次", data.week.label], ["统计区间", data.week.title()], ["新立案件", f["new_cases"]],
+             *[[f"其中{g}", f[f"new_{g}"]] for g in GRADES], ["本周在办案件", f["active_cases"]],
+             ["本周办结案件", f["closed_cases"]], ["本周发布权威信息", f["releases_published"]],
+             ["收到留言", f["messages"]], ["已答复留言", f["messages_replied"]], ["按时答复", f["messages_on_time"]],
+             ["超时答复或逾期未答复", f["messages_late"]], ["留言按时答复率", pct(f["message_on_time_rate"])],
+             ["本周到期承诺", f["commitments_due"]], ["逾期承诺", f["commitments_overdue"]], ["逾期事项", f["overdue_items"]],
+             [], ["时限", "按时", "超时", "合计", "按时率"],
+             *[[r["rule"], r["on_time"], r["late"], r["total"], pct(r["rate"])] for r in data.clock_rates],
+             [], ["单位", "按时", "超时", "合计", "按时率"],
+             *[[u["unit"], u["on_time"], u["late"], u["total"], pct(u["rate"])] for u in data.unit_rates]]
+    _sheet(book, "统计", ["项目", "数值", "", "", ""], [s + [None] * (5 - len(s)) for s in stats])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.xlsx")
+    book.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+@dataclass
+class ExportResult:
+    week: str
+    xlsx: Path
+    docx: Path
+    figures: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"week": self.week, "xlsx": str(self.xlsx), "docx": str(self.docx),
+                "figures": {k: v for k, v in self.figures.items() if not isinstance(v, list)}}
+
+
+def export_weekly(session: Session, *, week: Week, out_dir: Path, now: datetime) -> ExportResult:
+    """Write ``台账_<week>.xlsx`` and ``周报_<week>.docx`` into ``out_dir``."""
+    from ledger.exports_docx import write_docx
+
+    data = collect_week(session, week, now=now)
+    out_dir = Path(out_dir)
+    xlsx = write_xlsx(data, out_dir / f"台账_{week.label}.xlsx")
+    docx = write_docx(data, out_dir / f"周报_{week.label}.docx", now=now)
+    return ExportResult(week=week.label, xlsx=xlsx, docx=docx, figures=data.figures)
