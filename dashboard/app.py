@@ -14,17 +14,17 @@ import streamlit as st  # noqa: E402
 from dashboard.auth import current_user, login_page, sign_out  # noqa: E402
 from dashboard.permissions import PAGES  # noqa: E402
 
-st.set_page_config(page_title="舆情台账", page_icon="📋", layout="wide")
+st.set_page_config(page_title="舆情台账", page_icon=":material/assignment:", layout="wide")
 
 ROLE_PAGES = {
-    "onduty": ("dashboard.pages.onduty", "值班台", "🚨"),
-    "events": ("dashboard.pages.events", "事件", "🔥"),
-    "cases": ("dashboard.pages.cases", "台账", "📒"),
-    "messages": ("dashboard.pages.messages", "留言办理", "✉️"),
-    "stats": ("dashboard.pages.stats", "统计", "📊"),
-    "export": ("dashboard.pages.export", "导出", "📤"),
-    "posts": ("dashboard.pages.posts", "最新帖文", "📰"),
-    "settings": ("dashboard.pages.admin", "设置", "⚙️"),
+    "onduty": ("dashboard.pages.onduty", "值班台", ":material/emergency:"),
+    "events": ("dashboard.pages.events", "事件", ":material/local_fire_department:"),
+    "cases": ("dashboard.pages.cases", "台账", ":material/menu_book:"),
+    "messages": ("dashboard.pages.messages", "留言办理", ":material/mail:"),
+    "stats": ("dashboard.pages.stats", "统计", ":material/bar_chart:"),
+    "export": ("dashboard.pages.export", "导出", ":material/download:"),
+    "posts": ("dashboard.pages.posts", "最新帖文", ":material/article:"),
+    "settings": ("dashboard.pages.admin", "设置", ":material/settings:"),
 }
 
 
@@ -55,12 +55,12 @@ def _ack_page():
         importlib.import_module("dashboard.pages.ack").render()
 
     run.__name__ = "page_ack"
-    return st.Page(run, title="确认预警", icon="✅", url_path="ack")
+    return st.Page(run, title="确认预警", icon=":material/check_circle:", url_path="ack")
 
 
 user = current_user()
 if user is None:
-    pages = [st.Page(login_page, title="登录", icon="🔐", url_path="login", default=True)]
+    pages = [st.Page(login_page, title="登录", icon=":material/login:", url_path="login", default=True)]
     # a page address left over from an expired session shows the sign-in form, not an empty page
     pages += [_login_at(key) for key in ROLE_PAGES]
     if "token" in st.query_params:

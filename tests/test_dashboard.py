@@ -218,3 +218,44 @@ def test_markdown_escaping():
 
     out = escape_md("<script>alert(1)</script> **粗体** [链接](javascript:alert(1))")
     assert "<script>" not in out and "\\<script" in out and "\\*\\*" in out and "\\[" in out
+
+
+def test_events_page_and_open_case_from_event(demo_db, sqlite_url):
+    from sqlalchemy import func, select
+
+    from config.wiring import build_assessor
+    from crawlers.demo import load_demo_posts
+    from ledger.intake import RawPost, store_posts
+    from ledger.models.cases import Case
+    from ledger.sources import add_source
+
+    now = datetime.now(UTC)
+    with session_scope(demo_db) as s:
+        sid = add_source(s, name="演示", kind="rss", url="http://127.0.0.1/x", actor="t", now=now).id
+        items = [RawPost(external_id=str(i), title=p["title"], text=p["text"], published_at=now - timedelta(minutes=i))
+                 for i, p in enumerate(load_demo_posts())]
+        store_posts(s, source_id=sid, items=items, assessor=build_assessor(get_settings()), now=now)
+    duty = _principal(demo_db, "zhiban")
+    at = _render("events", duty)
+    events = at.dataframe[0].value
+    assert len(events) > 0 and (events["热度"].diff().dropna() <= 1e-9).all()  # hottest first
+    with session_scope(demo_db) as s:
+        before = s.exec(select(func.count()).select_from(Case)).one()[0]
+    at.button[0].click().run()  # the 立案 form of the selected event
+    assert not at.error, [e.value for e in at.error]
+    with session_scope(demo_db) as s:
+        assert s.exec(select(func.count()).select_from(Case)).one()[0] == before + 1
+        case = s.exec(select(Case).order_by(Case.id.desc())).scalars().first()
+        assert case.event_id is not None and case.created_by == "zhiban"
+
+
+def test_export_page_generates_downloads(demo_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    leader = _principal(demo_db, "lingdao")
+    at = _render("export", leader)
+    at.selectbox(key="export_week").set_value(at.selectbox(key="export_week").options[0]).run()
+    at.button(key="export_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    files = sorted(p.name for p in (tmp_path / "exports").iterdir())
+    assert any(n.startswith("台账_") and n.endswith(".xlsx") for n in files)
+    assert any(n.startswith("周报_") and n.endswith(".docx") for n in files)

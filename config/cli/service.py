@@ -54,7 +54,7 @@ def dashboard_process(cfg, port: int, *, address: str = "127.0.0.1") -> subproce
         sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
         "--server.port", str(port), "--server.address", address, "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        "--global.developmentMode", "false",
+        "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
     ]
     return subprocess.Popen(cmd, env=_child_env(cfg))
 

@@ -1,0 +1,58 @@
+"""Page 导出: generate the weekly ledger (台账 xlsx) and 周报 (docx) for a week, and download them."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.data import SHANGHAI, engine, now, settings
+from ledger.users import Principal
+
+
+def _week_labels(count: int = 12) -> list[str]:
+    today = now().astimezone(SHANGHAI).date()
+    labels = []
+    for i in range(count):
+        y, w, _ = (today - timedelta(weeks=i)).isocalendar()
+        labels.append(f"{y}-W{w:02d}")
+    return labels
+
+
+def render(user: Principal) -> None:
+    from ledger.db import session_scope
+    from ledger.exports import ExportError, export_weekly, parse_week
+
+    st.title("导出")
+    st.caption("周台账（xlsx：案件与时钟、发布、承诺、留言、统计）与周报（docx）。个人号码已脱敏。")
+    labels = _week_labels()
+    label = st.selectbox("周次", labels, index=1 if len(labels) > 1 else 0, key="export_week")
+    if not st.button("生成", type="primary", key="export_go"):
+        return
+    out_dir = Path(settings().data_dir) / "exports"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        out_dir = Path(tempfile.mkdtemp(prefix="yuqing-export-"))
+    try:
+        with session_scope(engine()) as session:
+            result = export_weekly(session, week=parse_week(label), out_dir=out_dir, now=now())
+    except (ExportError, ValueError, OSError) as exc:
+        st.error(f"导出失败：{exc}")
+        return
+    from ledger import audit
+
+    with session_scope(engine()) as session:
+        audit.record(session, actor=user.username, action="export.weekly", entity="export", entity_id=label,
+                     now=now(), after=result.as_dict())
+    st.success(f"已生成 {label} 的周台账与周报")
+    figures = {k: v for k, v in result.figures.items() if isinstance(v, int | float | str)}
+    if figures:
+        st.json(figures, expanded=False)
+    c1, c2 = st.columns(2)
+    c1.download_button("下载周台账 (xlsx)", data=result.xlsx.read_bytes(), file_name=result.xlsx.name,
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_xlsx")
+    c2.download_button("下载周报 (docx)", data=result.docx.read_bytes(), file_name=result.docx.name,
+                       mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document", key="dl_docx")
