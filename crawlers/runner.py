@@ -79,7 +79,8 @@ def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> F
 def _web_fetcher(source: Source, options: CrawlOptions, now: datetime, engine: Engine | None = None) -> Fetched:
     from crawlers.web import fetch_web_source, known_external_ids  # Scrapy-based collectors
 
-    known = known_external_ids(engine, source.id) if engine is not None else None
+    # JSON APIs hand every entry back (no extra fetch); list->detail sites skip known detail pages
+    known = known_external_ids(engine, source.id) if engine is not None and source.kind == "html" else None
     return fetch_web_source(source, options, now, known_ids=known)
 
 
