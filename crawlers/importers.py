@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import math
 import re
 import time
 import zipfile
@@ -194,7 +195,7 @@ def _xlsx_rows(path: Path) -> Iterator[Iterator[tuple[int, list[Any]]]]:
     try:
         ws = wb.worksheets[0]
         ws.reset_dimensions()  # exporters often write a wrong <dimension>: read every row
-        merges = _merged_ranges(path, ws._worksheet_path)  # noqa: SLF001 - read-only sheets keep no merge info
+        merges = _merged_ranges(path, ws._worksheet_path)
 
         def rows() -> Iterator[tuple[int, list[Any]]]:
             pending = list(merges)
@@ -267,7 +268,7 @@ def cell_int(value: Any, *, column: str) -> int:
         number = float(str(value).strip().replace(",", "")) if not isinstance(value, int | float) else value
     except ValueError:
         raise RowError(f"{column} 不是数字: {cell_text(value)[:30]!r}") from None
-    if number != number or number < 0 or number > 2**62:
+    if math.isnan(number) or number < 0 or number > 2**62:
         raise RowError(f"{column} 不是有效的计数: {value!r}")
     return int(number)
 

@@ -32,24 +32,41 @@ ROWS = [
 ]
 
 
-def fast_assessor():
-    """The configured assessor (rules, gazetteer, sentiment engine from settings).
+class NeutralSentiment:
+    """Stands in for SnowNLP only (about 13 posts/s, which would make these file tests take many
+    minutes); sentiment is not under test here. A faster configured engine is used as is."""
 
-    SnowNLP (about 13 posts/s) would make these file tests take minutes; when the configured
-    engine is SnowNLP it is replaced by a neutral one, since sentiment is not under test here.
-    """
-    assessor = build_assessor(get_settings())
-    if getattr(assessor.sentiment, "name", "") == "snownlp":
+    name = "neutral"
+
+    def predict(self, texts):
         from analysis.sentiment import SentimentResult
 
-        class Neutral:
-            name = "neutral"
+        return [SentimentResult("neutral", 0.5) for _ in texts]
 
-            def predict(self, texts):
-                return [SentimentResult("neutral", 0.5) for _ in texts]
 
-        assessor.sentiment = Neutral()
-    return assessor
+def use_fast_sentiment() -> None:
+    """Make ``build_assessor`` swap SnowNLP for :class:`NeutralSentiment` (in this process)."""
+    from config import wiring
+
+    real = wiring.load_engine
+
+    def load(spec):
+        engine = real(spec)
+        return NeutralSentiment() if getattr(engine, "name", "") == "snownlp" else engine
+
+    wiring.load_engine = load
+
+
+def fast_assessor():
+    """The configured assessor (rules, gazetteer, sentiment engine from settings; SnowNLP swapped)."""
+    use_fast_sentiment()
+    return build_assessor(get_settings())
+
+
+# the command line in a child process, with the same sentiment swap
+CHILD = ("import sys; from tests.test_import_hotline import use_fast_sentiment; use_fast_sentiment(); "
+         "from config.cli.main import main; main(sys.argv[1:])")
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +189,8 @@ def test_simple_column_shortens_the_clock(sqlite_engine, tmp_path, assessor, clo
 
 def _cli(args, db_url, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, "YUQING_DATABASE_URL": db_url, "YUQING_DATA_DIR": str(cwd)}
-    return subprocess.run([sys.executable, "-m", "config.cli.main", *args], cwd=Path(__file__).parent.parent,
-                          env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-c", CHILD, *args], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_cli_mapping_and_missing_column(tmp_path):

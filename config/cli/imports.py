@@ -23,7 +23,7 @@ def _reply_clock(cfg):
         return None
     try:
         return partial(apply_reply_clock, calendar=load_calendar(cfg), rules=load_clock_rules(cfg))
-    except Exception as exc:  # a broken holidays.toml / clocks.toml
+    except Exception as exc:  # noqa: BLE001 - a broken holidays.toml / clocks.toml
         fail(f"时限配置错误 (clock configuration error): {exc}")
 
 
