@@ -15,7 +15,7 @@ _NL = re.compile(r"\n\s*\n+")
 _TAGLIKE = re.compile(r"<[a-zA-Z!/][^>]*>")
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "head")
 _BLOCK_TAGS = frozenset(
-    "p div br li tr h1 h2 h3 h4 h5 h6 section article blockquote pre table ul ol dd dt".split()
+    ["p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "blockquote", "pre", "table", "ul", "ol", "dd", "dt"]
 )
 # full-width digits and Latin letters fold to ASCII; Chinese full-width punctuation is kept
 _FULLWIDTH_ALNUM = {cp: cp - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
@@ -44,8 +44,10 @@ def html_to_text(markup: str) -> str:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (etree.ParserError, ValueError):
         return _TAGLIKE.sub(" ", html.unescape(markup))
-    for bad in root.iter(*_DROP_TAGS):
-        bad.drop_tree() if bad.getparent() is not None else None
+    # collect first: dropping while iterating would skip the element after each dropped one
+    for bad in list(root.iter(*_DROP_TAGS)):
+        if bad.getparent() is not None:
+            bad.drop_tree()
     parts: list[str] = []
     for node in root.iter():
         if isinstance(node.tag, str) and node.tag.lower() in _BLOCK_TAGS:

@@ -28,3 +28,44 @@ def crawl_once(engine: Engine, settings: Settings, source_id: int, now: datetime
 
     return crawl_source(engine, source_id, options=crawl_options(settings),
                         assessor=build_assessor(settings), now=now)
+
+
+BODY_PREVIEW = 100
+
+
+def preview_source(engine: Engine, settings: Settings, source_id: int, now: datetime, *, limit: int = 5):
+    """Fetch a source without storing anything; return (source, rows, total, skipped notes).
+
+    Rows carry what would be extracted: external id, title, time, author, the first 100
+    characters of the body, URL. Raises ``SourceError`` for an unknown id, ``CrawlError`` when the
+    fetch fails, ``ValueError`` for a kind that cannot be fetched.
+    """
+    from crawlers.runner import fetch_feed_source
+    from ledger.db import session_scope
+    from ledger.intake import prepare
+    from ledger.models.core import Source
+    from ledger.sources import get_source
+
+    with session_scope(engine) as session:
+        source = get_source(session, source_id)
+        session.expunge(source)
+    options = crawl_options(settings)
+    notes: list[tuple[str, str]] = []
+    if source.kind in ("html", "json"):
+        from crawlers.web import fetch_web_source
+
+        fetched = fetch_web_source(source, options, now, known_ids=None, limit=limit)
+        notes = list(fetched.notes)
+    elif source.kind in ("rss", "atom", "feed"):
+        # no conditional GET here: always show the current entries
+        fresh = Source.model_validate(source.model_dump())
+        fresh.etag = fresh.last_modified = None
+        fetched = fetch_feed_source(fresh, options, now)
+    else:
+        raise ValueError(f"来源类型 {source.kind!r} 不能试抓 (kind cannot be fetched; use `yuqing import`)")
+    rows = []
+    for item in fetched.items[:limit]:
+        title, text = prepare(item)
+        rows.append({"external_id": item.external_id, "title": title, "published_at": item.published_at,
+                     "author": item.author, "body": text[:BODY_PREVIEW], "url": item.url})
+    return source, rows, len(fetched.items), notes

@@ -259,3 +259,24 @@ def test_export_page_generates_downloads(demo_db, tmp_path, monkeypatch):
     files = sorted(p.name for p in (tmp_path / "exports").iterdir())
     assert any(n.startswith("台账_") and n.endswith(".xlsx") for n in files)
     assert any(n.startswith("周报_") and n.endswith(".docx") for n in files)
+
+
+def test_admin_tests_a_source_without_storing(demo_db):
+    from sqlalchemy import func, select
+
+    from ledger.models import Post
+    from ledger.sources import add_source
+    from tests.feedsrv import FeedServer
+    from tests.test_feed_crawl import RSS
+
+    with FeedServer() as srv:
+        srv.set("/rss", RSS.encode())
+        with session_scope(demo_db) as s:
+            sid = add_source(s, name="测试源", kind="rss", url=srv.base + "/rss", actor="t",
+                             now=datetime.now(UTC)).id
+        at = _render("admin", _principal(demo_db, "admin"))
+        at.selectbox(key="src_test_pick").set_value(sid).run()
+        at.button(key="src_test").click().run()
+    assert any("共 2 条" in s.value for s in at.success), [e.value for e in at.error]
+    with session_scope(demo_db) as s:
+        assert s.exec(select(func.count()).select_from(Post)).one()[0] == 0

@@ -34,33 +34,20 @@ def _sources() -> None:
 
 
 def _test_source(source_id: int) -> None:
-    from config.runtime import crawl_options
-    from crawlers.runner import FETCHERS
-    from ledger.db import session_scope
-    from ledger.intake import prepare
-    from ledger.sources import get_source
+    from config.runtime import preview_source
 
-    with session_scope(engine()) as session:
-        src = get_source(session, source_id)
-        session.expunge(src)
-    src.etag = src.last_modified = None  # always fetch the full content for a test
-    fetcher = FETCHERS.get(src.kind)
-    if fetcher is None:
-        st.warning("该类型来源通过导入命令接入，无法在线测试")
-        return
     with st.spinner("正在抓取…"):
         try:
-            fetched = fetcher(src, crawl_options(settings()), now())
-        except Exception as exc:
+            _source, rows, total, notes = preview_source(engine(), settings(), source_id, now(), limit=5)
+        except Exception as exc:  # SourceError, CrawlError, ValueError: shown, never raised
             st.error(f"抓取失败：{exc}")
             return
-    st.success(f"抓取成功，共 {len(fetched.items)} 条（未入库）")
-    preview = []
-    for item in fetched.items[:5]:
-        title, text = prepare(item)
-        preview.append({"标题": title or "", "时间": local_time(item.published_at), "作者": item.author or "",
-                        "正文前100字": text[:100], "链接": item.url or ""})
+    st.success(f"抓取成功，共 {total} 条（未入库）")
+    preview = [{"标题": r["title"] or "", "时间": local_time(r["published_at"]), "作者": r["author"] or "",
+                "正文前100字": r["body"], "链接": r["url"] or ""} for r in rows]
     st.dataframe(pd.DataFrame(preview), hide_index=True, width="stretch")
+    if notes:
+        st.caption("跳过的页面：" + "；".join(f"{u}（{why}）" for u, why in notes[:10]))
 
 
 def _config_files() -> None:

@@ -1,0 +1,64 @@
+"""Text normalisation (hostile HTML → safe plain text, traditional → simplified) and PII masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.normalize import content_hash, html_to_text, normalize_text
+from analysis.pii import find_pii, mask, mask_pii
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("<svg>..</svg><noscript>n</noscript><script>z</script><p>ok</p>", "ok"),
+        ("<p>前</p><script>alert(1)</script><style>p{}</style><p>后</p>", "前\n后"),
+        ('<a href="javascript:alert(1)" onclick="x()">链接</a>', "链接"),
+        ("<img src=x onerror=alert(1)>图", "图"),
+        ("&lt;script&gt;alert(1)&lt;/script&gt;正文", "正文"),  # doubly escaped markup is stripped too
+        ("<div>未闭合<p>段落", "未闭合\n段落"),
+        ("<<<>>>", "<<<>>>"),
+    ],
+)
+def test_hostile_html_becomes_plain_text(raw, expected):
+    out = normalize_text(raw)
+    assert out == expected
+    assert "<script" not in out.lower() and "onerror" not in out
+
+
+def test_traditional_to_simplified_and_whitespace():
+    assert normalize_text("網路　謠言\u00a0\u00a0已經   闢謠\r\n\r\n\r\n第二段") == "网路 谣言 已经 辟谣\n第二段"
+    assert normalize_text("ＡＢＣ１２３，全角") == "ABC123，全角"  # letters/digits fold, Chinese punctuation stays
+    assert normalize_text("控制\x00字符\x07") == "控制字符"
+
+
+def test_content_hash_ignores_punctuation_and_spacing():
+    assert content_hash("小区 停水了！") == content_hash("小区停水了")
+    assert content_hash("小区停水了") != content_hash("小区停电了")
+
+
+def test_html_to_text_empty_and_plain():
+    assert html_to_text("") == ""
+    assert html_to_text("纯文本") == "纯文本"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "masked"),
+    [
+        ("电话13812345678", "mobile", "电话138****5678"),
+        ("电话 +86 139-1234-5678 找我", "mobile", "139-****-5678"),
+        ("身份证110101199003071234", "id_card", "110101********1234"),
+        ("身份证11010119900307123X号", "id_card", "110101********123X"),
+        ("邮箱 someone@example.com", "email", "s***@example.com"),
+    ],
+)
+def test_personal_numbers_are_masked(text, kind, masked):
+    out, kinds = mask_pii(text)
+    assert kind in kinds
+    assert masked in out
+
+
+def test_ordinary_numbers_are_not_masked():
+    text = "2019年共投入资金12345678元，编号20190425，楼号3栋502室"
+    assert mask(text) == text
+    assert find_pii(text) == []
