@@ -4,6 +4,7 @@ its alert hooks, routing by the duty roster, and a real JSON webhook receiving t
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -224,3 +225,28 @@ def test_missing_holiday_calendar_reminds_in_december(world, fixed_now):
         alert = s.exec(select(Alert)).one()
         assert alert.state == OPEN and alert.group_key == "calendar:2027"
         assert all(n.alert_id == alert.id for n in s.exec(select(Notification)).all())
+
+
+def test_ack_page_acknowledges_through_the_signed_link(world, fixed_now, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    engine, cfg, sink = world
+    case_id = open_case(engine, cfg, fixed_now)
+    alert_id = alert_of(engine, case_id).id
+    monkeypatch.setenv("YUQING_DATABASE_URL", str(engine.url))
+    monkeypatch.setenv("YUQING_SECRET_KEY", "s3cret")
+
+    def page(token: str) -> AppTest:
+        at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "pages" / "ack.py"), default_timeout=60)
+        at.query_params["token"] = token
+        return at.run()
+
+    forged = page(make_ack_token("wrong-key", alert_id))
+    assert forged.error and "无效" in forged.error[0].value
+    at = page(make_ack_token("s3cret", alert_id))
+    assert not at.exception and alert_of(engine, case_id).state == OPEN  # opening the link alone does nothing
+    at.text_input(key="ack_by").input("乙")
+    at.button(key="ack_button").click().run()
+    assert at.success and "已确认" in at.success[0].value
+    a = alert_of(engine, case_id)
+    assert a.state == ACKNOWLEDGED and a.acknowledged_by == "乙"
