@@ -1,0 +1,1 @@
+"""Dashboard benchmark: generate a large synthetic ledger in PostgreSQL and time each page's queries."""
