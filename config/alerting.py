@@ -72,11 +72,11 @@ def raise_tick_alerts(session: Session, report: Any, now: datetime, settings: Se
     ctx = alert_context(settings)
     try:
         rules = load_toml("rules.toml", settings).get("rules", [])
-    except Exception:  # monitoring rules are optional for alerting
+    except ValueError:  # a broken rules.toml must not stop clock alerts
         rules = []
     try:
         calendar = getattr(report, "calendar", None) or load_calendar(settings)
-    except Exception:
+    except ValueError:  # a broken holidays.toml: no calendar reminder this tick
         calendar = None
     trig.resolve_closed_cases(session, now=now)
     signals = trig.clock_signals(session, _clock_changes(report), ctx=ctx)

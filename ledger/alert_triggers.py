@@ -234,7 +234,7 @@ def calendar_signals(session: Session, *, now: datetime, ctx: AlertContext, cale
     the reminder to enter next year's calendar. One alert per year."""
     out = []
     provisional = session.exec(
-        select(Clock).where(Clock.provisional == True, Clock.closed == False)  # noqa: E712
+        select(Clock).where(Clock.provisional == True, Clock.closed == False)
     ).all()
     years: dict[int, int] = {}
     for c in provisional:

@@ -183,7 +183,7 @@ class AlertContext:
     always_urls: tuple[str, ...] = ()
     secret_key: str | None = None
     base_url: str = "http://127.0.0.1:8501"
-    tz: ZoneInfo = ZoneInfo("Asia/Shanghai")
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     ack_max_age_seconds: int = 7 * 24 * 3600
 
 

@@ -121,19 +121,19 @@ def people_named(session: Session, names: Iterable[str]) -> list[Person]:
     wanted = [n for n in names if n]
     if not wanted:
         return []
-    rows = {p.name: p for p in session.exec(select(Person).where(Person.name.in_(wanted), Person.active == True))}  # noqa: E712
+    rows = {p.name: p for p in session.exec(select(Person).where(Person.name.in_(wanted), Person.active == True))}
     return [rows[n] for n in wanted if n in rows]
 
 
 def people_with_role(session: Session, role: str, *, unit: str | None = None) -> list[Person]:
-    stmt = select(Person).where(Person.role == role, Person.active == True)  # noqa: E712
+    stmt = select(Person).where(Person.role == role, Person.active == True)
     if unit is not None:
         stmt = stmt.where(Person.unit == unit)
     return list(session.exec(stmt.order_by(Person.id)))
 
 
 def people_of_unit(session: Session, unit: str) -> list[Person]:
-    return list(session.exec(select(Person).where(Person.unit == unit, Person.active == True).order_by(Person.id)))  # noqa: E712
+    return list(session.exec(select(Person).where(Person.unit == unit, Person.active == True).order_by(Person.id)))
 
 
 # ---------------------------------------------------------------------------- shifts

@@ -163,11 +163,11 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
                 outcome = _clock_outcome(c, as_of)
                 clock_cells.append({"rule": c.rule_name or c.rule_id, "due": c.due_at, "status": CLOCK_STATUS.get(c.status, c.status),
                                     "met_at": c.met_at, "provisional": c.provisional, "outcome": outcome})
-                if c.due_at is not None and week.start <= c.due_at < week.end or (
-                        c.met_at is not None and week.start <= c.met_at < week.end):
-                    if outcome != "open":
-                        rule_tally[c.rule_name or c.rule_id][outcome] += 1
-                        unit_tally[unit][outcome] += 1
+                in_week = (c.due_at is not None and week.start <= c.due_at < week.end) or (
+                    c.met_at is not None and week.start <= c.met_at < week.end)
+                if in_week and outcome != "open":
+                    rule_tally[c.rule_name or c.rule_id][outcome] += 1
+                    unit_tally[unit][outcome] += 1
                 if outcome == "late" and c.status != "met":
                     data.overdue.append({"kind": "时限", "what": f"{case.number} {mask(case.title)}",
                                          "item": c.rule_name or c.rule_id, "due": c.due_at, "unit": unit,

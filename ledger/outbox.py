@@ -254,7 +254,7 @@ def deliver_due(
         error: str | None = None
         try:
             send(row)
-        except Exception as exc:  # any failure of a destination is recorded, never raised
+        except Exception as exc:  # noqa: BLE001 - any failure of a destination is recorded, never raised
             error = f"{exc.__class__.__name__}: {exc}"[:2000]
         finished = clock() if clock is not None else now
         status = settle(engine, nid, attempt_id, number=row.attempts, now=max(finished, now), error=error,

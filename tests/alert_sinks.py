@@ -23,7 +23,7 @@ class WebhookSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with sink.lock:
                     if sink.status == 200:
@@ -49,11 +49,11 @@ class WebhookSink:
         with self.lock:
             return [b.get("title", "") for b in self.bodies]
 
-    def __enter__(self) -> WebhookSink:
+    def __enter__(self) -> WebhookSink:  # noqa: PYI034
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
 
@@ -76,7 +76,7 @@ class SmtpSink:
         sink = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            async def handle_DATA(self, server, session, envelope):
                 msg = email.message_from_bytes(envelope.content)
                 texts, files = [], []
                 for part in msg.walk():
@@ -97,9 +97,9 @@ class SmtpSink:
     def url(self, to: str) -> str:
         return f"mailto://127.0.0.1:{self.port}?from=alerts@example.org&to={to}&mode=insecure"
 
-    def __enter__(self) -> SmtpSink:
+    def __enter__(self) -> SmtpSink:  # noqa: PYI034
         self.controller.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.controller.stop()

@@ -171,9 +171,8 @@ def test_low_grade_case_does_not_alert_and_closed_alerts_cannot_be_acked(world, 
     assert sink.bodies == []
     with Session(engine) as s:
         assert s.exec(select(Alert)).all() == []
-    with session_scope(engine) as s:
-        with pytest.raises(AlertError):
-            acknowledge(s, alert_id=999, by="x", now=fixed_now)
+    with session_scope(engine) as s, pytest.raises(AlertError):
+        acknowledge(s, alert_id=999, by="x", now=fixed_now)
 
 
 def test_source_down_alerts_admin_and_resolves_when_back(world, fixed_now):
@@ -230,7 +229,7 @@ def test_missing_holiday_calendar_reminds_in_december(world, fixed_now):
 def test_ack_page_acknowledges_through_the_signed_link(world, fixed_now, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    engine, cfg, sink = world
+    engine, cfg, _sink = world
     case_id = open_case(engine, cfg, fixed_now)
     alert_id = alert_of(engine, case_id).id
     monkeypatch.setenv("YUQING_DATABASE_URL", str(engine.url))

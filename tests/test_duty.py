@@ -76,9 +76,8 @@ def test_one_bad_row_rejects_the_file_and_keeps_what_was_stored(sqlite_engine, t
         ["2026-03-06 18:00", "2026-03-06 08:00", "丙", "乙"],  # ends before it starts
         ["明天", "2026-03-07 08:00", "丁", "乙"],
     ])
-    with session_scope(sqlite_engine) as s:
-        with pytest.raises(DutyError) as err:
-            import_roster_xlsx(s, path=path, now=fixed_now)
+    with session_scope(sqlite_engine) as s, pytest.raises(DutyError) as err:
+        import_roster_xlsx(s, path=path, now=fixed_now)
     assert "第3行" in str(err.value) and "第4行" in str(err.value)
     with Session(sqlite_engine) as s:
         assert [sh.on_duty for sh in s.exec(select(DutyShift)).all()] == [["原值班"]]

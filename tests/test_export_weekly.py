@@ -5,7 +5,6 @@ and commitments, masking, the ASCII chart fallback, and the Monday job mailing t
 from __future__ import annotations
 
 import csv
-import io
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -100,7 +99,8 @@ def test_weekly_export_lists_exactly_the_messages_of_the_week(tmp_path, hotline_
     stats = {row[0]: row[1] for row in book["统计"].iter_rows(min_row=2, values_only=True) if row[0]}
     assert stats["收到留言"] == len(expected) and stats["按时答复"] == on_time
     assert stats["超时答复或逾期未答复"] == late
-    assert [r for r in book["统计"].iter_rows(values_only=True) if r[0] == "留言答复"][0][1:4] == (on_time, late, len(expected))
+    rule_row = next(r for r in book["统计"].iter_rows(values_only=True) if r[0] == "留言答复")
+    assert rule_row[1:4] == (on_time, late, len(expected))
     assert sum(1 for row in rows if row["办理结果"] == "按时") == on_time
 
     doc = Document(docx)

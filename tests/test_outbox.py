@@ -52,10 +52,9 @@ def test_same_key_is_written_once(sqlite_engine, fixed_now):
         assert enqueue(s, key="x", destination="json://127.0.0.1:9/", subject="a", body="b", now=fixed_now) is None
     with session_scope(sqlite_engine) as s:
         assert enqueue(s, key="x", destination="json://127.0.0.1:9/", subject="a", body="b", now=fixed_now) is None
-    with pytest.raises(IntegrityError):  # the database itself refuses a second row with the key
-        with session_scope(sqlite_engine) as s:
-            s.add(Notification(idempotency_key="x", destination="json://x/", created_at=fixed_now,
-                               updated_at=fixed_now))
+    with pytest.raises(IntegrityError), session_scope(sqlite_engine) as s:  # the database refuses the key
+        s.add(Notification(idempotency_key="x", destination="json://x/", created_at=fixed_now,
+                           updated_at=fixed_now))
     with Session(sqlite_engine) as s:
         assert len(s.exec(select(Notification)).all()) == 1
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from config.cli.common import fail, iso_local, open_engine, parse_instant, parse_now, print_json, settings
+from config.cli.common import (
+    fail,
+    iso_local,
+    open_engine,
+    parse_instant,
+    parse_now,
+    print_json,
+    settings,
+)
 
 duty_app = typer.Typer(help="值班表: 导入、添加班次与人员、查看当前值班 (duty roster).", no_args_is_help=True)
 
@@ -17,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 
 @duty_app.command("import")
-def import_cmd(path: Path = typer.Argument(..., help="值班表 xlsx 文件")) -> None:
+def import_cmd(path: Annotated[Path, typer.Argument(help="值班表 xlsx 文件")]) -> None:
     """从 xlsx 导入值班表 (工作表“值班表”: 开始时间/结束时间 或 日期/班次, 值班人员, 带班领导, 单位, 备注;
     可选工作表“人员”: 姓名/角色/单位/电话/通知地址)。一行有误则整个文件不导入。
 
@@ -42,9 +51,9 @@ def import_cmd(path: Path = typer.Argument(..., help="值班表 xlsx 文件")) -
 
 @duty_app.command("add")
 def add_cmd(
-    start: str = typer.Option(..., "--start", help="开始时间 ISO 8601 (无时区按 Asia/Shanghai)"),
-    end: str = typer.Option(..., "--end", help="结束时间"),
-    on_duty: list[str] = typer.Option(..., "--person", "-p", help="值班人员 (可重复)"),
+    start: Annotated[str, typer.Option("--start", help="开始时间 ISO 8601 (无时区按 Asia/Shanghai)")],
+    end: Annotated[str, typer.Option("--end", help="结束时间")],
+    on_duty: Annotated[list[str], typer.Option("--person", "-p", help="值班人员 (可重复)")],
     leader: str | None = typer.Option(None, "--leader", help="带班领导"),
     unit: str | None = typer.Option(None, "--unit"),
     note: str | None = typer.Option(None, "--note"),
@@ -70,7 +79,7 @@ def add_person_cmd(
     name: str = typer.Argument(..., help="姓名"),
     role: str | None = typer.Option(None, "--role", help="角色，如 值班人员 / 带班领导 / 分管领导 / 管理员"),
     unit: str | None = typer.Option(None, "--unit", help="单位"),
-    url: list[str] = typer.Option([], "--url", help="apprise 通知地址 (可重复; 给出则替换原有地址)"),
+    url: Annotated[list[str] | None, typer.Option("--url", help="apprise 通知地址 (可重复; 给出则替换原有地址)")] = None,
 ) -> None:
     """添加或修改人员及其通知地址。Add or update a person and their apprise URLs."""
     from ledger.db import session_scope

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,7 +20,7 @@ def register(app: typer.Typer) -> None:
 @export_app.command("weekly")
 def weekly_cmd(
     week: str | None = typer.Option(None, "--week", help="周次 YYYY-Www (北京时间的 ISO 周; 默认上一周)"),
-    out: Path | None = typer.Option(None, "--out", help="输出目录 (默认 data_dir/exports)"),
+    out: Annotated[Path | None, typer.Option("--out", help="输出目录 (默认 data_dir/exports)")] = None,
     send: bool = typer.Option(False, "--send", help="同时把两个文件作为附件发给领导 (写入发件箱并投递)"),
     now: str | None = typer.Option(None, "--now", help="生成时刻 ISO 8601 (默认当前时间)"),
     as_json: bool = typer.Option(False, "--json"),

@@ -24,7 +24,7 @@ def _signed_in_name() -> str | None:
         from dashboard.auth import current_user
 
         user = current_user()
-    except Exception:  # the page also works without the sign-in module
+    except (ImportError, RuntimeError, KeyError):  # the page also works without the sign-in module
         return None
     return getattr(user, "display_name", None) if user is not None else None
 
@@ -34,7 +34,15 @@ def render() -> None:
     from sqlmodel import Session
 
     from config.settings import get_settings
-    from ledger.alerts import ACKNOWLEDGED, RESOLVED, STATE_LABELS, AlertError, acknowledge, get_alert, read_ack_token
+    from ledger.alerts import (
+        ACKNOWLEDGED,
+        RESOLVED,
+        STATE_LABELS,
+        AlertError,
+        acknowledge,
+        get_alert,
+        read_ack_token,
+    )
     from ledger.db import session_scope
     from ledger.exports import fmt
 
