@@ -1,6 +1,7 @@
 """All tables of the ledger. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from ledger.models.core import AuditLog, Evidence, Message, Post, PostVersion, Source
+from ledger.models.events import Event  # noqa: F401
 from ledger.models.clocks import Clock  # noqa: F401
 from ledger.models.alerts import Alert, DeliveryAttempt, DutyShift, Notification, Person  # noqa: F401
 

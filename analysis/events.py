@@ -1,0 +1,569 @@
+"""Event clustering: group posts about one thing into events, incrementally, in bounded memory.
+
+A post becomes a sparse TF-IDF vector over character bigrams (``analysis.dedupe.shingles``),
+plus boosted *distinctive* features: hashtags (``#双黄连可抑制新型冠状病毒#``) and entity-like
+names (two characters before a place or organisation suffix such as 新城, 小区, 苑, 车贷: ``丽发新城``,
+``滨河苑``, ``58车贷``). IDF is estimated on the stream itself (document frequencies counted batch
+by batch, halved when the vocabulary outgrows its cap, which also lets old topics fade).
+
+``EventClusterer`` keeps the active events (an LRU of at most ``max_active`` events, each with a
+centroid truncated to ``centroid_terms`` terms) and an inverted index from terms to the events
+that contain them (bounded per term). A post is compared (cosine) with the events that share
+one of its strongest terms and joins the most similar one above ``threshold``; otherwise it
+starts a new event. Memory therefore does not grow with the length of the stream.
+
+Heat and trend are plain functions (``heat_base``, ``heat``, ``trend``) so the formula is in one
+place and documented in docs/BENCHMARKS.md and in ``EventParams``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import (
+    Counter,
+    OrderedDict,
+    _count_elements,  # type: ignore[attr-defined]  # C-accelerated counting
+    deque,
+)
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from itertools import chain
+
+from analysis.dedupe import shingles
+from analysis.eventtext import _GENERIC_HEADS, _STOP_PREFIX, Draft, _jieba, keywords, title_of
+from analysis.heat import EventParams, heat, heat_base, trend
+
+_HASHTAG = re.compile(r"#([^#\n]{2,40})#")
+_ENTITY = re.compile(
+    r"([0-9a-z]+|[\u4e00-\u9fff]{2})(小区|花园|新城|家园|山庄|公寓|大厦|广场|苑|园|府|湾|城|村|社区|"
+    r"小学|中学|大学|学校|幼儿园|医院|车贷|公司|集团|市场|工地|搅拌站|高铁|地铁)"
+)
+
+
+@dataclass
+class PostFeatures:
+    """What the clusterer needs to know about one post's text."""
+
+    shingles: list[str]
+    terms: Counter  # term -> raw count (shingles, hashtags, entities)
+    hashtags: list[str]
+    entities: list[str]
+
+
+def hashtags(text: str) -> list[str]:
+    """Weibo-style hashtags ``#…#`` in ``text``, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for tag in _HASHTAG.findall(text):
+        tag = tag.strip()
+        if len(tag) >= 2:
+            seen.setdefault(f"#{tag}#", None)
+    return list(seen)
+
+
+def entities(text: str) -> list[str]:
+    """Entity-like names: two characters (or an ASCII/number word) before a place suffix."""
+    out: dict[str, None] = {}
+    for m in _ENTITY.finditer(text.lower()):
+        head = m.group(1)
+        if head[0] in _STOP_PREFIX or head[-1] in _STOP_PREFIX or head in _GENERIC_HEADS:
+            continue
+        out.setdefault(head + m.group(2), None)
+    return list(out)
+
+
+def features(
+    text: str, title: str | None = None, params: EventParams | None = None
+) -> PostFeatures:
+    """Features of a post: shingles (title counted ``title_weight`` times), hashtags, entities."""
+    p = params or _DEFAULT
+    body = text[: p.text_limit]
+    full = f"{title} {body}" if title else body
+    tags = hashtags(full)
+    if tags:
+        # a hashtag is one feature of its own: its characters would otherwise make every post
+        # under it look alike and hide what the posts actually say
+        body = _HASHTAG.sub(" ", body)
+    sh = shingles(body, limit=p.text_limit)
+    terms = Counter(sh)
+    if title:
+        tsh = shingles(title, limit=200)
+        for _ in range(p.title_weight):
+            terms.update(tsh)
+        sh = tsh + sh
+    ents = entities(full)
+    for t in tags:
+        terms[t] += 1
+    for e in ents:
+        terms["@" + e] += 1
+    return PostFeatures(shingles=sh, terms=terms, hashtags=tags, entities=ents)
+
+
+class IdfModel:
+    """Document frequencies counted on the stream; ``halve`` keeps the vocabulary bounded."""
+
+    def __init__(self, cap: int = 300_000) -> None:
+        self.cap = cap
+        self.df: dict[str, int] = {}
+        self.n = 0
+
+    def update(self, docs: Iterable[Iterable[str]]) -> None:
+        docs = list(docs)
+        self.n += len(docs)
+        _count_elements(self.df, chain.from_iterable(docs))
+        if len(self.df) > self.cap:
+            self.halve()
+
+    def halve(self) -> None:
+        """Halve every count (dropping zeros): bounded memory, older documents weigh less."""
+        self.df = {t: c // 2 for t, c in self.df.items() if c >= 2}
+        self.n = max(1, self.n // 2)
+
+    def idf(self, term: str) -> float:
+        return math.log((self.n + 1) / (self.df.get(term, 0) + 1)) + 1.0
+
+
+class EventState:
+    """An active event in memory: its centroid and running totals."""
+
+    __slots__ = (
+        "alive",
+        "centroid",
+        "checked_posts",
+        "dirty",
+        "dislikes",
+        "first_seen",
+        "id",
+        "inv",
+        "is_new",
+        "last_seen",
+        "likes",
+        "maxw",
+        "merged_into",
+        "norm2",
+        "posts",
+        "reposts",
+        "sig_posts",
+        "title",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.id: int | None = None
+        self.centroid: dict[str, float] = {}
+        self.norm2 = 0.0
+        self.maxw = 0.0
+        self.inv = 1.0  # 1 / |centroid|
+        self.checked_posts = 0  # posts when merging was last considered
+        self.merged_into: EventState | None = None
+        self.posts = 0
+        self.likes = 0
+        self.dislikes = 0
+        self.reposts = 0
+        self.first_seen: datetime | None = None
+        self.last_seen: datetime | None = None
+        self.title: str | None = None
+        self.alive = True
+        self.dirty = False
+        self.sig_posts = 0  # posts when the signature was last stored
+        self.is_new = True
+
+    def add_vector(self, vec: dict[str, float], cap: int) -> list[str]:
+        """Add a unit post vector to the centroid; return the terms that are new to it."""
+        c = self.centroid
+        fresh = []
+        n2 = self.norm2
+        mx = self.maxw
+        for t, w in vec.items():
+            old = c.get(t)
+            if old is None:
+                fresh.append(t)
+                old = 0.0
+            new = old + w
+            c[t] = new
+            n2 += new * new - old * old
+            mx = max(mx, new)
+        self.norm2 = n2
+        self.maxw = mx
+        self.inv = 1.0 / math.sqrt(n2) if n2 > 0 else 1.0
+        if len(c) > 2 * cap:
+            keep = sorted(c.items(), key=lambda kv: kv[1], reverse=True)[:cap]
+            self.centroid = dict(keep)
+            self.norm2 = sum(w * w for _, w in keep)
+            self.inv = 1.0 / math.sqrt(self.norm2) if self.norm2 > 0 else 1.0
+        return fresh
+
+    @property
+    def norm(self) -> float:
+        return math.sqrt(self.norm2) or 1.0
+
+    def add_counts(self, *, likes: int, dislikes: int, reposts: int, seen: datetime | None) -> None:
+        self.posts += 1
+        self.likes += likes
+        self.dislikes += dislikes
+        self.reposts += reposts
+        if seen is not None:
+            if self.first_seen is None or seen < self.first_seen:
+                self.first_seen = seen
+            if self.last_seen is None or seen > self.last_seen:
+                self.last_seen = seen
+        self.dirty = True
+
+    def signature(self, k: int = 64) -> dict[str, float]:
+        """The strongest ``k`` centroid terms, rounded: enough to rebuild the event elsewhere."""
+        top = sorted(self.centroid.items(), key=lambda kv: kv[1], reverse=True)[:k]
+        return {t: round(w, 4) for t, w in top}
+
+
+class EventClusterer:
+    """Single-pass clustering of post vectors into events with an LRU of active events."""
+
+    def __init__(self, params: EventParams | None = None) -> None:
+        self.params = params or EventParams()
+        self.idf = IdfModel(self.params.df_cap)
+        self.events: OrderedDict[int, EventState] = OrderedDict()  # key: id(state) until stored
+        self.postings: dict[str, deque[EventState]] = {}
+        self.tag_words: dict[str, list[EventState]] = {}
+        self.owners: dict[str, EventState] = {}  # anchor -> largest event dominated by it
+
+    # --- vectors -------------------------------------------------------------------------
+    def vector(self, feats: PostFeatures) -> dict[str, float]:
+        """Unit TF-IDF vector of a post, restricted to its ``post_terms`` strongest terms."""
+        p = self.params
+        idf = self.idf
+        n1 = idf.n + 1
+        df = idf.df
+        log = math.log
+        weights = {}
+        # hashtag stuffing (many tags on one post) must not make a post about everything
+        tag_boost = p.hashtag_boost / max(1.0, len(feats.hashtags)) ** 0.5
+        # anchors (hashtags, entity names) are distinctive by nature: a burst about one thing
+        # makes its anchor frequent, which must not make it weak, so their IDF has a floor
+        anchor_idf = p.anchor_idf_floor * (log(n1) + 1.0)
+        for t, tf in feats.terms.items():
+            idf_t = log(n1 / (df.get(t, 0) + 1)) + 1.0
+            if tf > 1:
+                idf_t *= 1.0 + log(tf)
+            c0 = t[0]
+            if c0 == "#":
+                idf_t = max(idf_t, anchor_idf) * tag_boost
+            elif c0 == "@":
+                idf_t = max(idf_t, anchor_idf) * p.entity_boost
+            weights[t] = idf_t
+        if len(weights) > p.post_terms:
+            weights = dict(
+                sorted(weights.items(), key=lambda kv: kv[1], reverse=True)[: p.post_terms]
+            )
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        return {t: w / norm for t, w in weights.items()}
+
+    # --- assignment ----------------------------------------------------------------------
+    def owner_match(self, vec: dict[str, float]) -> EventState | None:
+        """Fast path: the event that owns the post's strongest anchor, if similar enough."""
+        p = self.params
+        best_t, best_w = None, 0.0
+        for t, w in vec.items():
+            if w > best_w and t[0] in "#@":
+                best_t, best_w = t, w
+        if best_t is None:
+            return None
+        ev = self.owners.get(best_t)
+        if ev is None or not ev.alive:
+            return None
+        c = ev.centroid
+        if c.get(best_t, 0.0) < p.anchor_share * ev.maxw:
+            return None
+        dot = 0.0
+        for t, w in vec.items():
+            cw = c.get(t)
+            if cw is not None:
+                dot += w * cw
+        return ev if dot * ev.inv >= p.anchor_threshold else None
+
+    def best_match(self, vec: dict[str, float]) -> tuple[EventState | None, float]:
+        """The best active event for a post vector and its score (None, 0.0 if none).
+
+        Candidates come from the inverted index of the post's strongest terms, pre-scored by
+        the part of the dot product those terms give; the best few are scored exactly. The
+        score is the cosine similarity, raised to ``anchor_threshold``-passing strength when
+        the post shares an anchor (hashtag or entity name) that is among the event's dominant
+        terms (at least ``anchor_share`` of its strongest term's weight).
+        """
+        p = self.params
+        query = sorted(vec.items(), key=lambda kv: kv[1], reverse=True)[: p.query_terms]
+        partial: dict[int, float] = {}
+        states: dict[int, EventState] = {}
+        postings = self.postings
+        for t, w in query:
+            plist = postings.get(t)
+            if not plist:
+                continue
+            for ev in plist:
+                if ev.alive:
+                    k = id(ev)
+                    partial[k] = partial.get(k, 0.0) + w * ev.centroid.get(t, 0.0) * ev.inv
+                    states[k] = ev
+        if not partial:
+            return None, 0.0
+        top = sorted(partial.items(), key=lambda kv: kv[1], reverse=True)[: p.rescore]
+        anchors = [t for t, _ in query if t[0] in "#@"]
+        best: EventState | None = None
+        best_sim = 0.0
+        for k, _ in top:
+            ev = states[k]
+            c = ev.centroid
+            dot = 0.0
+            for t, w in vec.items():
+                cw = c.get(t)
+                if cw is not None:
+                    dot += w * cw
+            sim = dot * ev.inv
+            if anchors and sim >= p.anchor_threshold and sim < p.threshold:
+                limit = p.anchor_share * ev.maxw
+                if any(c.get(a, 0.0) >= limit for a in anchors):
+                    sim = p.threshold + sim  # anchored: passes, ranked above plain matches
+            if sim > best_sim:
+                best, best_sim = ev, sim
+        return best, best_sim
+
+    def assign(self, vec: dict[str, float]) -> tuple[EventState, bool]:
+        """Put a post vector into its event: (the event, whether it is new)."""
+        ev = self.owner_match(vec)
+        if ev is not None:
+            self.add_to(ev, vec)
+            return ev, False
+        ev, sim = self.best_match(vec)
+        if ev is None or sim < self.params.threshold:
+            ev = self.new_event()
+            created = True
+        else:
+            created = False
+        self.add_to(ev, vec)
+        return ev, created
+
+    def new_event(self) -> EventState:
+        ev = EventState()
+        self._remember(ev)
+        return ev
+
+    def add_to(self, ev: EventState, vec: dict[str, float]) -> None:
+        p = self.params
+        if ev.posts > p.centroid_sample_after and ev.posts % (
+            ev.posts // p.centroid_sample_after + 1
+        ):
+            self.touch(ev)  # a large event's centroid is stable: sample the posts that shape it
+            return
+        fresh = ev.add_vector(vec, self.params.centroid_terms)
+        if fresh:
+            cap = self.params.postings_cap
+            postings = self.postings
+            for t in fresh:
+                plist = postings.get(t)
+                if plist is None:
+                    postings[t] = plist = deque(maxlen=cap)
+                plist.append(ev)
+        self.touch(ev)
+        if ev.posts >= 2:
+            top_t = max(vec, key=vec.__getitem__)
+            if top_t[0] in "#@":
+                cur = self.owners.get(top_t)
+                if cur is None or not cur.alive or (cur is not ev and cur.posts < ev.posts):
+                    self.owners[top_t] = ev
+
+    def touch(self, ev: EventState) -> None:
+        key = id(ev)
+        if key in self.events:
+            self.events.move_to_end(key)
+        else:
+            self._remember(ev)
+
+    def _remember(self, ev: EventState) -> None:
+        self.events[id(ev)] = ev
+        ev.alive = True
+        while len(self.events) > self.params.max_active:
+            _, old = self.events.popitem(last=False)
+            old.alive = False
+        if len(self.postings) > 4 * self.params.df_cap:
+            self.prune_postings()
+
+    def restore(self, ev: EventState, signature: dict[str, float]) -> None:
+        """Bring back a stored event (e.g. in a new process) from its stored signature."""
+        ev.centroid = dict(signature)
+        ev.norm2 = sum(w * w for w in signature.values())
+        ev.maxw = max(signature.values(), default=0.0)
+        ev.inv = 1.0 / math.sqrt(ev.norm2) if ev.norm2 > 0 else 1.0
+        ev.is_new = False
+        ev.dirty = False
+        ev.sig_posts = ev.posts
+        for t in signature:
+            plist = self.postings.get(t)
+            if plist is None:
+                self.postings[t] = plist = deque(maxlen=self.params.postings_cap)
+            plist.append(ev)
+        self.touch(ev)
+
+    def merge_similar(self, touched: Iterable[EventState]) -> list[tuple[EventState, EventState]]:
+        """Merge events whose centroids became similar (cosine ≥ ``merge_threshold``).
+
+        Called after each batch with the events it touched; the smaller event is folded into
+        the larger one. Returns the (absorbed, kept) pairs so the caller can move their posts.
+        """
+        p = self.params
+        merged: list[tuple[EventState, EventState]] = []
+        touched = sorted(touched, key=lambda e: e.posts, reverse=True)
+        for ev in touched:
+            if ev.alive and ev.posts >= p.tag_link_min_posts:
+                for word in {w for tag in _dominant_tags(ev) for w in _tag_words(tag)}:
+                    holders = self.tag_words.setdefault(word, [])
+                    if ev not in holders:
+                        holders[:] = [e for e in holders if e.alive][
+                            -4 * p.tag_word_max_events :
+                        ] + [ev]
+        for ev in touched:
+            if not ev.alive or ev.posts < p.merge_min_posts or ev.posts < 1.25 * ev.checked_posts:
+                continue
+            ev.checked_posts = ev.posts
+            top = sorted(ev.centroid.items(), key=lambda kv: kv[1], reverse=True)[: p.query_terms]
+            seen: dict[int, EventState] = {}
+            for t, _ in top:
+                for other in self.postings.get(t, ()):
+                    if other is not ev and other.alive and other.posts >= p.merge_min_posts:
+                        seen[id(other)] = other
+            best, best_sim = None, p.merge_threshold
+            for other in seen.values():
+                sim = _cosine(ev.centroid, other.centroid, ev.norm, other.norm)
+                if sim >= best_sim:
+                    best, best_sim = other, sim
+            if best is not None:
+                keep, gone = self._merge(ev, best)
+                merged.append((gone, keep))
+                ev = keep
+            linked = self._linked_by_tag(ev)
+            if linked is not None:
+                keep, gone = self._merge(ev, linked)
+                merged.append((gone, keep))
+        return merged
+
+    def _merge(self, a: EventState, b: EventState) -> tuple[EventState, EventState]:
+        keep, gone = (a, b) if (a.posts, -_order(a)) >= (b.posts, -_order(b)) else (b, a)
+        self.absorb(keep, gone)
+        return keep, gone
+
+    def _linked_by_tag(self, ev: EventState) -> EventState | None:
+        """An event whose dominant hashtag shares a specific word (≥ 3 characters) with ``ev``'s.
+
+        Different hashtags name one story (``#双黄连可抑制新型冠状病毒#`` and its rebuttal
+        ``#请勿抢购自行服用双黄连口服液#``). A word is specific while at most
+        ``tag_word_max_events`` active events carry it in their dominant hashtag.
+        """
+        p = self.params
+        if ev.posts < p.tag_link_min_posts:
+            return None
+        tags = _dominant_tags(ev)
+        if not tags:
+            return None
+        best = None
+        words = {w for tag in tags for w in _tag_words(tag)}
+        for word in words:
+            alive = [e for e in self.tag_words.get(word, ()) if e.alive and e is not ev]
+            if len(alive) + 1 > p.tag_word_max_events:
+                continue
+            for other in alive:
+                if other.posts >= p.tag_link_min_posts and (
+                    best is None or other.posts > best.posts
+                ):
+                    best = other
+        return best
+
+    def absorb(self, keep: EventState, gone: EventState) -> None:
+        """Fold event ``gone`` into ``keep`` (centroid and totals)."""
+        scale = keep.posts and 1.0
+        fresh = keep.add_vector(
+            {t: w * scale for t, w in gone.centroid.items()}, self.params.centroid_terms
+        )
+        for t in fresh:
+            plist = self.postings.get(t)
+            if plist is None:
+                self.postings[t] = plist = deque(maxlen=self.params.postings_cap)
+            plist.append(keep)
+        keep.posts += gone.posts
+        keep.likes += gone.likes
+        keep.dislikes += gone.dislikes
+        keep.reposts += gone.reposts
+        for seen in (gone.first_seen, gone.last_seen):
+            if seen is not None:
+                if keep.first_seen is None or seen < keep.first_seen:
+                    keep.first_seen = seen
+                if keep.last_seen is None or seen > keep.last_seen:
+                    keep.last_seen = seen
+        keep.dirty = True
+        gone.alive = False
+        gone.merged_into = keep
+        for t, e in list(self.owners.items()):
+            if e is gone:
+                self.owners[t] = keep
+        self.events.pop(id(gone), None)
+        self.touch(keep)
+
+    def prune_postings(self) -> None:
+        """Drop postings that only point to evicted events."""
+        for t in [t for t, pl in self.postings.items() if not any(e.alive for e in pl)]:
+            del self.postings[t]
+        for w in [w for w, evs in self.tag_words.items() if not any(e.alive for e in evs)]:
+            del self.tag_words[w]
+        for t in [t for t, e in self.owners.items() if not e.alive]:
+            del self.owners[t]
+
+
+def _cosine(a: dict[str, float], b: dict[str, float], na: float, nb: float) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    dot = 0.0
+    for t, w in a.items():
+        v = b.get(t)
+        if v is not None:
+            dot += w * v
+    return dot / (na * nb)
+
+
+def _dominant_tags(ev: EventState, k: int = 3) -> list[str]:
+    """The event's strongest hashtags (at least half the weight of its strongest term)."""
+    limit = 0.5 * ev.maxw
+    tags = [(w, t) for t, w in ev.centroid.items() if t[0] == "#" and w >= limit]
+    return [t for _, t in sorted(tags, reverse=True)[:k]]
+
+
+@lru_cache(maxsize=20_000)
+def _tag_words(tag: str) -> tuple[str, ...]:
+    """Words of three or more characters in a hashtag (jieba), digits and ASCII left out."""
+    words = []
+    for w in _jieba().lcut(tag.strip("#"), HMM=False):
+        if len(w) >= 3 and re.fullmatch(r"[\u4e00-\u9fff]+", w) and w not in words:
+            words.append(w)
+    return tuple(words)
+
+
+def _order(ev: EventState) -> int:
+    """Stored events before new ones, older (smaller id) first."""
+    return ev.id if ev.id is not None else 1 << 62
+
+
+_DEFAULT = EventParams()
+
+__all__ = [
+    "Draft",
+    "EventClusterer",
+    "EventParams",
+    "EventState",
+    "IdfModel",
+    "PostFeatures",
+    "entities",
+    "features",
+    "hashtags",
+    "heat",
+    "heat_base",
+    "keywords",
+    "title_of",
+    "trend",
+]
