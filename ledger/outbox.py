@@ -243,8 +243,18 @@ def deliver_due(
     send = send or apprise_send
     worker = worker or f"{socket.gethostname()}:{os.getpid()}"
     report = DeliveryReport()
-    with Session(engine) as session:
-        ids = due_ids(session, now=now, limit=policy.batch_size)
+    seen: set[int] = set()
+    while True:  # batch after batch until nothing is due; a row is tried at most once per run
+        with Session(engine) as session:
+            ids = [i for i in due_ids(session, now=now, limit=policy.batch_size + len(seen)) if i not in seen]
+        if not ids:
+            return report
+        seen.update(ids)
+        _deliver_batch(engine, ids, now=now, policy=policy, send=send, worker=worker, clock=clock, report=report)
+
+
+def _deliver_batch(engine: Engine, ids: list[int], *, now: datetime, policy: OutboxPolicy, send: Sender,
+                   worker: str, clock: Callable[[], datetime] | None, report: DeliveryReport) -> None:
     for nid in ids:
         claimed = claim(engine, nid, now=now, policy=policy, worker=worker)
         if claimed is None:
@@ -268,7 +278,6 @@ def deliver_due(
             report.retrying += 1
             if error:
                 report.errors.append(f"#{nid}: {error}")
-    return report
 
 
 def list_notifications(session: Session, *, status: str | None = None, alert_id: int | None = None,

@@ -188,3 +188,10 @@ def test_missing_attachment_is_an_error_not_a_crash(sqlite_engine, fixed_now, tm
         report = deliver_due(sqlite_engine, now=fixed_now)
         assert report.retrying == 1 and "gone.xlsx" in report.errors[0]
         assert sink.bodies == []
+
+
+def test_one_run_delivers_every_batch(sqlite_engine, fixed_now):
+    with WebhookSink() as sink:
+        _enqueue(sqlite_engine, 12, sink.url, fixed_now)
+        report = deliver_due(sqlite_engine, now=fixed_now, policy=OutboxPolicy(batch_size=5))
+        assert report.sent == 12 and len(sink.bodies) == 12
