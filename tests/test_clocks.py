@@ -348,3 +348,25 @@ def test_provisional_clocks_are_recomputed_when_the_year_is_supplied(sqlite_engi
         assert changed[0].due_at == supplied.add_working_days(received, 20).at
         assert changed[0].due_at > late.due_at  # three more days off in the supplied notice
         assert cs.recompute_provisional(s, now=datetime(2026, 12, 26, tzinfo=UTC), calendar=supplied) == []
+
+
+def test_start_clocks_many_matches_one_at_a_time(sqlite_engine, rules, cal) -> None:
+    items = [(i, {"grade": g, "discovered_at": T0 + timedelta(minutes=i)})
+             for i, g in enumerate(["一般", "重大", "较大", "特别重大"], start=1)]
+    with session_scope(sqlite_engine) as s:
+        many = cs.start_clocks_many(s, subject="case", items=items, now=T0, calendar=cal, rules=rules, actor="t")
+        for sid, facts in items:
+            cs.start_clocks(s, subject="case", subject_id=100 + sid, facts=facts, now=T0, calendar=cal,
+                            rules=rules, actor="t")
+        assert len(many) == 1 + 4 + 1 + 4
+        for sid, _ in items:
+            a = [(c.rule_id, c.due_at, c.status) for c in cs.clocks_for(s, subject="case", subject_id=sid)]
+            b = [(c.rule_id, c.due_at, c.status) for c in cs.clocks_for(s, subject="case", subject_id=100 + sid)]
+            assert a == b
+        # idempotent, and a regrade in bulk cancels what no longer applies
+        assert cs.start_clocks_many(s, subject="case", items=items, now=T0, calendar=cal, rules=rules,
+                                    actor="t") == []
+        regraded = cs.start_clocks_many(s, subject="case", items=[(1, {"grade": "重大", "discovered_at": T0})],
+                                        now=T0 + timedelta(hours=1), calendar=cal, rules=rules, actor="t")
+        assert len(regraded) == 4
+        assert cs.clocks_for(s, subject="case", subject_id=1)[0].status == "cancelled"
