@@ -176,8 +176,12 @@ def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
     pol = ctx.policy
     thresholds = _rule_thresholds(rules)
     since = now - timedelta(hours=pol.post_lookback_hours)
-    posts = session.exec(
-        select(Post).where(Post.fetched_at >= since, Post.fetched_at <= now, Post.sensitivity.is_not(None),
+    floor = min([*thresholds.values(), *([pol.post_default_threshold] if pol.post_default_threshold is not None else [])],
+                default=None)
+    if floor is None:
+        return []
+    posts = session.exec(  # only posts that can reach some threshold (sensitivity is indexed)
+        select(Post).where(Post.sensitivity >= floor, Post.fetched_at >= since, Post.fetched_at <= now,
                            Post.dup_of_id.is_(None)).order_by(Post.id)
     ).all()
     cases = _case_models()

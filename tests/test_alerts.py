@@ -33,22 +33,22 @@ H = timedelta(hours=1)
 
 
 @pytest.fixture
-def world(sqlite_engine, sqlite_url, fixed_now, tmp_path, monkeypatch):
+def world(any_engine, any_url, fixed_now, tmp_path, monkeypatch):
     """A roster (甲 on duty, 乙 duty leader, 丙 分管领导, 丁 管理员) whose addresses are paths of one webhook."""
     monkeypatch.delenv("YUQING_CONFIG_DIR", raising=False)
     with WebhookSink() as sink:
-        cfg = get_settings(database_url=sqlite_url, data_dir=tmp_path, alert_urls=[], secret_key="s3cret",
+        cfg = get_settings(database_url=any_url, data_dir=tmp_path, alert_urls=[], secret_key="s3cret",
                            public_base_url="https://yq.example.gov.cn")
         ctx = alerting.alert_context(cfg)
         monkeypatch.setattr(notify, "_provider", lambda: ctx)
         base = f"json://127.0.0.1:{sink.port}"
-        with session_scope(sqlite_engine) as s:
+        with session_scope(any_engine) as s:
             for name, role, path in (("甲", "值班人员", "duty"), ("乙", "带班领导", "leader"),
                                      ("丙", "分管领导", "vice"), ("丁", "管理员", "admin")):
                 duty.upsert_person(s, name=name, role=role, urls=[f"{base}/{path}"], now=fixed_now)
             duty.add_shift(s, start_at=fixed_now - 2 * H, end_at=fixed_now + 48 * H, on_duty=["甲"], leader="乙",
                            now=fixed_now)
-        yield sqlite_engine, cfg, sink
+        yield any_engine, cfg, sink
 
 
 def got(sink: WebhookSink, path: str) -> list[str]:
@@ -249,3 +249,24 @@ def test_ack_page_acknowledges_through_the_signed_link(world, fixed_now, monkeyp
     assert at.success and "已确认" in at.success[0].value
     a = alert_of(engine, case_id)
     assert a.state == ACKNOWLEDGED and a.acknowledged_by == "乙"
+
+
+def test_provisional_clock_alerts_until_the_calendar_is_known(world, fixed_now):
+    from ledger.models.clocks import Clock
+
+    engine, cfg, sink = world
+    due = fixed_now.replace(year=2027, month=1, day=8)
+    with session_scope(engine) as s:
+        s.add(Clock(subject="disclosure", subject_id=1, rule_id="disclosure_reply", anchor_at=fixed_now, due_at=due,
+                    provisional=True, started_at=fixed_now, updated_at=fixed_now))
+    tick(engine, cfg, fixed_now)
+    body = sink.bodies[-1]["message"]
+    assert got(sink, "admin") == ["【节假日安排缺失(时限暂按周末计算)】2027年节假日安排缺失"]
+    assert "目前有 1 个时限暂按周末计算" in body
+    with session_scope(engine) as s:  # the calendar was supplied and the clock recomputed
+        clock = s.exec(select(Clock)).one()
+        clock.provisional = False
+        s.add(clock)
+    tick(engine, cfg, fixed_now + M)
+    with Session(engine) as s:
+        assert s.exec(select(Alert)).one().state == RESOLVED
