@@ -72,3 +72,25 @@ def test_run_polls_sources_and_stops_on_sigterm(sqlite_engine, sqlite_url, tmp_p
                 proc.kill()
     assert proc.returncode == 0, out
     assert "服务已停止" in out
+
+
+def test_demo_runs_the_whole_path_offline(tmp_path):
+    """`yuqing demo` serves its own platform, crawls it, seeds the ledger and stops when told."""
+    env = dict(os.environ)
+    env.pop("YUQING_DATABASE_URL", None)
+    env["YUQING_DATA_DIR"] = str(tmp_path / "var")
+    proc = subprocess.run([sys.executable, "-m", "config.cli.main", "demo", "--duration", "25", "--no-dashboard",
+                           "--step", "1", "--interval", "10"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "演示已结束" in proc.stdout
+    from ledger.db import make_engine
+    from ledger.models.cases import Case
+    from ledger.models.users import User
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'yuqing.db'}")
+    with Session(engine) as s:
+        posts = s.exec(select(func.count()).select_from(Post)).one()[0]
+        cases = s.exec(select(func.count()).select_from(Case)).one()[0]
+        users = s.exec(select(func.count()).select_from(User)).one()[0]
+    assert posts >= 8 and cases == 3 and users == 4
