@@ -52,6 +52,9 @@ HOTLINE_OPTIONAL = {"author": "留言用户", "reply": "答复意见", "reply_ti
                     "likes": "点赞数", "dislikes": "反对数", "unit": "办理单位"}
 
 
+SKIP = None  # what a spec's parse returns for a row that is not an error but holds nothing to store
+
+
 class ImportFileError(ValueError):
     """A file refused before anything was stored (message in Chinese for the user)."""
 
@@ -249,7 +252,8 @@ def cell_text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, datetime | date):
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return _CONTROL.sub("", str(value)).strip()
+    text = str(value).strip()
+    return text if text.isprintable() else _CONTROL.sub("", text).strip()
 
 
 def cell_time(value: Any, *, now: datetime, column: str) -> datetime | None:
@@ -283,6 +287,7 @@ class TableSpec:
     required: dict[str, str]
     optional: dict[str, str]
     parse: Callable[[dict[str, Any], int], Any]  # values by field, row number → record
+    check: Callable[[dict[str, Any], int], Any] | None = None  # cheaper parse for the validation pass
 
 
 def _locate(rows: Iterator[tuple[int, list[Any]]], spec: TableSpec, rename: dict[str, str]):
@@ -307,8 +312,9 @@ def _locate(rows: Iterator[tuple[int, list[Any]]], spec: TableSpec, rename: dict
 
 
 def _records(path: Path, spec: TableSpec, *, rename: dict[str, str], encoding: str | None,
-             on_error: Callable[[int, str], None]) -> Iterator[Any]:
+             on_error: Callable[[int, str], None], checking: bool = False) -> Iterator[Any]:
     """Parse every data row; rows that cannot be read go to ``on_error`` (row number, problem)."""
+    parse = spec.check if checking and spec.check is not None else spec.parse
     with open_rows(path, encoding=encoding) as rows:
         _header_row, index, width = _locate(rows, spec, rename)
         for number, values in rows:
@@ -320,7 +326,7 @@ def _records(path: Path, spec: TableSpec, *, rename: dict[str, str], encoding: s
                 continue
             mapped = {f: (values[i] if i < len(values) else None) for f, i in index.items()}
             try:
-                yield spec.parse(mapped, number)
+                yield parse(mapped, number)
             except RowError as exc:
                 on_error(number, str(exc))
 
@@ -336,7 +342,7 @@ def validate(path: Path, spec: TableSpec, *, rename: dict[str, str], encoding: s
         if len(errors) < MAX_ERRORS_SHOWN:
             errors.append(f"第 {number} 行: {problem}")
 
-    count = sum(1 for _ in _records(path, spec, rename=rename, encoding=encoding, on_error=note))
+    count = sum(1 for _ in _records(path, spec, rename=rename, encoding=encoding, on_error=note, checking=True))
     if bad:
         more = f" (另有 {bad - len(errors)} 行)" if bad > len(errors) else ""
         raise ImportFileError(f"{bad} 行无法读取, 未导入任何内容:\n  " + "\n  ".join(errors) + more)
@@ -391,22 +397,32 @@ def posts_spec(*, text_col: str, now: datetime, title_col: str | None = None, ti
         if col:
             required[key] = col
 
-    def parse(m: dict[str, Any], number: int) -> RawPost:
+    def check(m: dict[str, Any], number: int) -> bool:
+        if not _text(m, "text"):
+            return False  # an empty post (streams have them): skipped, counted
+        if time_col:
+            cell_time(m.get("time"), now=now, column=time_col)
+        if id_col and not _text(m, "id"):
+            raise RowError(f"{id_col} 为空")
+        return True
+
+    def parse(m: dict[str, Any], number: int) -> RawPost | None:
+        if not check(m, number):
+            return SKIP
         text = _text(m, "text")
-        if not text:
-            raise RowError(f"{text_col} 为空")
-        published = cell_time(m.get("time"), now=now, column=time_col or "time") if time_col else None
+        title = _text(m, "title") if title_col else ""
+        when = _text(m, "time") if time_col else ""
+        author = _text(m, "author") if author_col else ""
+        published = cell_time(m.get("time"), now=now, column=time_col) if time_col else None
         if id_col:
             ext = _text(m, "id")
-            if not ext:
-                raise RowError(f"{id_col} 为空")
         else:
-            key = "\x1f".join(_text(m, k) for k in ("text", "title", "time", "author"))
+            key = "\x1f".join((text, title, when, author))
             ext = "h:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
-        return RawPost(external_id=ext, text=text, title=_text(m, "title") or None,
-                       author=_text(m, "author") or None, published_at=published)
+        return RawPost(external_id=ext, text=text, title=title or None, author=author or None,
+                       published_at=published)
 
-    return TableSpec(required=required, optional={}, parse=parse)
+    return TableSpec(required=required, optional={}, parse=parse, check=check)
 
 
 # ---------------------------------------------------------------- storing
@@ -415,6 +431,7 @@ def posts_spec(*, text_col: str, now: datetime, title_col: str | None = None, ti
 @dataclass
 class ImportReport:
     rows: int = 0
+    skipped: int = 0  # rows with nothing to store (an empty post text)
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -425,8 +442,11 @@ class ImportReport:
 
     def summary(self) -> str:
         """One Chinese line for the user."""
+        repeats = self.rows - self.skipped - self.inserted - self.unchanged - self.updated
         line = (f"导入完成: 读取 {self.rows} 行, 新增 {self.inserted} 条, 已存在 {self.unchanged} 条"
-                f"{f', 更新 {self.updated} 条' if self.updated else ''}")
+                f"{f', 更新 {self.updated} 条' if self.updated else ''}"
+                f"{f', 文件内重复 {repeats} 行' if repeats > 0 else ''}"
+                f"{f', 正文为空跳过 {self.skipped} 行' if self.skipped else ''}")
         if self.messages.inserted or self.messages.unchanged or self.messages.updated:
             line += (f"; 留言 新增 {self.messages.inserted} 条, 已存在 {self.messages.unchanged} 条"
                      f"{f', 补录答复 {self.messages.updated} 条' if self.messages.updated else ''}")
@@ -483,7 +503,14 @@ def import_file(
     report.rows = validated_rows if validated_rows is not None else validate(
         path, spec, rename=rename, encoding=encoding)
     records = _records(path, spec, rename=rename, encoding=encoding, on_error=_strict)
-    for batch in _batches(records, batch_size):
+    def kept() -> Iterator[Any]:
+        for rec in records:
+            if rec is SKIP:
+                report.skipped += 1
+            else:
+                yield rec
+
+    for batch in _batches(kept(), batch_size):
         with session_scope(engine) as session:
             posts = [r[0] if isinstance(r, tuple) else r for r in batch]
             res = store_posts(session, source_id=source_id, items=posts, assessor=assessor, now=now)

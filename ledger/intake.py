@@ -7,8 +7,8 @@ response, compressed) is stored with its SHA-256.
 
 The write path is built for throughput: one existence query per batch, new rows written with one
 bulk ``INSERT`` (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL, so a concurrent or repeated
-run cannot store a post twice) returning their ids, and the stored rows handed back as persistent
-:class:`Post` objects (no per-row ORM flush) for event clustering.
+run cannot store a post twice) returning their ids, and the stored rows handed back as fully
+loaded :class:`Post` objects (no per-row ORM flush) for event clustering.
 
 Citizens' messages (留言) from hotline exports go through :func:`store_messages`, linked to the
 post stored for the same row.
@@ -83,8 +83,12 @@ def prepare(item: RawPost) -> tuple[str | None, str]:
 
 
 def _author(value: str | None) -> str | None:
-    """An author name as plain text (no markup), bounded."""
-    return normalize_text(value, simplify=False)[:200] or None if value else None
+    """An author name as plain text (no markup, no NUL), bounded."""
+    if not value:
+        return None
+    if "<" in value or "&" in value:
+        value = normalize_text(value, simplify=False)
+    return value.replace("\x00", "").strip()[:200] or None
 
 
 def _ext_id(value: Any) -> str:
@@ -139,10 +143,7 @@ def _assessment_values(a) -> dict[str, Any]:
 
 
 _KNOWN_POST_COLUMNS = frozenset(
-    "id source_id external_id url title text author published_at fetched_at updated_at version "
-    "content_hash simhash dup_of_id likes dislikes reposts event_id sentiment sentiment_score "
-    "categories topics sensitivity severity jurisdiction responsible_unit disposal_type rumour pii "
-    "assessment".split()
+    ["id", "source_id", "external_id", "url", "title", "text", "author", "published_at", "fetched_at", "updated_at", "version", "content_hash", "simhash", "dup_of_id", "likes", "dislikes", "reposts", "event_id", "sentiment", "sentiment_score", "categories", "topics", "sensitivity", "severity", "jurisdiction", "responsible_unit", "disposal_type", "rumour", "pii", "assessment"]
 )
 
 
@@ -161,12 +162,15 @@ def _other_post_columns() -> list[tuple[str, Any]]:
     return out
 
 
-def _persistent_post(session: Session, values: dict[str, Any]) -> Post:
-    """A Post for a row just inserted, attached to the session as if loaded (no extra query)."""
+def _stored_post(values: dict[str, Any]) -> Post:
+    """A Post for a row just inserted, as if loaded and then detached (no extra query).
+
+    Every column is loaded, so reading it never touches the database; ``session.add(post)``
+    attaches it (persistent, not re-inserted) if a caller wants ORM change tracking. Not adding
+    thousands of objects to the session per batch saves the cascade walk of ``Session.add``."""
     post = Post._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     post.__dict__.update(values)
     make_transient_to_detached(post)
-    session.add(post)
     return post
 
 
@@ -182,7 +186,8 @@ def store_posts(
 
     Items already stored with the same content are left alone (crawling twice stores nothing
     twice); items whose content changed are updated and their previous version kept.
-    ``result.posts`` holds the inserted and updated rows as persistent ``Post`` objects with ids.
+    ``result.posts`` holds the inserted and updated rows as ``Post`` objects with ids and every
+    column loaded (inserted ones detached: see :func:`_stored_post`).
     """
     result = IntakeResult()
     if not items:
@@ -278,7 +283,7 @@ def _insert_new(session: Session, source_id: int, new_items: list, assessments: 
         pk = ids.get(row["external_id"])
         if pk is not None:
             row["id"] = pk
-            fresh.append(_persistent_post(session, row))
+            fresh.append(_stored_post(row))
     return fresh
 
 

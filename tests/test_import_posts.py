@@ -56,6 +56,15 @@ def test_identical_rows_are_one_post_and_reimport_adds_nothing(any_engine, tmp_p
     assert all(p.sentiment in ("positive", "neutral", "negative") for p in posts)
 
 
+def test_empty_posts_are_skipped_and_counted(sqlite_engine, tmp_path, assessor, fixed_now):
+    """Streams hold posts with no text: skipped and counted, not a reason to refuse the file."""
+    path = write(tmp_path / "p.csv", ["userid", "text"], [["1", "有内容"], ["2", ""], ["3", "   "], ["1", "有内容"]])
+    rep = do_import(sqlite_engine, path, assessor, fixed_now, text_col="text", author_col="userid")
+    assert (rep.rows, rep.skipped, rep.inserted) == (4, 2, 1)
+    assert "正文为空跳过 2 行" in rep.summary() and "文件内重复 1 行" in rep.summary()
+    assert [p.text for p in stored(sqlite_engine)] == ["有内容"]
+
+
 def test_id_title_time_columns(sqlite_engine, tmp_path, assessor, fixed_now):
     rows = [["a1", "标题一", "正文一 13912345678", "2020年1月6日 12:09", "甲"],
             ["a2", "", "正文二", "2020-01-07 08:00", "乙"],
