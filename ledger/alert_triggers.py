@@ -8,6 +8,7 @@ Functions take the session and do not commit; ``now`` is always an argument.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,6 +126,31 @@ def commitment_signals(session: Session, commitment_ids: Iterable[int], *, ctx: 
                   + (f"，属 {case_brief(case)}" if case else "") + "。"),
         ))
     return out
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """A clock's current overdue state, in the shape of a ``ClockChange`` (for clocks that were
+    already overdue when their case was opened or regraded)."""
+
+    clock_id: int
+    subject: str
+    subject_id: int
+    rule_id: str
+    rule_name: str
+    after: str
+    at: datetime
+    due_at: datetime
+    provisional: bool
+
+
+def overdue_clock_states(session: Session, *, subject: str, subject_id: int, now: datetime) -> list[ClockState]:
+    rows = session.exec(
+        select(Clock).where(Clock.subject == subject, Clock.subject_id == subject_id,
+                            Clock.status.in_(list(CLOCK_KINDS))).order_by(Clock.id)
+    ).all()
+    return [ClockState(c.id, c.subject, c.subject_id, c.rule_id, c.rule_name, c.status, now, c.due_at, c.provisional)
+            for c in rows]
 
 
 # ---------------------------------------------------------------------------- cases

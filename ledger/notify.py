@@ -49,10 +49,11 @@ def case_event(session: Session, *, case: Any, event: str, now: datetime, actor:
         return
     ctx = context()
     signals = case_signals(case, event=event, detail=detail, ctx=ctx)
-    changes = (detail or {}).get("clock_changes") or []
-    if changes:  # clocks already overdue when the case was opened / regraded
-        from ledger.alert_triggers import clock_signals
+    if event in ("opened", "regraded"):  # clocks already overdue when entered late
+        from ledger.alert_triggers import clock_signals, overdue_clock_states
 
-        signals += clock_signals(session, changes, ctx=ctx)
+        session.flush()
+        states = overdue_clock_states(session, subject="case", subject_id=case.id, now=now)
+        signals += clock_signals(session, states, ctx=ctx)
     if signals:
         raise_signals(session, signals, now=now, ctx=ctx, actor=actor)

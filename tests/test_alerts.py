@@ -270,3 +270,16 @@ def test_provisional_clock_alerts_until_the_calendar_is_known(world, fixed_now):
     tick(engine, cfg, fixed_now + M)
     with Session(engine) as s:
         assert s.exec(select(Alert)).one().state == RESOLVED
+
+
+def test_case_entered_late_alerts_its_overdue_clocks_at_once(world, fixed_now):
+    engine, cfg, sink = world
+    with session_scope(engine) as s:  # discovered 50 h before it was entered: the 48 h limit is past
+        cases.open_case(s, title="迟报事件", grade="较大", discovered_at=fixed_now - 50 * H, now=fixed_now,
+                        actor="值班", env=load_case_env(cfg))
+    tick(engine, cfg, fixed_now)
+    assert len(got(sink, "duty")) == 1
+    first = sink.bodies[0]
+    assert "已超最迟时限" in first["title"] and "回应其他政务舆情(48小时)已超过最迟时限" in first["message"]
+    tick(engine, cfg, fixed_now + M)
+    assert len(got(sink, "duty")) == 1
