@@ -33,9 +33,28 @@ H = timedelta(hours=1)
 
 
 @pytest.fixture
-def world(any_engine, any_url, fixed_now, tmp_path, monkeypatch):
+def db(request, tmp_path):
+    """SQLite by default; tests parametrized with ``ON_BOTH`` also run on a PostgreSQL schema."""
+    from ledger.db import make_engine
+    from ledger.migrate import upgrade
+
+    url = (f"sqlite:///{tmp_path / 'yuqing.db'}" if getattr(request, "param", "sqlite") == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    upgrade(url)
+    engine = make_engine(url)
+    yield url, engine
+    engine.dispose()
+
+
+ON_BOTH = pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                                  indirect=True)
+
+
+@pytest.fixture
+def world(db, fixed_now, tmp_path, monkeypatch):
     """A roster (甲 on duty, 乙 duty leader, 丙 分管领导, 丁 管理员) whose addresses are paths of one webhook."""
     monkeypatch.delenv("YUQING_CONFIG_DIR", raising=False)
+    any_url, any_engine = db
     with WebhookSink() as sink:
         cfg = get_settings(database_url=any_url, data_dir=tmp_path, alert_urls=[], secret_key="s3cret",
                            public_base_url="https://yq.example.gov.cn")
@@ -73,6 +92,7 @@ def alert_of(engine, case_id) -> Alert:
         return s.exec(select(Alert).where(Alert.group_key == f"case:{case_id}")).one()
 
 
+@ON_BOTH
 def test_unacknowledged_alert_reaches_the_duty_leader_and_stops_at_the_cap(world, fixed_now):
     engine, cfg, sink = world
     open_case(engine, cfg, fixed_now)
@@ -94,6 +114,7 @@ def test_unacknowledged_alert_reaches_the_duty_leader_and_stops_at_the_cap(world
     assert alert_of(engine, 1).next_step_at is None and len(got(sink, "duty")) == 1
 
 
+@ON_BOTH
 def test_acknowledged_alert_does_not_reach_the_duty_leader(world, fixed_now):
     engine, cfg, sink = world
     case_id = open_case(engine, cfg, fixed_now)
@@ -108,6 +129,7 @@ def test_acknowledged_alert_does_not_reach_the_duty_leader(world, fixed_now):
     assert a.state == ACKNOWLEDGED and a.resolved_at is None and a.acknowledged_by == "甲"  # ack ≠ resolve
 
 
+@ON_BOTH
 def test_major_case_one_chain_breach_inhibits_missed_target(world, fixed_now):
     engine, cfg, sink = world
     case_id = open_case(engine, cfg, fixed_now, grade="重大", title="化工厂爆炸")
