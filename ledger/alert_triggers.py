@@ -248,7 +248,9 @@ def source_signals(session: Session, *, now: datetime, ctx: AlertContext) -> lis
         if src.status == "down":
             since = src.last_success_at
             out.append(Signal(
-                kind="source_down", group_key=group, key=f"source:{src.id}:down:{_local(src.last_error_at, ctx)}",
+                # one key per outage: the alert is resolved when the source is back, a later outage
+                # opens a new alert, and further failures during this one add nothing
+                kind="source_down", group_key=group, key=f"source:{src.id}:down",
                 title=f"信息来源“{src.name}”中断", subject="source", subject_id=src.id,
                 text=(f"信息来源“{src.name}”连续 {src.consecutive_failures} 次抓取失败，已标记为中断"
                       f"（上次成功：{_local(since, ctx)}）。最近错误：{(src.last_error or '')[:200]}"),

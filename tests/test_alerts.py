@@ -204,16 +204,26 @@ def test_source_down_alerts_admin_and_resolves_when_back(world, fixed_now):
                      last_error_at=fixed_now, created_at=fixed_now)
         s.add(src)
     tick(engine, cfg, fixed_now)
-    tick(engine, cfg, fixed_now + M)
+    with session_scope(engine) as s:  # it keeps failing while down
+        src = s.exec(select(Source)).one()
+        src.consecutive_failures, src.last_error_at = 4, fixed_now + M
+        s.add(src)
+    tick(engine, cfg, fixed_now + 2 * M)
     assert got(sink, "admin") == ["【信息来源中断】信息来源“市政府网站”中断"]
     assert got(sink, "duty") == []
     with session_scope(engine) as s:
         src = s.exec(select(Source)).one()
         src.status = "ok"
         s.add(src)
-    tick(engine, cfg, fixed_now + 2 * M)
+    tick(engine, cfg, fixed_now + 3 * M)
     with Session(engine) as s:
         assert [a.state for a in list_alerts(s, state=None)] == [RESOLVED]
+    with session_scope(engine) as s:  # a later outage is a new alert
+        src = s.exec(select(Source)).one()
+        src.status = "down"
+        s.add(src)
+    tick(engine, cfg, fixed_now + 4 * M)
+    assert len(got(sink, "admin")) == 2
 
 
 def test_sensitive_posts_of_one_event_give_one_message(world, fixed_now):
