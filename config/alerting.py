@@ -79,6 +79,7 @@ def raise_tick_alerts(session: Session, report: Any, now: datetime, settings: Se
     except ValueError:  # a broken holidays.toml: no calendar reminder this tick
         calendar = None
     trig.resolve_closed_cases(session, now=now)
+    trig.resolve_quiet_post_alerts(session, now=now, ctx=ctx)
     signals = trig.clock_signals(session, _clock_changes(report), ctx=ctx)
     signals += trig.commitment_signals(session, getattr(report, "commitments_overdue", None) or [], ctx=ctx)
     signals += trig.post_signals(session, now=now, ctx=ctx, rules=rules)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from ledger.alerts import AlertContext, Signal, grade_at_least, resolve_group
@@ -237,6 +238,18 @@ def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
                           text=text, grade=grade if grade in ("一般", "较大", "重大", "特别重大") else None,
                           subject="post", subject_id=post.id, unit=post.responsible_unit))
     return out
+
+
+def resolve_quiet_post_alerts(session: Session, *, now: datetime, ctx: AlertContext) -> None:
+    """Resolve the alerts of posts / events (not of cases) that had no new sensitive post for
+    ``post_lookback_hours``: their posts have left the window, the chain has run its course."""
+    quiet_since = now - timedelta(hours=ctx.policy.post_lookback_hours)
+    rows = session.exec(
+        select(Alert).where(or_(Alert.group_key.like("post:%"), Alert.group_key.like("event:%")),
+                            Alert.state != "resolved", Alert.updated_at < quiet_since)
+    ).all()
+    for alert in rows:
+        resolve_group(session, alert.group_key, now=now, reason="无新增敏感信息，自动解除 (quiet)")
 
 
 # ---------------------------------------------------------------------------- sources

@@ -244,6 +244,10 @@ def test_sensitive_posts_of_one_event_give_one_message(world, fixed_now):
     assert "敏感度 0.90" in body and "敏感度 0.80" in body and "0.20" not in body
     with Session(engine) as s:
         assert [a.group_key for a in s.exec(select(Alert)).all()] == ["event:7"]
+    tick(engine, cfg, fixed_now + 25 * H)  # a quiet day later the event's alert is resolved
+    with Session(engine) as s:
+        assert s.exec(select(Alert)).one().state == RESOLVED
+    assert len(got(sink, "duty")) == 1
 
 
 def test_missing_holiday_calendar_reminds_in_december(world, fixed_now):
