@@ -21,6 +21,7 @@ import re
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -97,32 +98,23 @@ def simhash_batch(shingle_sets: Sequence[Iterable[str]]) -> list[int | None]:
     """
     from scipy.sparse import csr_matrix  # lazily: only ingest needs it
 
-    vocab: dict[str, int] = {}
-    indptr = [0]
-    indices: list[int] = []
-    sizes: list[int] = []
-    for sset in shingle_sets:
-        uniq = sset if isinstance(sset, set | frozenset) else set(sset)
-        if len(uniq) >= MIN_SHINGLES:
-            for t in uniq:
-                j = vocab.get(t)
-                if j is None:
-                    j = vocab[t] = len(vocab)
-                indices.append(j)
-            sizes.append(len(uniq))
-        else:
-            sizes.append(0)
-        indptr.append(len(indices))
+    sets = [sset if isinstance(sset, set | frozenset) else set(sset) for sset in shingle_sets]
+    sizes = [len(u) if len(u) >= MIN_SHINGLES else 0 for u in sets]
     out: list[int | None] = [None] * len(shingle_sets)
-    if not vocab:
+    flat = list(chain.from_iterable(u for u, n in zip(sets, sizes, strict=True) if n))
+    if not flat:
         return out
-    hashes = np.fromiter(_HASHES.get_many(vocab), dtype=np.uint64, count=len(vocab))
+    keys = list(dict.fromkeys(flat))
+    vocab = dict(zip(keys, range(len(keys)), strict=True))
+    indices = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+    indptr = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    hashes = np.fromiter(_HASHES.get_many(keys), dtype=np.uint64, count=len(keys))
     bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little").astype(
         np.float32
     )
     matrix = csr_matrix(
-        (np.ones(len(indices), dtype=np.float32), np.array(indices), np.array(indptr)),
-        shape=(len(shingle_sets), len(vocab)),
+        (np.ones(len(flat), dtype=np.float32), indices, indptr), shape=(len(sets), len(keys))
     )
     counts = matrix @ bits
     size_arr = np.array(sizes, dtype=np.float32)

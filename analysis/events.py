@@ -24,7 +24,6 @@ from collections import (
     Counter,
     OrderedDict,
     _count_elements,  # type: ignore[attr-defined]  # C-accelerated counting
-    deque,
 )
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,9 +107,11 @@ class IdfModel:
         self.cap = cap
         self.df: dict[str, int] = {}
         self.n = 0
+        self.cache: dict[str, float] = {}  # idf of terms seen since the last update
 
     def update(self, docs: Iterable[Iterable[str]]) -> None:
         docs = list(docs)
+        self.cache = {}
         self.n += len(docs)
         _count_elements(self.df, chain.from_iterable(docs))
         if len(self.df) > self.cap:
@@ -119,6 +120,7 @@ class IdfModel:
     def halve(self) -> None:
         """Halve every count (dropping zeros): bounded memory, older documents weigh less."""
         self.df = {t: c // 2 for t, c in self.df.items() if c >= 2}
+        self.cache = {}
         self.n = max(1, self.n // 2)
 
     def idf(self, term: str) -> float:
@@ -187,7 +189,7 @@ class EventState:
         self.norm2 = n2
         self.maxw = mx
         self.inv = 1.0 / math.sqrt(n2) if n2 > 0 else 1.0
-        if len(c) > 2 * cap:
+        if len(c) > cap + cap // 2:
             keep = sorted(c.items(), key=lambda kv: kv[1], reverse=True)[:cap]
             self.centroid = dict(keep)
             self.norm2 = sum(w * w for _, w in keep)
@@ -223,7 +225,7 @@ class EventClusterer:
         self.params = params or EventParams()
         self.idf = IdfModel(self.params.df_cap)
         self.events: OrderedDict[int, EventState] = OrderedDict()  # key: id(state) until stored
-        self.postings: dict[str, deque[EventState]] = {}
+        self.postings: dict[str, list[EventState]] = {}
         self.tag_words: dict[str, list[EventState]] = {}
         self.owners: dict[str, EventState] = {}  # anchor -> largest event dominated by it
 
@@ -241,16 +243,18 @@ class EventClusterer:
         # anchors (hashtags, entity names) are distinctive by nature: a burst about one thing
         # makes its anchor frequent, which must not make it weak, so their IDF has a floor
         anchor_idf = p.anchor_idf_floor * (log(n1) + 1.0)
+        cache = idf.cache
+        get = cache.get
         for t, tf in feats.terms.items():
-            idf_t = log(n1 / (df.get(t, 0) + 1)) + 1.0
-            if tf > 1:
-                idf_t *= 1.0 + log(tf)
-            c0 = t[0]
-            if c0 == "#":
-                idf_t = max(idf_t, anchor_idf) * tag_boost
-            elif c0 == "@":
-                idf_t = max(idf_t, anchor_idf) * p.entity_boost
-            weights[t] = idf_t
+            w = get(t)
+            if w is None:
+                w = cache[t] = log(n1 / (df.get(t, 0) + 1)) + 1.0
+            weights[t] = w * (1.0 + log(tf)) if tf > 1 else w
+        for t in feats.hashtags:
+            weights[t] = max(weights[t], anchor_idf) * tag_boost
+        for e in feats.entities:
+            t = "@" + e
+            weights[t] = max(weights[t], anchor_idf) * p.entity_boost
         if len(weights) > p.post_terms:
             weights = dict(
                 sorted(weights.items(), key=lambda kv: kv[1], reverse=True)[: p.post_terms]
@@ -356,13 +360,7 @@ class EventClusterer:
             return
         fresh = ev.add_vector(vec, self.params.centroid_terms)
         if fresh:
-            cap = self.params.postings_cap
-            postings = self.postings
-            for t in fresh:
-                plist = postings.get(t)
-                if plist is None:
-                    postings[t] = plist = deque(maxlen=cap)
-                plist.append(ev)
+            self._index(ev, fresh, vec)
         self.touch(ev)
         if ev.posts >= 2:
             top_t = max(vec, key=vec.__getitem__)
@@ -370,6 +368,23 @@ class EventClusterer:
                 cur = self.owners.get(top_t)
                 if cur is None or not cur.alive or (cur is not ev and cur.posts < ev.posts):
                     self.owners[top_t] = ev
+
+    def _index(self, ev: EventState, terms: list[str], weights: dict[str, float]) -> None:
+        """Add ``ev`` to the postings of its strongest new terms (lists capped per term)."""
+        p = self.params
+        k = 2 * p.query_terms
+        if len(terms) > k:
+            terms = sorted(terms, key=lambda t: weights.get(t, 0.0), reverse=True)[:k]
+        postings = self.postings
+        cap = p.postings_cap
+        for t in terms:
+            plist = postings.get(t)
+            if plist is None:
+                postings[t] = [ev]
+            else:
+                plist.append(ev)
+                if len(plist) > cap:
+                    del plist[0]
 
     def touch(self, ev: EventState) -> None:
         key = id(ev)
@@ -384,7 +399,7 @@ class EventClusterer:
         while len(self.events) > self.params.max_active:
             _, old = self.events.popitem(last=False)
             old.alive = False
-        if len(self.postings) > 4 * self.params.df_cap:
+        if len(self.postings) > self.params.df_cap:
             self.prune_postings()
 
     def restore(self, ev: EventState, signature: dict[str, float]) -> None:
@@ -396,11 +411,7 @@ class EventClusterer:
         ev.is_new = False
         ev.dirty = False
         ev.sig_posts = ev.posts
-        for t in signature:
-            plist = self.postings.get(t)
-            if plist is None:
-                self.postings[t] = plist = deque(maxlen=self.params.postings_cap)
-            plist.append(ev)
+        self._index(ev, list(signature), signature)
         self.touch(ev)
 
     def merge_similar(self, touched: Iterable[EventState]) -> list[tuple[EventState, EventState]]:
@@ -482,11 +493,8 @@ class EventClusterer:
         fresh = keep.add_vector(
             {t: w * scale for t, w in gone.centroid.items()}, self.params.centroid_terms
         )
-        for t in fresh:
-            plist = self.postings.get(t)
-            if plist is None:
-                self.postings[t] = plist = deque(maxlen=self.params.postings_cap)
-            plist.append(keep)
+        if fresh:
+            self._index(keep, fresh, gone.centroid)
         keep.posts += gone.posts
         keep.likes += gone.likes
         keep.dislikes += gone.dislikes
@@ -507,9 +515,13 @@ class EventClusterer:
         self.touch(keep)
 
     def prune_postings(self) -> None:
-        """Drop postings that only point to evicted events."""
+        """Drop postings that only point to evicted events; if still too many, the oldest terms."""
         for t in [t for t, pl in self.postings.items() if not any(e.alive for e in pl)]:
             del self.postings[t]
+        excess = len(self.postings) - self.params.df_cap // 2
+        if excess > 0:
+            for t in list(self.postings)[:excess]:  # dicts keep insertion order: oldest first
+                del self.postings[t]
         for w in [w for w, evs in self.tag_words.items() if not any(e.alive for e in evs)]:
             del self.tag_words[w]
         for t in [t for t, e in self.owners.items() if not e.alive]:

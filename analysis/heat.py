@@ -38,7 +38,7 @@ class EventParams:
     centroid_terms: int = 96  # terms kept per event centroid
     centroid_sample_after: int = 64  # beyond this many posts only a sample updates the centroid
     postings_cap: int = 24  # events remembered per term in the inverted index
-    max_active: int = 20_000  # events kept in memory (LRU)
+    max_active: int = 10_000  # events kept in memory (LRU)
     df_cap: int = 300_000  # vocabulary size before document frequencies are halved
     title_weight: int = 2  # a title's shingles count this many times
     hashtag_boost: float = 3.0
