@@ -1,16 +1,22 @@
 """Three-way sentiment (positive / neutral / negative) with a score, behind one engine interface.
 
-Engines: ``snownlp`` (SnowNLP's default model, the baseline) and trained models loaded from a file.
-``load_engine("default")`` returns the shipped default engine.
+Engines: ``snownlp`` (SnowNLP's default model, the baseline) and trained linear models loaded from
+a file written by ``yuqing model train sentiment`` (see ``analysis.textmodel``).
+``load_engine("default")`` returns the shipped default engine: the model in
+``analysis/models/sentiment_default.npz`` (see docs/MODEL_CARD_sentiment.md), loaded on first use
+and cached.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
 LABELS = ("negative", "neutral", "positive")
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "sentiment_default.npz"
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,62 @@ class SnowNLPEngine:
         return out
 
 
+class LinearSentimentEngine:
+    """A trained positive-vs-negative model; scores inside its neutral band are ``neutral``.
+
+    Prediction is batched: a list of posts is vectorised in one pass, so call ``predict`` with
+    many texts at once.
+    """
+
+    def __init__(self, model, name: str | None = None) -> None:  # model: LinearTextModel
+        if model.task != "sentiment" or sorted(model.classes) != ["negative", "positive"]:
+            raise ValueError("不是情感模型 (not a sentiment model)")
+        self.model = model
+        self.name = name or str(model.info.get("name", "trained"))
+        self.low, self.high = (float(x) for x in model.info.get("band", (0.45, 0.55)))
+        self._pos = model.classes.index("positive")
+
+    def scores(self, texts: Sequence[str]):
+        """Probability of ``positive`` for each text (numpy array); blank texts get 0.5."""
+        import numpy as np
+
+        texts = ["" if t is None else str(t) for t in texts]
+        if not texts:
+            return np.zeros(0)
+        p = self.model.predict_proba(texts)[:, self._pos]
+        blank = np.fromiter((not t.strip() for t in texts), dtype=bool, count=len(texts))
+        p[blank] = 0.5
+        return p
+
+    def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
+        import numpy as np
+
+        p = self.scores(texts)
+        labels = np.where(p < self.low, "negative", np.where(p > self.high, "positive", "neutral"))
+        return [
+            SentimentResult(lab, sc) for lab, sc in zip(labels.tolist(), p.tolist(), strict=True)
+        ]
+
+
+def load_model_engine(path: str | Path, name: str | None = None) -> LinearSentimentEngine:
+    """Engine for the sentiment model file at ``path`` (``TextModelError`` when unusable)."""
+    from analysis.textmodel import load_model
+
+    return LinearSentimentEngine(load_model(path, "sentiment"), name=name)
+
+
+@lru_cache(maxsize=1)
+def default_engine() -> LinearSentimentEngine:
+    """The shipped default engine, loaded once on first use."""
+    return load_model_engine(DEFAULT_MODEL, name="default")
+
+
 def load_engine(spec: str = "default") -> SentimentEngine:
     """Return the engine named by ``spec``: ``default``, ``snownlp`` or a path to a model file."""
-    if spec in ("snownlp",):
+    if spec == "snownlp":
         return SnowNLPEngine()
     if spec == "default":
-        return SnowNLPEngine()
-    raise ValueError(f"未知的情感引擎: {spec}")
+        return default_engine()
+    if Path(spec).is_file():
+        return load_model_engine(spec)
+    raise ValueError(f"未知的情感引擎或模型文件不存在 (unknown engine / model not found): {spec}")

@@ -1,0 +1,600 @@
+"""Trainable text classifiers: fast n-gram features, training, evaluation, saving and loading.
+
+Two uses in the project:
+
+* the sentiment model (positive / negative with a calibrated probability, a neutral band around
+  the decision threshold gives the three-way label), and
+* the topic model a locality trains on its own labelled messages (``load_topic_model``).
+
+Features are TF-IDF weighted character n-grams computed with numpy over a whole batch at once
+(n-grams are keyed by a 64-bit FNV-1a hash of their code points, looked up in a hash table),
+optionally joined by jieba word n-grams. The classifier is linear (scikit-learn at training time);
+a saved model holds only numpy arrays and a JSON header in one ``.npz`` file, so loading needs
+neither pickle nor the network, and prediction needs only numpy and scipy.
+
+Pure module: no database, no configuration package; paths and texts come in as arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.textfeatures import _FEATURE_KINDS, Features, FeatureSpecError, make_features
+
+FORMAT = "yuqing-textmodel"
+FORMAT_VERSION = 1
+
+
+# Polarity label synonyms accepted in training / evaluation data (lower-cased keys).
+POLARITY_SYNONYMS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "positive",
+            "pos",
+            "p",
+            "1",
+            "+1",
+            "+",
+            "正",
+            "正面",
+            "积极",
+            "褒",
+            "好评",
+            "optimism",
+            "gratitude",
+            "joy",
+            "happy",
+            "happiness",
+            "like",
+            "喜",
+            "乐",
+            "好",
+        ],
+        "positive",
+    ),
+    **dict.fromkeys(
+        [
+            "negative",
+            "neg",
+            "n",
+            "-1",
+            "-",
+            "0",
+            "负",
+            "负面",
+            "消极",
+            "贬",
+            "差评",
+            "anger",
+            "disgust",
+            "sadness",
+            "fear",
+            "angry",
+            "sad",
+            "怒",
+            "哀",
+            "惧",
+            "恶",
+        ],
+        "negative",
+    ),
+    **dict.fromkeys(
+        ["neutral", "neu", "none", "中", "中性", "中立", "surprise", "惊", "other", "others"],
+        "neutral",
+    ),
+}
+
+
+class TextModelError(ValueError):
+    """Bad training data, bad model file or bad arguments (message is fit for the user)."""
+
+
+def normalize_polarity(value: Any) -> str | None:
+    """Map a polarity label or common synonym to positive / negative / neutral (None if unknown)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    key = str(value).strip().lower()
+    key = key.removesuffix(".0")  # 1.0 / -1.0 / 0.0 read from numeric columns
+    return POLARITY_SYNONYMS.get(key)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+class LinearTextModel:
+    """A linear classifier over n-gram features; binary models hold one weight row."""
+
+    def __init__(
+        self,
+        *,
+        task: str,
+        features: Features,
+        classes: Sequence[str],
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        info: Mapping[str, Any] | None = None,
+    ):
+        self.task = task
+        self.features = features
+        self.classes = [str(c) for c in classes]
+        self.coef = np.asarray(coef, dtype=np.float32)
+        self.intercept = np.asarray(intercept, dtype=np.float32)
+        self.info: dict[str, Any] = dict(info or {})
+        self._coef_t = np.ascontiguousarray(self.coef.T)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.classes)
+
+    def decision(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw scores: shape (n,) for a binary model, (n, classes) otherwise."""
+        X = self.features.transform(list(texts))
+        z = np.asarray(X @ self._coef_t) + self.intercept
+        return z[:, 0] if self.coef.shape[0] == 1 else z
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes``."""
+        z = self.decision(texts)
+        if z.ndim == 1:
+            p = 1.0 / (1.0 + np.exp(-z))
+            return np.stack([1.0 - p, p], axis=1)
+        return _softmax(z)
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """(label, probability) of the most probable class for each text."""
+        texts = list(texts)
+        if not texts:
+            return []
+        proba = self.predict_proba(texts)
+        best = proba.argmax(axis=1)
+        return [(self.classes[i], float(proba[k, i])) for k, i in enumerate(best)]
+
+    # -- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the model to ``path`` (a ``.npz`` file: arrays plus a JSON header)."""
+        path = Path(path)
+        head = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "task": self.task,
+            "classes": self.classes,
+            "features": [b.header() for b in self.features.blocks],
+            "info": self.info,
+        }
+        arrays: dict[str, np.ndarray] = {
+            "header": np.array(json.dumps(head, ensure_ascii=False)),
+            "coef": self.coef,
+            "intercept": self.intercept,
+        }
+        for i, b in enumerate(self.features.blocks):
+            arrays.update(b.arrays(f"f{i}_"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:  # np.savez_compressed would append .npz to a str path
+            np.savez_compressed(fh, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> LinearTextModel:
+        """Read a model written by :meth:`save`; clear ``TextModelError`` when it is not one."""
+        path = Path(path)
+        if not path.is_file():
+            raise TextModelError(f"模型文件不存在 (model file not found): {path}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            head = json.loads(str(arrays["header"]))
+        except (OSError, ValueError, KeyError) as exc:  # zip, npy and JSON errors
+            raise TextModelError(f"不是有效的模型文件 (not a model file): {path}: {exc}") from None
+        if head.get("format") != FORMAT or head.get("version") != FORMAT_VERSION:
+            raise TextModelError(f"不支持的模型格式 (unsupported model format): {path}")
+        blocks = [
+            _FEATURE_KINDS[h["kind"]].restore(h, arrays, f"f{i}_")
+            for i, h in enumerate(head["features"])
+        ]
+        return cls(
+            task=head["task"],
+            features=Features(blocks),
+            classes=head["classes"],
+            coef=arrays["coef"],
+            intercept=arrays["intercept"],
+            info=head.get("info"),
+        )
+
+
+def load_model(path: str | Path, task: str | None = None) -> LinearTextModel:
+    """Load a saved model, checking its task (``sentiment`` / ``topic``) when given."""
+    model = LinearTextModel.load(path)
+    if task is not None and model.task != task:
+        raise TextModelError(
+            f"模型类型不符 (wrong model type): {path} 是 {model.task} 模型, 需要 {task} 模型"
+        )
+    return model
+
+
+def load_topic_model(path: str | Path) -> LinearTextModel:
+    """The topic model at ``path``: ``.predict(texts) -> [(label, probability)]`` and ``.labels``."""
+    return load_model(path, "topic")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def read_labelled_csv(
+    path: str | Path, text_cols: Sequence[str], label_col: str
+) -> tuple[list[str], list[str]]:
+    """Texts (the named columns joined by a space) and raw labels from a UTF-8 CSV file.
+
+    Rows with an empty label are skipped. Missing file or columns raise ``TextModelError``
+    naming what is missing and what the file has.
+    """
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise TextModelError(f"数据文件不存在 (data file not found): {path}")
+    text_cols = [c.strip() for c in text_cols if c.strip()]
+    if not text_cols:
+        raise TextModelError("未指定文本列 (no text column given)")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in [*text_cols, label_col] if c not in header]
+            if missing:
+                raise TextModelError(
+                    f"数据文件缺少列 (missing column) {', '.join(missing)}: {path}; "
+                    f"已有列 (columns): {', '.join(header) or '无'}"
+                )
+            reader.fieldnames = header
+            texts, labels = [], []
+            for row in reader:
+                label = (row.get(label_col) or "").strip()
+                if not label:
+                    continue
+                texts.append(" ".join((row.get(c) or "").strip() for c in text_cols).strip())
+                labels.append(label)
+    except UnicodeDecodeError as exc:
+        raise TextModelError(f"数据文件不是 UTF-8 编码 (not UTF-8): {path}: {exc}") from None
+    except csv.Error as exc:
+        raise TextModelError(f"CSV 格式错误 (bad CSV): {path}: {exc}") from None
+    if not texts:
+        raise TextModelError(f"数据文件没有带标签的行 (no labelled rows): {path}")
+    return texts, labels
+
+
+def polarity_labels(raw: Sequence[Any]) -> list[str | None]:
+    """Polarity of each raw label (None when unknown); ``0`` is neutral when ``-1`` also occurs."""
+    keys = {str(v).strip().lower().removesuffix(".0") for v in raw}
+    zero = "neutral" if "-1" in keys else "negative"
+    out = []
+    for v in raw:
+        key = str(v).strip().lower().removesuffix(".0")
+        out.append(zero if key == "0" else normalize_polarity(key))
+    return out
+
+
+# --------------------------------------------------------------------------- training
+
+DEFAULT_SENTIMENT_FEATURES = "char:1-4@2"
+DEFAULT_SENTIMENT_C = 10.0
+DEFAULT_TOPIC_FEATURES = "char:1-3,word:1-1"
+DEFAULT_TOPIC_C = 0.5
+MAX_BAND_HALF_WIDTH = 0.15
+
+
+def _fit_linear(X, y: np.ndarray, C: float, *, balanced: bool = False, seed: int = 0):
+    from sklearn.linear_model import LogisticRegression
+
+    solver = "liblinear" if len(set(y.tolist())) == 2 else "lbfgs"
+    clf = LogisticRegression(
+        C=C,
+        solver=solver,
+        max_iter=3000,
+        random_state=seed,
+        class_weight="balanced" if balanced else None,
+    )
+    return clf.fit(X, y)
+
+
+def _fit_model(
+    task: str,
+    texts: Sequence[str],
+    y: Sequence[str],
+    *,
+    features: str,
+    C: float,
+    balanced: bool,
+    seed: int,
+    info: Mapping[str, Any],
+) -> LinearTextModel:
+    feats = make_features(features)
+    X = feats.fit_transform(list(texts))
+    clf = _fit_linear(X, np.asarray(y), C, balanced=balanced, seed=seed)
+    return LinearTextModel(
+        task=task,
+        features=feats,
+        classes=list(clf.classes_),
+        coef=clf.coef_,
+        intercept=clf.intercept_,
+        info={**info, "features": features, "C": C, "seed": seed, "n_features": feats.n_features},
+    )
+
+
+def _check_spec(features: str) -> None:
+    try:
+        make_features(features)
+    except FeatureSpecError as exc:
+        raise TextModelError(str(exc)) from None
+
+
+def train_sentiment(
+    texts: Sequence[str],
+    raw_labels: Sequence[Any],
+    *,
+    features: str = DEFAULT_SENTIMENT_FEATURES,
+    C: float = DEFAULT_SENTIMENT_C,
+    band: tuple[float, float] | None = None,
+    seed: int = 0,
+    folds: int = 3,
+) -> LinearTextModel:
+    """Train positive-vs-negative; choose the neutral band on out-of-fold scores unless given.
+
+    Labels may be positive / negative / neutral or common synonyms (see ``POLARITY_SYNONYMS``).
+    Neutral rows do not train the classifier; they choose the band [low, high] of scores that is
+    called neutral (the band maximising three-way macro-F1, half-width at most 0.15). Without
+    neutral rows the band is 0.45..0.55.
+    """
+    _check_spec(features)
+    pol = polarity_labels(raw_labels)
+    rows = [(t, p) for t, p in zip(texts, pol, strict=True) if p is not None]
+    unknown = len(pol) - len(rows)
+    if unknown > len(pol) / 2:
+        bad = sorted({str(r) for r, p in zip(raw_labels, pol, strict=True) if p is None})[:8]
+        raise TextModelError(f"无法识别的情感标签 (unknown sentiment labels): {', '.join(bad)}")
+    pn = [(t, p) for t, p in rows if p != "neutral"]
+    if len({p for _, p in pn}) < 2:
+        raise TextModelError("训练数据需要同时包含正面和负面样本 (need positive and negative rows)")
+    info = {
+        "rows": len(rows),
+        "skipped_rows": unknown,
+        "counts": {
+            k: sum(1 for _, p in rows if p == k) for k in ("positive", "negative", "neutral")
+        },
+    }
+    if band is None:
+        band = _choose_band(rows, features=features, C=C, seed=seed, folds=folds)
+    lo, hi = band
+    if not 0.0 <= lo <= 0.5 <= hi <= 1.0:
+        raise TextModelError(f"中性区间无效 (bad neutral band): {lo}..{hi}")
+    return _fit_model(
+        "sentiment",
+        [t for t, _ in pn],
+        [p for _, p in pn],
+        features=features,
+        C=C,
+        balanced=False,
+        seed=seed,
+        info={**info, "band": [lo, hi]},
+    )
+
+
+def _choose_band(rows, *, features: str, C: float, seed: int, folds: int) -> tuple[float, float]:
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.array([p for _, p in rows])
+    if (labels == "neutral").sum() < folds or min(
+        (labels == k).sum() for k in ("positive", "negative")
+    ) < folds:
+        return (0.45, 0.55)
+    texts = [t for t, _ in rows]
+    scores = np.zeros(len(rows))
+    for a, b in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, labels):
+        a = a[labels[a] != "neutral"]
+        m = _fit_model(
+            "sentiment",
+            [texts[i] for i in a],
+            labels[a].tolist(),
+            features=features,
+            C=C,
+            balanced=False,
+            seed=seed,
+            info={},
+        )
+        scores[b] = m.predict_proba([texts[i] for i in b])[:, 1]
+    best, best_f1 = (0.5, 0.5), -1.0
+    for lo in np.arange(0.5, 0.5 - MAX_BAND_HALF_WIDTH - 1e-9, -0.025):
+        for hi in np.arange(0.5, 0.5 + MAX_BAND_HALF_WIDTH + 1e-9, 0.025):
+            pred = np.where(scores < lo, "negative", np.where(scores > hi, "positive", "neutral"))
+            f1 = _macro_f1(labels, pred, ("negative", "neutral", "positive"))
+            if f1 > best_f1 + 1e-9:
+                best, best_f1 = (round(float(lo), 3), round(float(hi), 3)), f1
+    return best
+
+
+def train_topic(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    features: str = DEFAULT_TOPIC_FEATURES,
+    C: float = DEFAULT_TOPIC_C,
+    balanced: bool = True,
+    seed: int = 0,
+    folds: int = 3,
+) -> LinearTextModel:
+    """Train a topic classifier: linear SVM (one-vs-rest, balanced class weights) whose scores
+    become probabilities by a softmax with a temperature fitted on out-of-fold scores."""
+    _check_spec(features)
+    labels = [str(x).strip() for x in labels]
+    counts = {k: labels.count(k) for k in sorted(set(labels))}
+    if len(counts) < 2:
+        raise TextModelError("训练数据至少需要两个类别 (need at least two classes)")
+    texts = list(texts)
+    scale = (
+        _softmax_scale(
+            texts, labels, features=features, C=C, balanced=balanced, seed=seed, folds=folds
+        )
+        if min(counts.values()) >= folds
+        else 1.0
+    )
+    feats = make_features(features)
+    X = feats.fit_transform(texts)
+    clf = _fit_svm(X, np.asarray(labels, dtype=object), C, balanced, seed)
+    coef, intercept = clf.coef_ * scale, clf.intercept_ * scale
+    if len(counts) == 2:  # make the binary case a two-row softmax like the others
+        coef, intercept = (
+            np.vstack([-coef / 2, coef / 2]),
+            np.array([-intercept[0], intercept[0]]) / 2,
+        )
+    model = LinearTextModel(
+        task="topic",
+        features=feats,
+        classes=list(clf.classes_),
+        coef=coef,
+        intercept=intercept,
+        info={
+            "rows": len(labels),
+            "counts": counts,
+            "features": features,
+            "C": C,
+            "seed": seed,
+            "classifier": "linear-svm",
+            "softmax_scale": scale,
+            "n_features": feats.n_features,
+        },
+    )
+    return model
+
+
+def _fit_svm(X, y: np.ndarray, C: float, balanced: bool, seed: int):
+    from sklearn.svm import LinearSVC
+
+    return LinearSVC(C=C, class_weight="balanced" if balanced else None, random_state=seed).fit(
+        X, y
+    )
+
+
+def _softmax_scale(texts, labels, *, features, C, balanced, seed, folds) -> float:
+    """Temperature that minimises the log-loss of softmax(scale * SVM scores) out of fold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(labels, dtype=object)
+    classes = sorted(set(labels))
+    scores = np.zeros((len(y), len(classes)))
+    for a, b in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, y):
+        feats = make_features(features)
+        Xa = feats.fit_transform([texts[i] for i in a])
+        clf = _fit_svm(Xa, y[a], C, balanced, seed)
+        d = clf.decision_function(feats.transform([texts[i] for i in b]))
+        if d.ndim == 1:
+            d = np.stack([-d / 2, d / 2], axis=1)
+        scores[b] = d
+    truth = np.array([classes.index(v) for v in y])
+    best, best_loss = 1.0, math.inf
+    for scale in (0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30):
+        p = _softmax(scores * scale)
+        loss = -np.mean(np.log(np.clip(p[np.arange(len(y)), truth], 1e-12, 1.0)))
+        if loss < best_loss:
+            best, best_loss = float(scale), loss
+    return best
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _macro_f1(y_true, y_pred, classes) -> float:
+    return float(np.mean([per_class(y_true, y_pred, c)["f1"] for c in classes]))
+
+
+def per_class(y_true, y_pred, cls: str) -> dict[str, float]:
+    """Precision, recall, F1 and support of one class."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    tp = int(((y_true == cls) & (y_pred == cls)).sum())
+    n_pred, n_true = int((y_pred == cls).sum()), int((y_true == cls).sum())
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_true if n_true else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": n_true}
+
+
+def sentiment_metrics(
+    true_labels: Sequence[str | None], pred_labels: Sequence[str], scores: Sequence[float]
+) -> dict[str, Any]:
+    """Metrics of three-way predictions against polarity labels.
+
+    ``pos_neg_accuracy`` counts only positive / negative rows and decides by score > 0.5 (the
+    neutral band does not apply); ``accuracy`` is three-way over all rows with a known label.
+    """
+    keep = [i for i, t in enumerate(true_labels) if t is not None]
+    yt = np.array([true_labels[i] for i in keep], dtype=object)
+    yp = np.array([pred_labels[i] for i in keep], dtype=object)
+    sc = np.array([scores[i] for i in keep], dtype=float)
+    pn = yt != "neutral"
+    binary = np.where(sc[pn] > 0.5, "positive", "negative")
+    classes = [c for c in ("negative", "neutral", "positive") if (yt == c).any() or (yp == c).any()]
+    return {
+        "rows": len(yt),
+        "accuracy": round(float((yt == yp).mean()), 4) if len(yt) else 0.0,
+        "pos_neg_rows": int(pn.sum()),
+        "pos_neg_accuracy": round(float((binary == yt[pn]).mean()), 4) if pn.any() else 0.0,
+        "negative_recall": per_class(yt, yp, "negative")["recall"],
+        "macro_f1": round(_macro_f1(yt, yp, classes), 4),
+        "per_class": {c: per_class(yt, yp, c) for c in classes},
+    }
+
+
+def topic_metrics(true_labels: Sequence[str], pred_labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 and per-class precision / recall / F1 of topic predictions."""
+    yt, yp = np.array(true_labels, dtype=object), np.array(pred_labels, dtype=object)
+    classes = sorted(set(yt.tolist()))
+    return {
+        "rows": len(yt),
+        "accuracy": round(float((yt == yp).mean()), 4) if len(yt) else 0.0,
+        "macro_f1": round(_macro_f1(yt, yp, classes), 4),
+        "per_class": {c: per_class(yt, yp, c) for c in classes},
+    }
+
+
+def cross_validate_topic(
+    texts: Sequence[str], labels: Sequence[str], *, folds: int = 5, seed: int = 0, **train_kw: Any
+) -> dict[str, Any]:
+    """Stratified k-fold: every message is predicted by a model that did not see it."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.array([str(x).strip() for x in labels], dtype=object)
+    pred = np.empty(len(y), dtype=object)
+    texts = list(texts)
+    for a, b in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, y):
+        m = train_topic([texts[i] for i in a], y[a].tolist(), seed=seed, **train_kw)
+        pred[b] = [lab for lab, _ in m.predict([texts[i] for i in b])]
+    return {**topic_metrics(y.tolist(), pred.tolist()), "folds": folds, "seed": seed}
+
+
+def holdout_split(labels: Sequence[Any], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Stratified (train indices, held-out indices); the same labels, fraction and seed give the
+    same split."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < fraction < 1.0:
+        raise TextModelError(f"留出比例必须在 0 和 1 之间 (holdout must be in (0, 1)): {fraction}")
+    idx = np.arange(len(labels))
+    strat = np.array([str(x) for x in labels], dtype=object)
+    try:
+        a, b = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
+    except ValueError as exc:
+        raise TextModelError(f"无法分层留出 (cannot make a stratified holdout): {exc}") from None
+    return sorted(a.tolist()), sorted(b.tolist())
