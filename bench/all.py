@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("classify", "rules", "events", "ingest", "crawl", "clocks", "cases", "dashboard")
+ORDER = ("classify", "rules", "events", "ingest", "crawl", "clocks", "cases", "alerts", "dashboard")
 
 
 def main(argv: list[str]) -> int:

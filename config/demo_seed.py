@@ -25,6 +25,7 @@ DEMO_USERS = (
 
 def seed_demo(engine: Engine, settings: Settings, now: datetime) -> list[str]:
     """Create demo users, today's duty shifts, and demo cases and messages (once)."""
+    import config.alerting  # noqa: F401  (registers alert routing for case events)
     from config.caseconfig import load_case_env
     from ledger.db import session_scope
     from ledger.duty import add_shift, upsert_person

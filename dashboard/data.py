@@ -37,6 +37,7 @@ def engine() -> Engine:
 
 @st.cache_resource
 def _case_env_for(config_dir: str | None):
+    import config.alerting  # noqa: F401  (registers alert routing for case events)
     from config.caseconfig import load_case_env
 
     return load_case_env(settings())
