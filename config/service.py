@@ -97,6 +97,8 @@ class Service:
         self.pool.submit(self._crawl_child, source_id)
 
     def _crawl_child(self, source_id: int) -> None:
+        if self.settings.redis_url and self._seed(source_id):
+            return
         cmd = [sys.executable, "-m", "config.cli.main", "crawl", "--source", str(source_id)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=self.child_env,
@@ -109,6 +111,24 @@ class Service:
         finally:
             with self._lock:
                 self._running.discard(source_id)
+
+    def _seed(self, source_id: int) -> bool:
+        """Distributed mode: queue the source for the crawl workers; False = crawl it locally."""
+        from crawlers.distributed import seed_source
+
+        try:
+            queued = seed_source(self.engine, self.settings.redis_url, self.settings.redis_prefix, source_id,
+                                 datetime.now(UTC))
+        except Exception:  # Redis down or a bad config: logged; the next run tries again
+            log.exception("seeding source %s into Redis failed", source_id)
+            with self._lock:
+                self._running.discard(source_id)
+            return True
+        if queued:
+            log.info("source %s: %s list URLs queued for the crawl workers", source_id, queued)
+            with self._lock:
+                self._running.discard(source_id)
+        return bool(queued)
 
     def _record_timeout(self, source_id: int) -> None:
         from ledger.db import session_scope

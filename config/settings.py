@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     tick_interval_seconds: int = Field(60, description="How often the service runs tick")
     max_concurrent_crawls: int = Field(2, description="Crawls running at once in the service")
     crawl_time_limit_seconds: int = Field(900, description="A crawl running longer is killed")
+    redis_url: str | None = Field(None, description="Redis URL of the shared crawl queue; set = distributed crawling")
+    redis_prefix: str = Field("yuqing", description="Prefix of the Redis keys of the shared crawl queue")
 
     # --- analysis ---
     sentiment_engine: str = Field("default", description="'default' (shipped model), 'snownlp', or a model path")

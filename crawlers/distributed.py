@@ -1,0 +1,400 @@
+"""Distributed crawling with scrapy-redis: one shared Redis queue, many crawl workers, PostgreSQL store.
+
+Roles:
+
+* **the scheduler** (the service, ``yuqing run`` with ``YUQING_REDIS_URL`` set) calls
+  :func:`seed_source` for each list→detail (``html``) source when it is due: the source's list
+  URLs go into the Redis list ``<prefix>:start_urls`` as JSON (``{"url", "meta": {"source_id",
+  "round"}}``); nothing is crawled in the scheduler;
+* **workers** (``yuqing worker``, any number, on any machine reaching Redis and the database) run
+  :func:`run_worker`: one long-lived Scrapy process with scrapy-redis's scheduler, so every
+  request (list pages, next pages, detail pages) goes through the shared priority queue
+  ``<prefix>:requests``; any worker may fetch any request. Detail pages are de-duplicated across
+  workers by scrapy-redis's fingerprint set, one set per seeding round
+  (``<prefix>:dupefilter:<source>:<round>``, expiring after a day), and pages whose external id
+  is already stored are not requested again. Every item is stored at once through
+  :func:`ledger.intake.store_posts` in its own transaction (``ON CONFLICT DO NOTHING``: a post
+  can never be stored twice, even if two workers raced on it).
+
+The source's config is read from the database (cached for a minute) by the worker that handles a
+request, so a request in the queue carries only the source id. Per-source ``[politeness]`` and
+``[scrapy]`` tables do not apply in a shared worker (one Scrapy settings object per process);
+workers use the polite defaults of :mod:`crawlers.settings`. JSON APIs and feeds stay with the
+scheduler's local crawls.
+
+Counters per worker (list pages, detail pages, stored posts) are kept in the Redis hash
+``<prefix>:stats`` and returned by :func:`run_worker`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from crawlers.settings import build_settings
+
+log = logging.getLogger(__name__)
+
+DISTRIBUTED_KINDS = frozenset({"html"})
+ROUND_TTL_SECONDS = 24 * 3600
+CONFIG_CACHE_SECONDS = 60.0
+
+
+def keys(prefix: str) -> dict[str, str]:
+    """The Redis keys used under ``prefix``."""
+    return {
+        "start_urls": f"{prefix}:start_urls",
+        "requests": f"{prefix}:requests",
+        "dupefilter": f"{prefix}:dupefilter",
+        "stats": f"{prefix}:stats",
+        "workers": f"{prefix}:workers",
+    }
+
+
+def redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=10, socket_timeout=30)
+
+
+# -- the scheduler's side ------------------------------------------------------------------------
+
+def seed_source(engine: Engine, redis_url: str, prefix: str, source_id: int, now: datetime) -> int:
+    """Queue the list URLs of ``source_id`` for the workers; returns how many were queued.
+
+    Returns 0 (and queues nothing) for a kind the workers do not crawl; the caller crawls those
+    locally. Raises ``ValueError`` for an invalid source config.
+    """
+    from crawlers.web import _source_config
+    from ledger.db import session_scope
+    from ledger.sources import get_source
+
+    with session_scope(engine) as session:
+        source = get_source(session, source_id)
+        session.expunge(source)
+    if source.kind not in DISTRIBUTED_KINDS:
+        return 0
+    try:
+        _, cfg = _source_config(source)
+    except Exception as exc:  # CrawlError with the reason
+        raise ValueError(str(exc)) from exc
+    round_id = now.strftime("%Y%m%dT%H%M%S")
+    payloads = [json.dumps({"url": url, "meta": {"source_id": source_id, "round": round_id, "page": 1}})
+                for url in cfg["list_urls"]]
+    client = redis_client(redis_url)
+    try:
+        client.rpush(keys(prefix)["start_urls"], *payloads)
+    finally:
+        client.close()
+    return len(payloads)
+
+
+# -- the workers' side ---------------------------------------------------------------------------
+
+def _round_dupefilter_class():
+    from scrapy_redis.dupefilter import RFPDupeFilter
+
+    class RoundDupeFilter(RFPDupeFilter):
+        """scrapy-redis's fingerprint set, one per source and seeding round, expiring after a day."""
+
+        def request_seen(self, request) -> bool:
+            sid, rnd = request.meta.get("source_id"), request.meta.get("round")
+            key = f"{self.key}:{sid}:{rnd}" if sid is not None and rnd else self.key
+            fp = self.request_fingerprint(request)
+            with self.server.pipeline() as pipe:
+                pipe.sadd(key, fp)
+                pipe.expire(key, ROUND_TTL_SECONDS)
+                added, _ = pipe.execute()
+            return added == 0
+
+    return RoundDupeFilter
+
+
+def worker_settings(redis_url: str, prefix: str, *, user_agent: str | None = None, timeout: float | None = None,
+                    max_bytes: int | None = None, proxy: str | None = None,
+                    overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Scrapy settings of a worker: the polite defaults plus scrapy-redis's scheduler and queue."""
+    k = keys(prefix)
+    settings = build_settings({}, user_agent=user_agent, timeout=timeout, max_bytes=max_bytes, proxy=proxy)
+    settings.update({
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "SCHEDULER_PERSIST": True,  # a worker stopping must never flush the shared queue
+        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "SCHEDULER_QUEUE_KEY": k["requests"],
+        "SCHEDULER_DUPEFILTER_KEY": k["dupefilter"],
+        "DUPEFILTER_CLASS": "crawlers.distributed.RoundDupeFilter",
+        "REDIS_URL": redis_url,
+        "REDIS_START_URLS_KEY": k["start_urls"],
+        "ITEM_PIPELINES": {"crawlers.distributed.StorePipeline": 900},
+        "LOG_LEVEL": "WARNING",
+    })
+    settings.update(overrides or {})
+    return settings
+
+
+def __getattr__(name: str):  # the dupefilter class is built lazily (no Scrapy import at module import)
+    if name == "RoundDupeFilter":
+        cls = _round_dupefilter_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
+class StorePipeline:
+    """Normalise each detail page item and store it at once through ``ledger.intake.store_posts``."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        from crawlers.items import PageItem
+        from crawlers.pipelines import NormalizePipeline
+        from ledger.db import session_scope
+        from ledger.intake import RawPost, store_posts
+
+        spider = self.crawler.spider
+        if not isinstance(item, PageItem):
+            return item
+        source_id = int(item.extra.pop("source_id"))
+        cfg = spider.source_config(source_id)
+        spider.now = spider.clock()
+        spider.tz = cfg.get("timezone", "Asia/Shanghai")  # read by NormalizePipeline
+        fields = NormalizePipeline(self.crawler).process_item(item)
+        with session_scope(spider.engine) as session:
+            result = store_posts(session, source_id=source_id, items=[RawPost(**fields)],
+                                 assessor=spider.assessor, now=spider.now)
+        spider.bump("stored", result.inserted)
+        spider.bump("updated", result.updated)
+        return item
+
+
+def _spider_class():
+    from parsel import Selector
+    from scrapy import Request, signals
+    from scrapy.exceptions import DontCloseSpider
+    from scrapy_redis.spiders import RedisSpider
+
+    from crawlers.spiders import link_targets, safe_url
+    from crawlers.spiders.listdetail import ListDetailSpider
+
+    class DistributedListDetailSpider(RedisSpider):
+        """The list→detail spider fed from Redis; the source config comes from the database."""
+
+        name = "yuqing-distributed"
+        redis_batch_size = 1  # take one seed at a time, so idle workers share the seeds
+
+        def __init__(self, *, engine: Engine, assessor: Any, clock: Callable[[], datetime], worker: str,
+                     prefix: str, max_idle: float = 0, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.engine, self.assessor, self.clock = engine, assessor, clock
+            self.worker, self.prefix, self.max_idle = worker, prefix, float(max_idle)
+            self.now = clock()
+            self.tz = "Asia/Shanghai"
+            self.counts: dict[str, int] = {}
+            self.last_activity = time.monotonic()
+            self._configs: dict[int, tuple[float, dict[str, Any]]] = {}
+            self._regexes: dict[int, Any] = {}
+
+        @classmethod
+        def from_crawler(cls, crawler, *args, **kwargs):
+            spider = super().from_crawler(crawler, *args, **kwargs)
+            crawler.signals.connect(spider.opened, signal=signals.spider_opened)
+            return spider
+
+        # -- bookkeeping ---------------------------------------------------------------------
+        def opened(self, spider=None) -> None:
+            self.last_activity = time.monotonic()
+            self.server.hset(keys(self.prefix)["workers"], self.worker, str(time.time()))
+
+        def bump(self, what: str, n: int = 1) -> None:
+            if not n:
+                return
+            self.counts[what] = self.counts.get(what, 0) + n
+            self.server.hincrby(keys(self.prefix)["stats"], f"{self.worker}:{what}", n)
+
+        def note(self, url: str, reason: str) -> None:
+            self.logger.warning("%s: %s", url, reason)
+
+        def spider_idle(self):
+            """Take the next seed; close after ``max_idle`` seconds without any work (0 = never)."""
+            if self.count_size(self.redis_key) > 0:
+                self.last_activity = time.monotonic()
+            self.schedule_next_requests()
+            if self.max_idle > 0 and time.monotonic() - self.last_activity >= self.max_idle:
+                return
+            raise DontCloseSpider
+
+        # -- source config -------------------------------------------------------------------
+        def source_config(self, source_id: int) -> dict[str, Any]:
+            from crawlers.web import _source_config
+            from ledger.db import session_scope
+            from ledger.sources import get_source
+
+            cached = self._configs.get(source_id)
+            if cached and time.monotonic() - cached[0] < CONFIG_CACHE_SECONDS:
+                return cached[1]
+            with session_scope(self.engine) as session:
+                source = get_source(session, source_id)
+                session.expunge(source)
+            _, cfg = _source_config(source)
+            self._configs[source_id] = (time.monotonic(), cfg)
+            return cfg
+
+        def known_ids(self, source_id: int, eids: list[str]) -> set[str]:
+            from ledger.db import session_scope
+            from ledger.models.core import Post
+
+            if not eids:
+                return set()
+            with session_scope(self.engine) as session:
+                rows = session.execute(select(Post.external_id).where(Post.source_id == source_id,
+                                                                      Post.external_id.in_(eids)))
+                return {r[0] for r in rows}
+
+        def _record(self, source_id: int, *, error: str | None, items: int = 0) -> None:
+            from ledger.db import session_scope
+            from ledger.sources import get_source, record_failure, record_success
+
+            with session_scope(self.engine) as session:
+                src = get_source(session, source_id)
+                if error is None:
+                    record_success(session, source=src, items=items, now=self.clock())
+                else:
+                    record_failure(session, source=src, error=error, now=self.clock(), down_after=3)
+
+        # -- requests ------------------------------------------------------------------------
+        def make_request_from_data(self, data: bytes):
+            try:
+                payload = json.loads(data)
+                meta = dict(payload["meta"])
+                int(meta["source_id"])
+                url = str(payload["url"])
+            except (ValueError, KeyError, TypeError):
+                self.logger.warning("ignoring malformed seed %r", data[:200])
+                return []
+            self.last_activity = time.monotonic()
+            return Request(url, callback=self.parse_list, errback=self.list_failed, meta=meta, dont_filter=True)
+
+        def list_failed(self, failure) -> None:
+            from crawlers.spiders import describe_failure
+
+            meta = failure.request.meta
+            self.last_activity = time.monotonic()
+            self._record(int(meta["source_id"]), error=f"列表页抓取失败 (list page failed): "
+                                                       f"{failure.request.url}: {describe_failure(failure)}")
+
+        def detail_failed(self, failure) -> None:
+            from crawlers.spiders import describe_failure
+
+            self.last_activity = time.monotonic()
+            self.bump("detail_failed")
+            self.note(failure.request.url, describe_failure(failure))
+
+        def parse_list(self, response) -> Iterator[Request]:
+            self.last_activity = time.monotonic()
+            self.bump("list_pages")
+            meta = response.meta
+            sid = int(meta["source_id"])
+            cfg = self.source_config(sid)
+            helper = self._helper(sid, cfg)
+            sel = Selector(text=helper._decode(response), type="html", base_url=response.url)
+            found: dict[str, str] = {}
+            for href in link_targets(sel, cfg["item_links"]):
+                url = safe_url(response.url, href)
+                if url is not None:
+                    found.setdefault(helper.external_id(url), url)
+            known = set() if cfg.get("recheck") else self.known_ids(sid, list(found))
+            new = 0
+            for eid, url in found.items():
+                if eid in known:
+                    continue
+                new += 1
+                # not dont_filter: the shared fingerprint set keeps two workers from fetching it twice
+                yield Request(url, callback=self.parse_detail, errback=self.detail_failed, priority=1,
+                              meta={"eid": eid, "list_url": response.url, "source_id": sid,
+                                    "round": meta.get("round")})
+            if meta.get("page", 1) == 1:
+                self._record(sid, error=None, items=new)
+            if cfg.get("stop_at_known") and known and not new:
+                return
+            page = int(meta.get("page", 1))
+            if cfg.get("next_page") and page < int(cfg.get("max_pages", 5)):
+                for href in link_targets(sel, cfg["next_page"]):
+                    nxt = safe_url(response.url, href)
+                    if nxt:
+                        yield Request(nxt, callback=self.parse_list, errback=self.list_failed,
+                                      meta={"source_id": sid, "round": meta.get("round"), "page": page + 1})
+                        break
+
+        def parse_detail(self, response):
+            self.last_activity = time.monotonic()
+            self.bump("detail_pages")
+            sid = int(response.meta["source_id"])
+            helper = self._helper(sid, self.source_config(sid))
+            for item in helper.parse_detail(response):
+                item.extra["source_id"] = sid
+                yield item
+
+        def _helper(self, sid: int, cfg: dict[str, Any]) -> ListDetailSpider:
+            """A configured single-source spider used only for its parsing methods."""
+            helper = ListDetailSpider(job={"config": cfg, "now": self.clock().isoformat(), "known_ids": []})
+            helper.note = self.note  # type: ignore[method-assign]
+            return helper
+
+    return DistributedListDetailSpider
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_worker(engine: Engine, assessor: Any, *, redis_url: str, prefix: str, clock: Callable[[], datetime],
+               worker: str | None = None, max_idle: float = 0, settings: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+    """Run one crawl worker until stopped (SIGINT / SIGTERM) or idle for ``max_idle`` seconds.
+
+    Returns this worker's counters: list pages, detail pages, stored posts.
+    """
+    from scrapy.crawler import CrawlerProcess
+
+    worker = worker or default_worker_name()
+    client = redis_client(redis_url)
+    try:
+        client.ping()
+    except Exception as exc:
+        raise ConnectionError(f"无法连接 Redis (cannot reach Redis) {redis_url.split('@')[-1]}: {exc}") from exc
+    finally:
+        client.close()
+    assessor.assess_batch(["预热: 加载分词与情感模型 (warm-up before taking work)"])
+    process = CrawlerProcess(settings or worker_settings(redis_url, prefix))
+    crawler = process.create_crawler(_spider_class())
+    process.crawl(crawler, engine=engine, assessor=assessor, clock=clock, worker=worker, prefix=prefix,
+                  max_idle=max_idle)
+    process.start()
+    spider = crawler.spider
+    return {"worker": worker, **(spider.counts if spider is not None else {})}
+
+
+def queue_stats(redis_url: str, prefix: str) -> dict[str, Any]:
+    """Lengths of the shared queue and every worker's counters (for ``yuqing worker --stats`` and tests)."""
+    k = keys(prefix)
+    client = redis_client(redis_url)
+    try:
+        stats = {key.decode(): int(v) for key, v in client.hgetall(k["stats"]).items()}
+        return {"start_urls": client.llen(k["start_urls"]), "requests": client.zcard(k["requests"]),
+                "workers": sorted(w.decode() for w in client.hkeys(k["workers"])), "counts": stats}
+    finally:
+        client.close()

@@ -1,0 +1,197 @@
+"""Distributed crawling: two real ``yuqing worker`` processes share one scrapy-redis queue on the local
+Redis and store into one PostgreSQL schema, crawling the local test site; the service in
+distributed mode only seeds the queue."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from config.settings import get_settings
+from crawlers.distributed import keys, queue_stats, seed_source
+from ledger.db import make_engine, session_scope
+from ledger.migrate import upgrade
+from ledger.models import Post
+from ledger.sources import add_source
+from tests.sitesrv import Handler, SiteServer
+
+pytestmark = pytest.mark.postgres
+
+REDIS_URL = os.environ.get("YUQING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+PAGES, PER_PAGE = 4, 10
+
+
+class SlowItemHandler(Handler):
+    """Detail pages answer after 50 ms, so a crawl lasts long enough for two workers to share it."""
+
+    def route(self, path: str, query: dict) -> None:
+        if path.startswith("/gen/item/"):
+            time.sleep(0.05)
+        super().route(path, query)
+
+
+@pytest.fixture
+def site():
+    srv = SiteServer()
+    srv.RequestHandlerClass = SlowItemHandler
+    srv.gen_pages, srv.gen_per_page = PAGES, PER_PAGE
+    with srv:
+        yield srv
+
+
+@pytest.fixture
+def prefix():
+    name = f"yqtest:{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{name}:*"):
+        client.delete(key)
+    client.close()
+
+
+def _source(engine, site) -> int:
+    cfg = {"list_urls": [site.url(f"/gen/list{n}.html") for n in range(1, PAGES + 1)],
+           "item_links": "ul.list a", "title": "h1.title", "body": "div.content",
+           "published_at": ".time", "author": ".author"}
+    with session_scope(engine) as s:
+        return add_source(s, name="生成的留言板", kind="html", url=None, config=cfg, interval_seconds=None,
+                          cron=None, enabled=True, actor="test", now=NOW).id
+
+
+def _worker(name: str, db_url: str, prefix: str, max_idle: float) -> subprocess.Popen:
+    env = dict(os.environ, YUQING_DATABASE_URL=db_url, YUQING_REDIS_URL=REDIS_URL, YUQING_REDIS_PREFIX=prefix,
+               YUQING_SENTIMENT_ENGINE="snownlp")
+    env.pop("YUQING_CONFIG_DIR", None)
+    return subprocess.Popen([sys.executable, "-m", "config.cli.main", "worker", "--name", name,
+                             "--max-idle", str(max_idle), "--delay", "0"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_registered(prefix: str, names: set[str], procs, timeout: float = 60) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if {w.decode() for w in client.hkeys(keys(prefix)["workers"])} >= names:
+                return
+            for p in procs:
+                if p.poll() is not None:
+                    pytest.fail(f"worker exited early: {p.communicate()[1][-2000:]}")
+            time.sleep(0.2)
+    finally:
+        client.close()
+    pytest.fail("workers did not start")
+
+
+def _finish(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err[-2000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _wait(condition, what: str, procs, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        for p in procs:
+            if p.poll() is not None:
+                pytest.fail(f"worker exited early: {p.communicate()[1][-2000:]}")
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _count_posts(engine, sid: int) -> int:
+    with session_scope(engine) as s:
+        return len(list(s.execute(select(Post.id).where(Post.source_id == sid))))
+
+
+def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, prefix):
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    sid = _source(engine, site)
+    total = PAGES * PER_PAGE
+    workers = [_worker("w1", pg_url, prefix, 0), _worker("w2", pg_url, prefix, 0)]
+    try:
+        _wait_registered(prefix, {"w1", "w2"}, workers)
+        assert seed_source(engine, REDIS_URL, prefix, sid, NOW) == PAGES  # what the service does
+
+        def drained() -> bool:
+            q = queue_stats(REDIS_URL, prefix)
+            return q["start_urls"] == 0 and q["requests"] == 0
+
+        _wait(lambda: _count_posts(engine, sid) == total and drained(), "the first round", workers)
+        # a second round: the list pages again, but no stored detail page is requested again
+        assert seed_source(engine, REDIS_URL, prefix, sid, NOW.replace(hour=3)) == PAGES
+        _wait(lambda: len(site.fetched("/gen/list")) == 2 * PAGES and drained(), "the second round", workers)
+        time.sleep(1.0)
+        for p in workers:
+            p.send_signal(signal.SIGTERM)  # graceful stop: the worker prints its counters
+        results = {r["worker"]: r for r in (_finish(p) for p in workers)}
+    finally:
+        for p in workers:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+
+    with session_scope(engine) as s:
+        posts = list(s.execute(select(Post.external_id, Post.title, Post.author).where(Post.source_id == sid)))
+    assert len(posts) == total
+    expected = {site.url(f"/gen/item/{n}-{k}.html") for n in range(1, PAGES + 1) for k in range(PER_PAGE)}
+    assert {p.external_id for p in posts} == expected
+    assert all(p.title.startswith("留言 ") and p.author.startswith("网友") for p in posts)
+    # every detail page was downloaded exactly once, across both workers and both rounds
+    fetched = Counter(site.fetched("/gen/item/"))
+    assert len(fetched) == total and set(fetched.values()) == {1}
+    # both workers took part; their counters add up
+    assert set(results) == {"w1", "w2"}
+    assert all(r.get("detail_pages", 0) > 0 for r in results.values()), results
+    assert sum(r.get("detail_pages", 0) for r in results.values()) == total
+    assert sum(r.get("stored", 0) for r in results.values()) == total
+    assert sum(r.get("list_pages", 0) for r in results.values()) == 2 * PAGES
+    stats = queue_stats(REDIS_URL, prefix)
+    assert stats["counts"]["w1:stored"] + stats["counts"]["w2:stored"] == total
+    engine.dispose()
+
+
+def test_service_in_distributed_mode_seeds_instead_of_crawling(site, pg_url, prefix):
+    from config.service import Service
+
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    sid = _source(engine, site)
+    settings = get_settings(database_url=pg_url, redis_url=REDIS_URL, redis_prefix=prefix)
+    service = Service(engine, settings)
+    try:
+        service._crawl_child(sid)
+    finally:
+        service.pool.shutdown(wait=True)
+    client = redis.Redis.from_url(REDIS_URL)
+    seeds = [json.loads(x) for x in client.lrange(keys(prefix)["start_urls"], 0, -1)]
+    client.close()
+    assert [s["url"] for s in seeds] == [site.url(f"/gen/list{n}.html") for n in range(1, PAGES + 1)]
+    assert all(s["meta"]["source_id"] == sid for s in seeds)
+    assert site.fetched("/gen/") == []  # nothing crawled by the scheduler itself
+    with session_scope(engine) as s:
+        assert s.execute(select(Post.id)).first() is None
+    engine.dispose()
+
+
+def test_worker_without_redis_fails_clearly(tmp_path):
+    from tests.cli import run_cli
+
+    res = run_cli("worker", "--redis-url", "redis://127.0.0.1:1/0", db_url=f"sqlite:///{tmp_path / 'x.db'}")
+    assert res.code != 0
+    assert "Redis" in res.err and "Traceback" not in res.err
