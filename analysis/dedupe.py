@@ -66,7 +66,7 @@ def shingles(text: str, *, limit: int = 600) -> list[str]:
 class _HashCache:
     """Stable 64-bit hashes of shingles, memoised (bounded: cleared when it grows too big)."""
 
-    def __init__(self, cap: int = 400_000) -> None:
+    def __init__(self, cap: int = 200_000) -> None:
         self.cap = cap
         self.map: dict[str, int] = {}
 
@@ -163,7 +163,7 @@ class DuplicateIndex:
     common case (copies close in time) free and finds near duplicates.
     """
 
-    def __init__(self, cap: int = 100_000, distance: int = NEAR_DISTANCE) -> None:
+    def __init__(self, cap: int = 50_000, distance: int = NEAR_DISTANCE) -> None:
         self.cap = cap
         self.distance = distance
         self.posts: dict[int, Known] = {}

@@ -399,6 +399,8 @@ class EventClusterer:
         while len(self.events) > self.params.max_active:
             _, old = self.events.popitem(last=False)
             old.alive = False
+            old.centroid = {}  # no longer a candidate: keep its totals only
+            old.norm2, old.inv = 0.0, 1.0
         if len(self.postings) > self.params.df_cap:
             self.prune_postings()
 

@@ -182,8 +182,7 @@ def _event_of(session: Session, state: _State, ref: Any) -> EventState | None:
         ev = state.by_id.get(row.id)
         if ev is None:
             ev = _event_state(row)
-            ev.centroid = {k: float(v) for k, v in (row.signature or {}).items()}
-            ev.alive = False  # counts only; not a clustering candidate until restored
+            ev.alive = False  # counts only; not a clustering candidate
             state.by_id[row.id] = ev
     return _resolve(ev)
 
@@ -315,6 +314,8 @@ def _write(
             ev.id = eid
             ev.is_new = False
             state.by_id[eid] = ev
+    if len(state.by_id) > 2 * params.max_active:  # keep the id map bounded: active events only
+        state.by_id = {k: e for k, e in state.by_id.items() if e.alive}
     old = [ev for ev in live.values() if ev not in new]
     if old:
         groups: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
@@ -379,7 +380,8 @@ def _event_row(
         "heat_base": heat_base(ev.posts, ev.likes, ev.dislikes, ev.reposts, params),
         "updated_at": now,
     }
-    if ev.is_new or ev.posts >= 2 * max(1, ev.sig_posts) or ev.posts - ev.sig_posts >= 64:
+    grown = ev.posts >= 2 * max(1, ev.sig_posts) or ev.posts - ev.sig_posts >= 64
+    if ev.is_new or (ev.centroid and grown):  # an evicted event keeps its stored signature
         row["signature"] = ev.signature(SIGNATURE_TERMS)
         ev.sig_posts = ev.posts
     if ev.is_new:

@@ -381,3 +381,54 @@ def test_cli_lists_the_hottest_events(sqlite_url):
     assert human.code == 0 and "热度" in human.out and "伊景园" in human.out
     missing = run_cli("events", "show", "999", db_url=sqlite_url)
     assert missing.code != 0 and "事件不存在" in missing.err
+
+
+def test_clusterer_memory_is_bounded_and_evicted_events_still_count(sqlite_engine):
+    from analysis.events import EventClusterer
+
+    params = EventParams(max_active=5, df_cap=400)
+    cl = EventClusterer(params)
+    feats = [
+        features(f"第{i}号公告：{chr(0x4E00 + 7 * i)}{chr(0x4E80 + 11 * i)}路段施工封闭")
+        for i in range(60)
+    ]
+    cl.idf.update(f.terms.keys() for f in feats)
+    for f in feats:
+        cl.assign(cl.vector(f))
+        assert len(cl.events) <= 5
+    assert len(cl.postings) <= params.df_cap and len(cl.idf.df) <= params.df_cap
+    # in the ledger: a copy of a post whose event was evicted still joins and counts toward it
+    topics = [
+        "青山路小区电梯故障多次维修无果，请督促物业尽快更换电梯。",
+        "幸福街菜市场占道经营严重，早高峰车辆无法通行。",
+        "实验小学门口上下学时段交通拥堵，建议增派交警疏导。",
+        "东湖公园夜间广场舞音响声音太大，影响周边居民休息。",
+        "高新区某工厂排放刺鼻气体，附近村民头晕恶心。",
+        "建议开通机场到火车南站的夜间公交专线。",
+        "某培训机构收取学费后突然关门，家长要求退费。",
+        "城南医院挂号难，网上预约总是约满，请增加号源。",
+    ]
+    first = [{"title": f"留言{i}", "text": t} for i, t in enumerate(topics)]
+    with session_scope(sqlite_engine) as s:
+        s.add(Source(name="测试来源", kind="file"))
+    forget_state()
+    small = EventParams(max_active=2)
+    ids = []
+    for row in first + [first[0]]:
+        with session_scope(sqlite_engine) as s:
+            text = normalize_text(row["text"])
+            pid = s.execute(insert(Post).returning(Post.id), [{
+                "source_id": 1, "external_id": f"m{len(ids)}", "title": row["title"], "text": text,
+                "content_hash": content_hash(text), "fetched_at": NOW, "categories": [], "topics": [],
+                "pii": [], "assessment": {}, "version": 1, "likes": 1, "dislikes": 0, "reposts": 0,
+                "rumour": False}]).scalar_one()  # fmt: skip
+            process_new_posts(s, posts=[s.get(Post, pid)], now=NOW, params=small)
+            ids.append(pid)
+    links = _posts(sqlite_engine, ids)
+    assert links[ids[-1]] == (ids[0], links[ids[0]][1])
+    with session_scope(sqlite_engine) as s:
+        assert s.get(Event, links[ids[0]][1]).posts == 2
+        total = s.execute(
+            select(func.sum(Event.posts)).where(Event.merged_into_id.is_(None))
+        ).scalar()
+        assert total == len(ids)  # every post counted exactly once

@@ -30,13 +30,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select
 
-from analysis.normalize import content_hash, normalize_text  # noqa: E402
-from ledger.db import make_engine, session_scope  # noqa: E402
-from ledger.events import process_new_posts, top_events  # noqa: E402
-from ledger.migrate import upgrade  # noqa: E402
-from ledger.models.core import Post, Source  # noqa: E402
+from analysis.normalize import content_hash, normalize_text
+from ledger.db import make_engine, session_scope
+from ledger.events import process_new_posts, top_events
+from ledger.migrate import upgrade
+from ledger.models.core import Post, Source
 
 SHARED = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"))
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -206,9 +206,11 @@ def bench_stream(tmp: Path, batch: int) -> list[str]:
     )
     load = os.getloadavg()[0]
     return [
-        f"Data: the four `weibo_stream` days in order ({len(rows):,} posts, {len(files)} files), batches of {batch:,}"
-        f" posts, each inserted and then processed in one transaction, SQLite file; Python {platform.python_version()},"
-        f" {platform.machine()}.",
+        (
+            f"Data: the four `weibo_stream` days in order ({len(rows):,} posts, {len(files)} files),"
+            f" batches of {batch:,} posts, each inserted and then processed in one transaction,"
+            f" SQLite file; Python {platform.python_version()}, {platform.machine()}."
+        ),
         "",
         "| measure | value |",
         "|---|---:|",
@@ -257,8 +259,8 @@ def main() -> None:
         "thing does not make its own name weak; a post joins the most similar active event (cosine ≥ 0.30,",
         "or ≥ 0.12 when it shares the event's dominant anchor) or starts one; after each batch, events",
         "whose centroids meet (cosine ≥ 0.5) or whose dominant hashtags share a specific word of three or",
-        "more characters (双黄连) are merged. Memory is bounded: at most 20,000 active events (LRU),",
-        "centroids of 96 terms, 24 events per term in the inverted index, 100,000 remembered fingerprints,",
+        "more characters (双黄连) are merged. Memory is bounded: at most 10,000 active events (LRU),",
+        "centroids of 96 terms, 24 events per term in the inverted index, 50,000 remembered fingerprints,",
         "300,000 document frequencies (halved when exceeded). A new process resumes from the signatures",
         "stored in `event.signature` and the latest posts.",
         "",
