@@ -6,10 +6,10 @@ Every query that a responsible unit's user runs takes ``unit`` and returns only 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, func, literal_column, or_, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlmodel import Session
 
 from ledger.models.cases import Case
@@ -100,14 +100,30 @@ def posts_per_day_sql(session: Session, *, since: datetime) -> list[tuple[str, i
     """Posts per Asia/Shanghai day since ``since``, counted in the database."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        # a fixed +8 h (Asia/Shanghai has no daylight saving time) and a date cast cost a fraction of
-        # to_char over a named zone, which matters when a month holds hundreds of thousands of posts
-        day = cast(func.timezone("UTC", Post.fetched_at) + literal_column("interval '8 hours'"), Date)
-        stmt = select(day, func.count()).where(Post.fetched_at >= since).group_by(day).order_by(day)
-        return [(d.isoformat(), n) for d, n in session.exec(stmt).all()]  # type: ignore[call-overload]
+        return _posts_per_day_pg(session, since=since)
     day = func.strftime("%Y-%m-%d", Post.fetched_at, "+8 hours")
     stmt = select(day, func.count()).where(Post.fetched_at >= since).group_by(day).order_by(day)
     return [(d, n) for d, n in session.exec(stmt).all()]  # type: ignore[call-overload]
+
+
+def _posts_per_day_pg(session: Session, *, since: datetime) -> list[tuple[str, int]]:
+    """:func:`posts_per_day_sql` as one count per day over the fetch-time index (a month can hold
+    hundreds of thousands of posts: counting index ranges costs far less than computing a day for
+    every row and grouping). Days are Asia/Shanghai days: UTC+8, no daylight saving time."""
+    newest = session.exec(select(func.max(Post.fetched_at)).where(Post.fetched_at >= since)).one()[0]  # type: ignore[call-overload]
+    if newest is None:
+        return []
+    shift = timedelta(hours=8)
+    first, last = (since.astimezone(UTC) + shift).date(), (newest.astimezone(UTC) + shift).date()
+    sql = text("""
+        SELECT b.i, (SELECT count(*) FROM post
+                     WHERE post.fetched_at >= greatest(b.lo, :since) AND post.fetched_at < b.lo + interval '1 day')
+        FROM (SELECT i, CAST(:start AS timestamptz) + i * interval '1 day' AS lo
+              FROM generate_series(0, :days - 1) AS i) AS b""")
+    start = datetime.combine(first, time(0), tzinfo=UTC) - shift
+    days = (last - first).days + 1
+    counts = dict(session.execute(sql, {"since": since, "start": start, "days": days}).all())
+    return [((first + timedelta(days=i)).isoformat(), counts[i]) for i in range(days) if counts.get(i)]
 
 
 def sentiment_counts(session: Session, *, since: datetime) -> dict[str, int]:
@@ -133,19 +149,20 @@ def flag_counts(session: Session, *, since: datetime, field: str, limit: int = 5
 
 def _flag_counts_pg(session: Session, *, since: datetime, field: str, limit: int) -> dict[str, int]:
     """:func:`flag_counts` counted in PostgreSQL (no JSON shipped to Python); same result and order:
-    most frequent first, ties in the order first met (newest post first, flags in stored order)."""
+    most frequent first, ties in the order first met (newest post first, flags in stored order).
+    Cast to jsonb once per row: operators on ``json`` re-parse the text each time."""
     column = "categories" if field == "categories" else "topics"
     sql = text(f"""
         WITH recent AS (
-            SELECT {column} AS flags, row_number() OVER (ORDER BY fetched_at DESC, id DESC) AS rn
-            FROM (SELECT {column}, fetched_at, id FROM post WHERE fetched_at >= :since AND sensitivity > 0
+            SELECT flags, row_number() OVER (ORDER BY fetched_at DESC, id DESC) AS rn
+            FROM (SELECT {column}::jsonb AS flags, fetched_at, id FROM post WHERE fetched_at >= :since AND sensitivity > 0
                   ORDER BY fetched_at DESC, id DESC LIMIT :limit) AS newest
         ), names AS (
-            SELECT CASE json_typeof(e.value) WHEN 'object' THEN e.value ->> 'name' ELSE e.value #>> '{{}}' END
+            SELECT CASE jsonb_typeof(e.value) WHEN 'object' THEN e.value ->> 'name' ELSE e.value #>> '{{}}' END
                        AS name,
                    recent.rn * 100000 + e.ord AS seen
-            FROM recent, json_array_elements(recent.flags) WITH ORDINALITY AS e(value, ord)
-            WHERE json_typeof(recent.flags) = 'array'
+            FROM recent, jsonb_array_elements(recent.flags) WITH ORDINALITY AS e(value, ord)
+            WHERE jsonb_typeof(recent.flags) = 'array'
         )
         SELECT name, count(*) AS n, min(seen) AS first_seen FROM names
         WHERE name IS NOT NULL AND name <> ''
@@ -204,8 +221,11 @@ def event_case_facts(session: Session, *, event_id: int) -> dict[str, Any]:
     """What opening a case from an event starts from: discovery time (first fetch), strongest grade
     suggested among its posts, the most common category, unit and disposal type, and top posts."""
     grades = ("一般", "较大", "重大", "特别重大")
-    posts = list(session.exec(select(Post).where(Post.event_id == event_id)  # type: ignore[call-overload]
-                              .order_by(Post.sensitivity.desc().nullslast(), Post.id).limit(500)).scalars())
+    # only the columns used: whole posts (text, JSON assessment...) cost far more to load
+    posts = session.exec(select(Post.id, Post.fetched_at, Post.severity, Post.categories,  # type: ignore[call-overload]
+                                Post.responsible_unit, Post.disposal_type, Post.jurisdiction)
+                         .where(Post.event_id == event_id)
+                         .order_by(Post.sensitivity.desc().nullslast(), Post.id).limit(500)).all()
     if not posts:
         return {}
 

@@ -88,6 +88,8 @@ def test_page_queries_return_what_was_generated(bench_db):
             day = ts.astimezone(SHANGHAI).date().isoformat()
             expect_days[day] = expect_days.get(day, 0) + 1
         assert per_day == sorted(expect_days.items())
+        assert dq.posts_per_day_sql(s, since=NOW + timedelta(days=1)) == []
+        assert dq.flag_counts(s, since=NOW + timedelta(days=1), field="categories") == {}
         assert sum(dq.sentiment_counts(s, since=since).values()) == n_since
         # flag counts equal a plain recount of the same newest flagged posts
         for field in ("categories", "topics"):

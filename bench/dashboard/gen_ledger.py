@@ -12,7 +12,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bench.dashboard.generate import CHANNELS, COUNTIES, SHANGHAI, SOURCES, UNITS, Gen, _copy, _j, _working_days_after
+from bench.dashboard.generate import (
+    CHANNELS,
+    COUNTIES,
+    SHANGHAI,
+    SOURCES,
+    UNITS,
+    Gen,
+    _copy,
+    _j,
+    _working_days_after,
+)
 
 CASE_COLS = ["id", "number", "year", "seq", "title", "summary", "event_id", "grade", "category", "topic",
              "disposal_type", "jurisdiction", "responsible_unit", "lead_unit", "co_units", "discovered_at",

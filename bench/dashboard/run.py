@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # run as a script
     sys.path.insert(0, str(REPO))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, text
 
 DEFAULT_PG = os.environ.get("YUQING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECTION = "## Dashboard"
@@ -81,7 +81,10 @@ def read_gen_info(server_url: str, schema: str) -> dict | None:
         return None
 
 
-def render(results, *, gen: dict | None, args, server_version: str) -> str:
+def render(results, *, gen: dict | None, args, server_version: str, loads: tuple = (),
+           baseline: dict | None = None, largest_event: int = 0) -> str:
+    from bench.dashboard.measure import export_runs
+
     counts = (gen or {}).get("counts", {})
     timings = (gen or {}).get("timings", {})
     lines = [SECTION, ""]
@@ -97,7 +100,8 @@ def render(results, *, gen: dict | None, args, server_version: str) -> str:
         lines.append(
             f"Data: {counts.get('post', 0):,} posts from {counts.get('source', 0)} sources over 90 days "
             f"({counts.get('post_with_event', 0):,} in {counts.get('event_live', 0):,} events of "
-            f"{counts.get('event', 0):,}; {counts.get('post_duplicates', 0):,} duplicates; "
+            f"{counts.get('event', 0):,}, the largest with {largest_event:,} posts; "
+            f"{counts.get('post_duplicates', 0):,} duplicates; "
             f"{counts.get('post_flagged', 0):,} at or above the flag threshold), {counts.get('ledger_case', 0):,} "
             f"cases with {counts.get('clock_case_and_commitment', 0):,} case and commitment clocks, "
             f"{counts.get('release', 0):,} releases ({counts.get('release_review', 0):,} review steps), "
@@ -107,20 +111,47 @@ def render(results, *, gen: dict | None, args, server_version: str) -> str:
             f"{counts.get('duty_shift', 0)} duty shifts.")
         lines.append("")
         lines.append(
-            f"Generation (COPY into a migrated schema, then ANALYZE): {timings.get('total', 0):.0f} s in all — "
+            f"Generation (COPY into a migrated schema, then VACUUM ANALYZE): {timings.get('total', 0):.0f} s in all — "
             + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total") + ".")
         lines.append("")
-    lines.append(f"Machine: 2 cores shared with other jobs, {platform.python_implementation()} "
-                 f"{platform.python_version()}, {server_version} (default settings, shared_buffers 128 MB), "
-                 f"client and server on the same host; {args.runs} loads per page (导出: {max(5, args.runs // 4)}).")
+    load = ", ".join(f"{x:.1f}" for x in loads)
+    lines.append(f"Machine: 2 cores shared with other jobs (load average {load} before / after the timing), "
+                 f"{platform.python_implementation()} {platform.python_version()}, {server_version} (default "
+                 f"settings, shared_buffers 128 MB), client and server on the same host; {args.runs} loads per "
+                 f"page ({export_runs(args.runs)} for 导出). p95 by nearest rank: with few loads it is close to "
+                 "the slowest, and a load that waited for the CPU shows in it.")
     lines.append("")
-    lines.append("| page | loads | p50 ms | p95 ms | max ms | p95 ≤ 300 ms | slowest query (p95 ms) |")
-    lines.append("|---|---:|---:|---:|---:|:---:|---|")
+    before = {r["page"]: r for r in (baseline or {}).get("results", [])}
+    head = "| page | loads | p50 ms | p95 ms | max ms | p95 ≤ 300 ms | slowest query (p95 ms) |"
+    rule = "|---|---:|---:|---:|---:|:---:|---|"
+    if before:
+        head += " p95 ms before |"
+        rule += "---:|"
+    lines += [head, rule]
     for r in results:
         slow = max(r.queries.items(), key=lambda kv: kv[1][1]) if r.queries else ("—", (0, 0, 0))
-        lines.append(f"| {r.page} | {r.runs} | {r.p50:.1f} | {r.p95:.1f} | {r.max:.1f} | "
-                     f"{'yes' if r.ok else '**no**'} | {slow[0]} ({slow[1][1]:.1f}) |")
+        row = (f"| {r.page} | {r.runs} | {r.p50:.1f} | {r.p95:.1f} | {r.max:.1f} | "
+               f"{'yes' if r.ok else '**no**'} | {slow[0]} ({slow[1][1]:.1f}) |")
+        if before:
+            b = before.get(r.page)
+            row += f" {b['p95']:.1f} |" if b else " — |"
+        lines.append(row)
     lines.append("")
+    if before:
+        lines.append("\"before\": the same data and loads without the `0007_dashboard_indexes` migration and with "
+                     "`posts_per_day_sql` formatting days with `to_char` in the Asia/Shanghai zone.")
+        lines.append("")
+    lines.append("For these pages: the indexes of `ledger/migrations/versions/0007_dashboard_indexes.py`; "
+                 "`flag_counts` counts category / topic names in PostgreSQL instead of shipping 5,000 JSON "
+                 "lists to Python; `posts_per_day_sql` buckets days with a fixed +8 h and a date cast.")
+    lines.append("")
+    over = [r for r in results if not r.ok]
+    if over:
+        lines.append("Over the budget: " + "; ".join(
+            f"{r.page} (" + ", ".join(f"{q} p50 {v[0]:.0f} / p95 {v[1]:.0f} ms"
+                                     for q, v in sorted(r.queries.items(), key=lambda kv: -kv[1][1])[:3]) + ")"
+            for r in over) + ".")
+        lines.append("")
     lines.append(f"Reproduce: `python -m bench.dashboard.run --posts {args.posts} --cases {args.cases}` "
                  "(`--keep` keeps the schema; `--schema NAME --reuse` measures it again).")
     return "\n".join(lines) + "\n"
@@ -129,7 +160,7 @@ def render(results, *, gen: dict | None, args, server_version: str) -> str:
 def write_section(doc: Path, section: str) -> None:
     """Replace (or append) the "## Dashboard" section, keeping every other section."""
     old = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     new = pattern.sub(lambda _m: section + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + section
     doc.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
 
@@ -150,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="comma-separated page functions (onduty,events,cases_list,...)")
     p.add_argument("--no-write", action="store_true", help="do not write docs/BENCHMARKS.md")
     p.add_argument("--json", help="also write the raw results to this file")
+    p.add_argument("--baseline", help="results of an earlier run (--json file) to show its p95 beside")
     args = p.parse_args(argv)
     if args.reuse and not args.schema:
         p.error("--reuse needs --schema")
@@ -174,16 +206,21 @@ def main(argv: list[str] | None = None) -> int:
         engine = create_engine(url)
         with engine.connect() as c:
             server = "PostgreSQL " + c.execute(text("SHOW server_version")).scalar_one().split()[0]
+            largest = c.execute(text("SELECT max(posts) FROM event")).scalar() or 0
         engine.dispose()
+        load_before = os.getloadavg()[0]
         t0 = time.perf_counter()
         results = run_pages(url, now=now, runs=args.runs, only=set(args.only.split(",")) if args.only else None)
         print(f"measured in {time.perf_counter() - t0:.0f} s")
+        loads = (load_before, os.getloadavg()[0])
     finally:
         if not keep:
             drop_schema(args.pg_url, schema)
         else:
             print(f"schema kept: {schema}")
-    section = render(results, gen=gen, args=args, server_version=server)
+    baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8")) if args.baseline else None
+    section = render(results, gen=gen, args=args, server_version=server, loads=loads, baseline=baseline,
+                     largest_event=largest)
     print(section)
     if args.json:
         Path(args.json).write_text(json.dumps({"gen": gen, "results": [r.__dict__ for r in results]},
