@@ -180,12 +180,13 @@ def restore_cmd(
     else:
         env, schema = _pg_env(url)
         if schema:
-            from sqlalchemy import create_engine, text
+            from sqlalchemy import create_engine
+            from sqlalchemy.schema import DropSchema
 
             admin = create_engine(url)
             try:
-                with admin.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema.replace(chr(34), "")}" CASCADE'))
+                with admin.begin() as conn:  # pg_restore creates the schema again from the snapshot
+                    conn.execute(DropSchema(schema, cascade=True, if_exists=True))
             finally:
                 admin.dispose()
             cmd = [_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
