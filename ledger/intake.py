@@ -125,17 +125,29 @@ def _insert_ignoring_duplicates(session: Session, table, key: str):
     return insert(table)
 
 
+def _fit(value: str | None, column: str) -> str | None:
+    """Bound a label to its column's length (PostgreSQL refuses longer strings; SQLite does not):
+    a list such as ``A区、B区、…`` is cut at a separator and marked ``等``."""
+    limit = _POST.c[column].type.length
+    if value is None or limit is None or len(value) <= limit:
+        return value
+    cut = value[: limit - 1]
+    if "、" in cut:
+        cut = cut[: cut.rindex("、")]
+    return cut + "等"
+
+
 def _assessment_values(a) -> dict[str, Any]:
     return {
-        "sentiment": a.sentiment,
+        "sentiment": _fit(a.sentiment, "sentiment"),
         "sentiment_score": a.sentiment_score,
         "categories": a.categories,
         "topics": a.topics,
         "sensitivity": a.sensitivity,
-        "severity": a.severity,
-        "jurisdiction": a.jurisdiction,
-        "responsible_unit": a.responsible_unit,
-        "disposal_type": a.disposal_type,
+        "severity": _fit(a.severity, "severity"),
+        "jurisdiction": _fit(a.jurisdiction, "jurisdiction"),
+        "responsible_unit": _fit(a.responsible_unit, "responsible_unit"),
+        "disposal_type": _fit(a.disposal_type, "disposal_type"),
         "rumour": a.rumour,
         "pii": a.pii,
         "assessment": {"reasons": a.reasons, "topic": a.topic},
@@ -435,7 +447,7 @@ def store_messages(
             author=_author(item.author),
             received_at=item.received_at,
             simple=item.simple,
-            unit=item.unit,
+            unit=item.unit[:100] if item.unit else None,
             reply_text=reply,
             replied_at=item.replied_at,
             likes=item.likes,

@@ -137,6 +137,19 @@ def test_enormous_fields(sqlite_engine, tmp_path, assessor, fixed_now):
     assert count(sqlite_engine) == 2
 
 
+def test_long_labels_fit_their_columns(any_engine, tmp_path, assessor, fixed_now):
+    """A post naming thirty districts: the jurisdiction label is bounded (PostgreSQL refuses
+    strings longer than the column), the text is kept whole."""
+    districts = ("沙坪坝区 万州区 渝中区 江北区 九龙坡区 渝北区 长寿区 合川区 荣昌区 垫江县 云阳县 石柱县 江津区 "
+                 "开州区 涪陵区 大渡口区 南岸区 巴南区 永川区 大足区 铜梁区 潼南区 梁平区 武隆区 城口县 奉节县").split()
+    text = "重庆市疫情通报：" + "、".join(districts) + "均有新增病例"
+    rep = posts(any_engine, write_csv(tmp_path / "d.csv", ["text"], [[text]]), assessor, fixed_now, text_col="text")
+    assert rep.inserted == 1
+    (p,) = texts(any_engine).values()
+    assert p.text == text
+    assert p.jurisdiction is None or len(p.jurisdiction) <= 100
+
+
 def test_script_injection_becomes_plain_text(sqlite_engine, assessor, fixed_now):
     rep = posts(sqlite_engine, FILES / "posts_hostile.csv", assessor, fixed_now, id_col="id", text_col="正文",
                 title_col="标题", time_col="时间")

@@ -306,7 +306,7 @@ def main() -> None:
 
 def render(results: dict, files: list[Path], args, loads: list[str]) -> str:
     e = results["sqlite_e2e"]
-    out = [
+    intro = (
         f"End-to-end ingest of the Weibo stream files ({', '.join(f.name for f in files)}) as "
         "`yuqing import posts FILE --text-col text --author-col userid` does it: read and check the whole "
         "file, normalise (HTML, full-width, traditional → simplified), assess (sentiment engine "
@@ -314,31 +314,35 @@ def render(results: dict, files: list[Path], args, loads: list[str]) -> str:
         f"transactions of {args.batch_size:,} rows. Floor: the same rows read and bulk-inserted with no "
         "normalisation, assessment or clustering, in the same run. Each measurement in its own process; "
         f"Python {sys.version.split()[0]}, 2 cores shared with other jobs (load average "
-        f"{' → '.join(loads)} during the run), so wall rates are lower than CPU rates.",
+        f"{' → '.join(loads)} during the run), so wall rates are lower than CPU rates."
+    )
+    head = ("| database | posts | e2e posts/s (wall) | e2e posts/s (CPU) | floor posts/s (wall) "
+            "| floor posts/s (CPU) | ratio (wall) | ratio (CPU) | peak RSS |")
+    out = [
+        intro,
         "",
-        "| database | posts | e2e posts/s (wall) | e2e posts/s (CPU) | floor posts/s (wall) | floor posts/s (CPU) "
-        "| ratio (wall) | ratio (CPU) | peak RSS |",
+        head,
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         _line("SQLite", e, results["sqlite_floor"]),
     ]
     if "pg_e2e" in results:
         out.append(_line("PostgreSQL", results["pg_e2e"], results["pg_floor"]))
-    out += ["", "Targets: ≥ 3,000 posts/s into SQLite, ≥ 1,000 posts/s into PostgreSQL. "
-            f"Building the assessor (models, rules) before the import: {e['setup']:.1f} s."]
+    out += ["", ("Targets: ≥ 3,000 posts/s into SQLite, ≥ 1,000 posts/s into PostgreSQL. "
+                 f"Building the assessor (models, rules) before the import: {e['setup']:.1f} s.")]
     if "memory" in results:
         m = results["memory"]
         points = ", ".join(f"{n:,}: {mb:,.0f} MB" for n, mb in m["rss"])
-        out += ["", f"Memory run: {m['rows']:,} posts (the stream files repeated, each repetition's texts given "
-                f"a suffix), SQLite, one `import posts`: {m['rows'] / m['wall']:,.0f} posts/s wall, "
-                f"{m['rows'] / m['cpu']:,.0f} posts/s CPU, peak RSS {m['peak_rss_mb']:,.0f} MB. "
-                f"RSS after N posts: {points}."]
+        out += ["", (f"Memory run: {m['rows']:,} posts (the stream files repeated, each repetition's texts "
+                     f"given a suffix), SQLite, one `import posts`: {m['rows'] / m['wall']:,.0f} posts/s wall, "
+                     f"{m['rows'] / m['cpu']:,.0f} posts/s CPU, peak RSS {m['peak_rss_mb']:,.0f} MB. "
+                     f"RSS after N posts: {points}.")]
     if "hotline" in results:
         h = results["hotline"]
-        out += ["", f"`yuqing import hotline hotline_replies.csv` ({h['rows']:,} rows → {h['messages']:,} posts and "
-                f"messages with reply clocks, SQLite): {h['wall']:.1f} s wall, {h['cpu']:.1f} s CPU "
-                "(including building the assessor and the calendar)."]
-    out += ["", "Reproduce: `python bench/ingest/run.py` (options `--memory-rows N`, `--no-pg`, `--batch-size`, "
-            "`--no-write`)."]
+        out += ["", (f"`yuqing import hotline hotline_replies.csv` ({h['rows']:,} rows → {h['messages']:,} posts "
+                     f"and messages with reply clocks, SQLite): {h['wall']:.1f} s wall, {h['cpu']:.1f} s CPU "
+                     "(including building the assessor and the calendar).")]
+    out += ["", ("Reproduce: `python bench/ingest/run.py` (options `--memory-rows N`, `--no-pg`, "
+                 "`--batch-size`, `--sentiment`, `--no-write`).")]
     return "\n".join(out)
 
 
