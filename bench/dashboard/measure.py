@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from ledger.db import make_engine, session_scope
 
@@ -47,6 +47,7 @@ class PageResult:
     p95: float
     max: float
     queries: dict[str, tuple[float, float, float]]
+    statements: int = 0  # SQL statements per load (mean)
 
     @property
     def ok(self) -> bool:
@@ -72,6 +73,8 @@ class Pages:
         from config.settings import get_settings
 
         self.engine = make_engine(url)
+        self.statements = 0
+        event.listen(self.engine, "before_cursor_execute", self._count)
         self.now = now
         self.rnd = random.Random(seed)
         self.settings = get_settings()
@@ -82,6 +85,9 @@ class Pages:
             self.case_ids = list(s.exec(select(Case.id)).scalars())  # type: ignore[call-overload]
             self.units = [u for u in s.exec(select(Case.responsible_unit).distinct()).scalars() if u]  # type: ignore[call-overload]
             self.categories = [c for c in s.exec(select(Case.category).distinct()).scalars() if c]  # type: ignore[call-overload]
+
+    def _count(self, *_args) -> None:
+        self.statements += 1
 
     def close(self) -> None:
         self.engine.dispose()
@@ -239,11 +245,13 @@ def run_pages(url: str, *, now: datetime, runs: int = 40, only: set[str] | None 
             if name != "export":  # warm-up (imports, first plans); the export is slow enough without one
                 fn(Timer())
             timer, totals = Timer(), []
+            pages.statements = 0
             for _ in range(n):
                 t0 = time.perf_counter()
                 fn(timer)
                 totals.append((time.perf_counter() - t0) * 1000)
-            res = PageResult(label, n, *_summary(totals), {q: _summary(v) for q, v in timer.parts.items()})
+            res = PageResult(label, n, *_summary(totals), {q: _summary(v) for q, v in timer.parts.items()},
+                             round(pages.statements / n))
             log(f"  {label}: p50 {res.p50} ms, p95 {res.p95} ms, max {res.max} ms "
                 + ("" if res.ok else "  (over budget) ") + "; ".join(f"{q} p95 {v[1]}" for q, v in res.queries.items()))
             results.append(res)

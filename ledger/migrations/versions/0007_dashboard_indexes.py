@@ -7,7 +7,8 @@ Indexes for the dashboard pages' queries on a large ledger (see docs/BENCHMARKS.
 - post (event_id, likes DESC, id): an event's most liked posts;
 - post (event_id, sensitivity DESC, id): an event's strongest posts when opening a case from it
   (NULLs last on both databases);
-- clock (subject, started_at, status): on-time rates over a period;
+- clock (subject, started_at, status, subject_id, rule_name, late): on-time rates over a period
+  (covering: read from the index alone);
 - message (replied_at, due_at) and (unit, replied_at, due_at): unanswered / overdue counts;
 - ledger_case (status, discovered_at): the 台账 list filtered by status.
 B-tree only, so that every index works on SQLite and PostgreSQL.
@@ -33,7 +34,8 @@ def upgrade() -> None:
     # SQLite sorts NULLs first ascending, so DESC puts them last; PostgreSQL needs it said
     op.create_index("ix_post_event_sensitivity", "post",
                     ["event_id", sa.text("sensitivity DESC NULLS LAST" if postgres else "sensitivity DESC"), "id"])
-    op.create_index("ix_clock_subject_started", "clock", ["subject", "started_at", "status"])
+    op.create_index("ix_clock_subject_started", "clock",
+                    ["subject", "started_at", "status", "subject_id", "rule_name", "late"])
     op.create_index("ix_message_open_due", "message", ["replied_at", "due_at"])
     op.create_index("ix_message_unit_open_due", "message", ["unit", "replied_at", "due_at"])
     op.create_index("ix_ledger_case_status_discovered", "ledger_case", ["status", "discovered_at"])
