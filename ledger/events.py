@@ -194,7 +194,7 @@ def process_new_posts(
     """Set ``dup_of_id``, ``event_id`` and ``simhash`` on freshly inserted posts; update events.
 
     ``posts`` must have ids (flushed). The caller owns the transaction. Reposts and copies
-    (same normalised text, or SimHash within 3 bits of a recent post) point to the first post
+    (same normalised text, or SimHash within 5 bits of a recent post) point to the first post
     with that text and count toward its event; other posts join the most similar active event
     or start a new one.
     """
@@ -207,25 +207,38 @@ def process_new_posts(
     _watch_rollback(session, _key(session))
     cl, index = state.clusterer, state.index
 
-    feats = [features(p.text or "", p.title, params) for p in posts]
-    cl.idf.update(f.terms.keys() for f in feats)
-    fps = simhash_batch([f.shingles for f in feats])
+    # exact copies (same normalised text) need no features: find them first
     stored = _stored_originals(session, posts, index)
+    seen: set[str] = set()
+    copy: list[bool] = []
+    for p in posts:
+        h = p.content_hash or ""
+        copy.append(bool(h) and (h in seen or h in stored or index.find_exact(h) is not None))
+        seen.add(h)
+    fresh = [i for i, c in enumerate(copy) if not c]
+    feats: list[Any] = [None] * len(posts)
+    fps: list[int | None] = [None] * len(posts)
+    for i in fresh:
+        feats[i] = features(posts[i].text or "", posts[i].title, params)
+    cl.idf.update(feats[i].terms.keys() for i in fresh)
+    for i, fp in zip(fresh, simhash_batch([feats[i].shingles for i in fresh]), strict=True):
+        fps[i] = fp
 
     touched: dict[int, EventState] = {}
     results: list[tuple[Any, int | None, EventState]] = []
-    for post, feat, fp in zip(posts, feats, fps, strict=True):
+    for i, post in enumerate(posts):
         chash = post.content_hash or None
-        known = (index.find_exact(chash) if chash else None) or (
-            stored.get(chash) if chash else None
-        )
-        if known is None:
-            known = index.find_near(fp)
+        if copy[i]:
+            known = index.find_exact(chash) or stored.get(chash)  # type: ignore[arg-type]
+            fps[i] = known.fingerprint if known is not None else None
+        else:
+            known = index.find_near(fps[i])
         ev = _event_of(session, state, known.event_id) if known is not None else None
         if ev is not None:
             root = known.root_id  # type: ignore[union-attr]
         else:
             root = None
+            feat = feats[i] or features(post.text or "", post.title, params)
             ev, created = cl.assign(cl.vector(feat))
             if created:
                 ev.title = _cheap_title(post, feat.hashtags)
@@ -236,7 +249,7 @@ def process_new_posts(
             seen=_seen_at(post),
         )
         touched[id(ev)] = ev
-        index.add(Known(post.id, root or post.id, ev, fp), chash)
+        index.add(Known(post.id, root or post.id, ev, fps[i]), chash)
         results.append((post, root, ev))
 
     merged = cl.merge_similar(list(touched.values()))
@@ -278,6 +291,8 @@ def _cheap_title(post: Any, tags: list[str]) -> str:
     if title:
         return title[:80]
     line = (post.text or "").strip().split("\n", 1)[0]
+    if not line:
+        return "（无正文）"
     return line[:60] + ("…" if len(line) > 60 else "")
 
 
