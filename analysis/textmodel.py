@@ -32,62 +32,17 @@ FORMAT_VERSION = 1
 
 
 # Polarity label synonyms accepted in training / evaluation data (lower-cased keys).
+# fmt: off
+_POSITIVE = ("positive", "pos", "p", "1", "+1", "+", "正", "正面", "积极", "褒", "好评",
+             "optimism", "gratitude", "joy", "happy", "happiness", "like", "喜", "乐", "好")
+_NEGATIVE = ("negative", "neg", "n", "-1", "-", "0", "负", "负面", "消极", "贬", "差评",
+             "anger", "disgust", "sadness", "fear", "angry", "sad", "怒", "哀", "惧", "恶")
+_NEUTRAL = ("neutral", "neu", "none", "中", "中性", "中立", "surprise", "惊", "other", "others")
+# fmt: on
 POLARITY_SYNONYMS: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "positive",
-            "pos",
-            "p",
-            "1",
-            "+1",
-            "+",
-            "正",
-            "正面",
-            "积极",
-            "褒",
-            "好评",
-            "optimism",
-            "gratitude",
-            "joy",
-            "happy",
-            "happiness",
-            "like",
-            "喜",
-            "乐",
-            "好",
-        ],
-        "positive",
-    ),
-    **dict.fromkeys(
-        [
-            "negative",
-            "neg",
-            "n",
-            "-1",
-            "-",
-            "0",
-            "负",
-            "负面",
-            "消极",
-            "贬",
-            "差评",
-            "anger",
-            "disgust",
-            "sadness",
-            "fear",
-            "angry",
-            "sad",
-            "怒",
-            "哀",
-            "惧",
-            "恶",
-        ],
-        "negative",
-    ),
-    **dict.fromkeys(
-        ["neutral", "neu", "none", "中", "中性", "中立", "surprise", "惊", "other", "others"],
-        "neutral",
-    ),
+    **dict.fromkeys(_POSITIVE, "positive"),
+    **dict.fromkeys(_NEGATIVE, "negative"),
+    **dict.fromkeys(_NEUTRAL, "neutral"),
 }
 
 
