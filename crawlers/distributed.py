@@ -22,12 +22,16 @@ request, so a request in the queue carries only the source id. Per-source ``[pol
 workers use the polite defaults of :mod:`crawlers.settings`. JSON APIs and feeds stay with the
 scheduler's local crawls.
 
+Queued requests are stored as JSON (:func:`dumps` / :func:`loads`), not with scrapy-redis's
+default pickle, so write access to Redis does not mean code execution in the workers.
+
 Counters per worker (list pages, detail pages, stored posts) are kept in the Redis hash
 ``<prefix>:stats`` and returned by :func:`run_worker`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -119,6 +123,57 @@ def _round_dupefilter_class():
     return RoundDupeFilter
 
 
+# -- the queue's serializer: JSON, not pickle --------------------------------------------------
+# scrapy-redis pickles queued requests by default, so anyone able to write to Redis could run code
+# in every worker. This module is given as SCHEDULER_SERIALIZER instead: requests are stored as
+# JSON (bytes as base64, dicts with non-string keys as pair lists) and a payload that is not such
+# JSON is refused.
+
+_BYTES, _PAIRS = "__b64__", "__pairs__"
+
+
+def _enc(obj: Any) -> Any:
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, bytes | bytearray):
+        return {_BYTES: base64.b64encode(bytes(obj)).decode("ascii")}
+    if isinstance(obj, list | tuple):
+        return [_enc(x) for x in obj]
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj) and _BYTES not in obj and _PAIRS not in obj:
+            return {k: _enc(v) for k, v in obj.items()}
+        return {_PAIRS: [[_enc(k), _enc(v)] for k, v in obj.items()]}
+    raise TypeError(f"cannot queue a request carrying {type(obj).__name__}")
+
+
+def _dec(obj: Any) -> Any:
+    if isinstance(obj, list):
+        return [_dec(x) for x in obj]
+    if isinstance(obj, dict):
+        if set(obj) == {_BYTES}:
+            return base64.b64decode(obj[_BYTES])
+        if set(obj) == {_PAIRS}:
+            return {_dec(k): _dec(v) for k, v in obj[_PAIRS]}
+        return {k: _dec(v) for k, v in obj.items()}
+    return obj
+
+
+def dumps(request_dict: dict[str, Any]) -> bytes:
+    """Serialise a request dict (``Request.to_dict``) for the Redis queue."""
+    return json.dumps(_enc(request_dict), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def loads(data: bytes | str) -> dict[str, Any]:
+    """Read a request dict written by :func:`dumps`; raise ValueError for anything else."""
+    try:
+        obj = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a queued request (not JSON): {exc}") from exc
+    if not isinstance(obj, dict) or "url" not in obj:
+        raise ValueError("not a queued request")
+    return _dec(obj)
+
+
 def worker_settings(redis_url: str, prefix: str, *, user_agent: str | None = None, timeout: float | None = None,
                     max_bytes: int | None = None, proxy: str | None = None,
                     overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -129,6 +184,7 @@ def worker_settings(redis_url: str, prefix: str, *, user_agent: str | None = Non
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
         "SCHEDULER_PERSIST": True,  # a worker stopping must never flush the shared queue
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "SCHEDULER_SERIALIZER": "crawlers.distributed",  # loads / dumps above: JSON, never pickle
         "SCHEDULER_QUEUE_KEY": k["requests"],
         "SCHEDULER_DUPEFILTER_KEY": k["dupefilter"],
         "DUPEFILTER_CLASS": "crawlers.distributed.RoundDupeFilter",

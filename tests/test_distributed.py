@@ -195,3 +195,33 @@ def test_worker_without_redis_fails_clearly(tmp_path):
     res = run_cli("worker", "--redis-url", "redis://127.0.0.1:1/0", db_url=f"sqlite:///{tmp_path / 'x.db'}")
     assert res.code != 0
     assert "Redis" in res.err and "Traceback" not in res.err
+
+
+def test_queued_requests_are_json_and_pickles_are_refused():
+    import pickle
+
+    from scrapy import Request
+    from scrapy.utils.request import request_from_dict
+
+    from crawlers.distributed import dumps, loads, worker_settings
+
+    class Owner:
+        def parse_detail(self, response):
+            return None
+
+        def detail_failed(self, failure):
+            return None
+
+    owner = Owner()
+    req = Request("http://127.0.0.1/gen/item/1-2.html", callback=owner.parse_detail, errback=owner.detail_failed,
+                  meta={"eid": "1-2", "source_id": 7, "round": "20260302T020000", "redirect_urls": ["http://a/"]},
+                  headers={"Referer": "http://127.0.0.1/gen/list1.html"}, body=b"\x00\xff", priority=1)
+    data = dumps(req.to_dict(spider=owner))
+    assert json.loads(data)["url"] == req.url  # plain JSON in Redis
+    back = request_from_dict(loads(data), spider=owner)
+    assert (back.url, back.meta, back.body, back.priority) == (req.url, req.meta, req.body, 1)
+    assert back.headers.get("Referer") == b"http://127.0.0.1/gen/list1.html"
+    assert back.callback == owner.parse_detail and back.errback == owner.detail_failed
+    with pytest.raises(ValueError):
+        loads(pickle.dumps({"url": "http://x/"}))
+    assert worker_settings(REDIS_URL, "p")["SCHEDULER_SERIALIZER"] == "crawlers.distributed"
