@@ -228,10 +228,12 @@ def bench_stream(tmp: Path, batch: int) -> list[str]:
         "Every structure kept in memory has a cap (listed above); this stream is too short to reach",
         "them all, so it shows the growth before the plateau, not the plateau itself.",
         "",
-        f"Budget: ≤ 80 µs / post for dedupe + clustering — {'met' if us <= 80 else 'not met'}"
-        f" ({us:.0f} µs). The time goes to pure-Python feature extraction, TF-IDF vectors and"
-        " candidate scoring (about two thirds) and to the bulk writes of post and event rows."
-        " CPU time too varies with the load of the shared machine (about ±20% between runs).",
+        (
+            f"Budget: ≤ 80 µs / post for dedupe + clustering — {'met' if us <= 80 else 'not met'}"
+            f" ({us:.0f} µs). The time goes to pure-Python feature extraction, TF-IDF vectors and"
+            " candidate scoring (about two thirds) and to the bulk writes of post and event rows."
+            " CPU time too varies with the load of the shared machine (about ±20% between runs)."
+        ),
     ]
 
 
