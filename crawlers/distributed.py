@@ -253,10 +253,11 @@ def _spider_class():
         redis_batch_size = 1  # take one seed at a time, so idle workers share the seeds
 
         def __init__(self, *, engine: Engine, assessor: Any, clock: Callable[[], datetime], worker: str,
-                     prefix: str, max_idle: float = 0, **kwargs: Any) -> None:
+                     prefix: str, max_idle: float = 0, down_after: int = 3, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.engine, self.assessor, self.clock = engine, assessor, clock
             self.worker, self.prefix, self.max_idle = worker, prefix, float(max_idle)
+            self.down_after = down_after
             self.now = clock()
             self.tz = "Asia/Shanghai"
             self.counts: dict[str, int] = {}
@@ -268,12 +269,16 @@ def _spider_class():
         def from_crawler(cls, crawler, *args, **kwargs):
             spider = super().from_crawler(crawler, *args, **kwargs)
             crawler.signals.connect(spider.opened, signal=signals.spider_opened)
+            crawler.signals.connect(spider.closed_signal, signal=signals.spider_closed)
             return spider
 
         # -- bookkeeping ---------------------------------------------------------------------
         def opened(self, spider=None) -> None:
             self.last_activity = time.monotonic()
             self.server.hset(keys(self.prefix)["workers"], self.worker, str(time.time()))
+
+        def closed_signal(self, spider=None, reason=None) -> None:
+            self.server.hdel(keys(self.prefix)["workers"], self.worker)
 
         def bump(self, what: str, n: int = 1) -> None:
             if not n:
@@ -329,7 +334,8 @@ def _spider_class():
                 if error is None:
                     record_success(session, source=src, items=items, now=self.clock())
                 else:
-                    record_failure(session, source=src, error=error, now=self.clock(), down_after=3)
+                    record_failure(session, source=src, error=error, now=self.clock(),
+                                   down_after=self.down_after)
 
         # -- requests ------------------------------------------------------------------------
         def make_request_from_data(self, data: bytes):
@@ -418,8 +424,8 @@ def default_worker_name() -> str:
 
 
 def run_worker(engine: Engine, assessor: Any, *, redis_url: str, prefix: str, clock: Callable[[], datetime],
-               worker: str | None = None, max_idle: float = 0, settings: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
+               worker: str | None = None, max_idle: float = 0, down_after: int = 3,
+               settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one crawl worker until stopped (SIGINT / SIGTERM) or idle for ``max_idle`` seconds.
 
     Returns this worker's counters: list pages, detail pages, stored posts.
@@ -438,7 +444,7 @@ def run_worker(engine: Engine, assessor: Any, *, redis_url: str, prefix: str, cl
     process = CrawlerProcess(settings or worker_settings(redis_url, prefix))
     crawler = process.create_crawler(_spider_class())
     process.crawl(crawler, engine=engine, assessor=assessor, clock=clock, worker=worker, prefix=prefix,
-                  max_idle=max_idle)
+                  max_idle=max_idle, down_after=down_after)
     process.start()
     spider = crawler.spider
     return {"worker": worker, **(spider.counts if spider is not None else {})}

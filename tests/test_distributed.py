@@ -22,7 +22,7 @@ from config.settings import get_settings
 from crawlers.distributed import keys, queue_stats, seed_source
 from ledger.db import make_engine, session_scope
 from ledger.migrate import upgrade
-from ledger.models import Post
+from ledger.models import Post, Source
 from ledger.sources import add_source
 from tests.sitesrv import Handler, SiteServer
 
@@ -118,6 +118,11 @@ def _count_posts(engine, sid: int) -> int:
         return len(list(s.execute(select(Post.id).where(Post.source_id == sid))))
 
 
+def _failures(engine, source_id: int) -> int:
+    with session_scope(engine) as s:
+        return s.get(Source, source_id).consecutive_failures or 0
+
+
 def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, prefix):
     upgrade(pg_url)
     engine = make_engine(pg_url)
@@ -133,9 +138,16 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
             return q["start_urls"] == 0 and q["requests"] == 0
 
         _wait(lambda: _count_posts(engine, sid) == total and drained(), "the first round", workers)
-        # a second round: the list pages again, but no stored detail page is requested again
+        # a second round: the list pages again, but no stored detail page is requested again;
+        # and a source whose list page fails gets the failure recorded on it
+        with session_scope(engine) as s:
+            broken = add_source(s, name="坏掉的列表", kind="html", url=None, now=NOW, actor="test",
+                                config={"list_urls": [site.url("/broken/list.html")], "item_links": "a",
+                                        "body": "div"}, interval_seconds=None, cron=None, enabled=True).id
         assert seed_source(engine, REDIS_URL, prefix, sid, NOW.replace(hour=3)) == PAGES
-        _wait(lambda: len(site.fetched("/gen/list")) == 2 * PAGES and drained(), "the second round", workers)
+        assert seed_source(engine, REDIS_URL, prefix, broken, NOW.replace(hour=3)) == 1
+        _wait(lambda: len(site.fetched("/gen/list")) == 2 * PAGES and drained() and _failures(engine, broken),
+              "the second round", workers)
         time.sleep(1.0)
         for p in workers:
             p.send_signal(signal.SIGTERM)  # graceful stop: the worker prints its counters
@@ -161,7 +173,12 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
     assert sum(r.get("detail_pages", 0) for r in results.values()) == total
     assert sum(r.get("stored", 0) for r in results.values()) == total
     assert sum(r.get("list_pages", 0) for r in results.values()) == 2 * PAGES
+    with session_scope(engine) as s:
+        bad, good = s.get(Source, broken), s.get(Source, sid)
+        assert bad.status == "error" and "HTTP 500" in bad.last_error
+        assert good.status == "ok" and good.last_success_at is not None
     stats = queue_stats(REDIS_URL, prefix)
+    assert stats["workers"] == []  # both unregistered when they stopped
     assert stats["counts"]["w1:stored"] + stats["counts"]["w2:stored"] == total
     engine.dispose()
 

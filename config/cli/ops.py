@@ -254,7 +254,8 @@ def worker_cmd(
         scrapy_settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = concurrency
     try:
         counts = run_worker(engine, build_assessor(cfg), redis_url=redis_url, prefix=prefix, clock=utcnow,
-                            worker=name, max_idle=max_idle, settings=scrapy_settings)
+                            worker=name, max_idle=max_idle, down_after=opts.down_after,
+                            settings=scrapy_settings)
     except ConnectionError as exc:
         fail(str(exc))
     typer.echo(json.dumps(counts, ensure_ascii=False))
