@@ -73,10 +73,13 @@ def redis_client(url: str):
 # -- the scheduler's side ------------------------------------------------------------------------
 
 def seed_source(engine: Engine, redis_url: str, prefix: str, source_id: int, now: datetime) -> int:
-    """Queue the list URLs of ``source_id`` for the workers; returns how many were queued.
+    """Queue the list URLs of ``source_id`` for the workers; returns how many of its list URLs
+    are waiting in the queue.
 
-    Returns 0 (and queues nothing) for a kind the workers do not crawl; the caller crawls those
-    locally. Raises ``ValueError`` for an invalid source config.
+    A source whose seeds are still waiting (no worker has taken them yet, e.g. every worker is
+    down) is not queued again, so the queue cannot grow while nobody consumes it. Returns 0 (and
+    queues nothing) for a kind the workers do not crawl; the caller crawls those locally.
+    Raises ``ValueError`` for an invalid source config.
     """
     from crawlers.web import _source_config
     from ledger.db import session_scope
@@ -95,8 +98,18 @@ def seed_source(engine: Engine, redis_url: str, prefix: str, source_id: int, now
     payloads = [json.dumps({"url": url, "meta": {"source_id": source_id, "round": round_id, "page": 1}})
                 for url in cfg["list_urls"]]
     client = redis_client(redis_url)
+    start_key = keys(prefix)["start_urls"]
     try:
-        client.rpush(keys(prefix)["start_urls"], *payloads)
+        waiting = 0
+        for raw in client.lrange(start_key, 0, -1):
+            try:
+                waiting += json.loads(raw)["meta"]["source_id"] == source_id
+            except (ValueError, KeyError, TypeError):
+                continue
+        if waiting:
+            log.info("source %s: %s seeds still waiting for a worker; not queued again", source_id, waiting)
+            return waiting
+        client.rpush(start_key, *payloads)
     finally:
         client.close()
     return len(payloads)

@@ -193,6 +193,7 @@ def test_service_in_distributed_mode_seeds_instead_of_crawling(site, pg_url, pre
     service = Service(engine, settings)
     try:
         service._crawl_child(sid)
+        service._crawl_child(sid)  # due again before any worker took the seeds: not queued twice
     finally:
         service.pool.shutdown(wait=True)
     client = redis.Redis.from_url(REDIS_URL)
