@@ -7,7 +7,7 @@ response, compressed) is stored with its SHA-256.
 
 The write path is built for throughput: one existence query per batch, new rows written with one
 bulk ``INSERT`` (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL, so a concurrent or repeated
-run cannot store a post twice) returning their ids, and the stored rows handed back as fully
+run cannot store a post twice) and their ids read back with one query, and the stored rows handed back as fully
 loaded :class:`Post` objects (no per-row ORM flush) for event clustering.
 
 Citizens' messages (留言) from hotline exports go through :func:`store_messages`, linked to the
@@ -287,9 +287,13 @@ def _insert_new(session: Session, source_id: int, new_items: list, assessments: 
         for name, default in others:
             row[name] = default() if callable(default) else default
         rows.append(row)
+    # executemany of one small statement, then one query for the ids: on PostgreSQL this is ~3x
+    # cheaper in CPU than INSERT … RETURNING over many VALUES rows (psycopg parses each such
+    # statement with its tens of thousands of placeholders anew). A row another process stored
+    # between the existence query and this insert is skipped by the insert and then taken as new.
     stmt = _insert_ignoring_duplicates(session, _POST, "uq_post_source_external")
-    returned = session.execute(stmt.returning(_POST.c.id, _POST.c.external_id), rows)
-    ids = {ext: pk for pk, ext in returned}
+    session.execute(stmt, rows)
+    ids = {ext: pk for ext, (pk, *_rest) in _existing(session, source_id, [r["external_id"] for r in rows]).items()}
     fresh: list[Post] = []
     for row in rows:
         pk = ids.get(row["external_id"])
@@ -458,9 +462,10 @@ def store_messages(
         rows.append({col.name: getattr(msg, col.name) for col in _MESSAGE.columns if col.name != "id"})
     if rows:
         stmt = _insert_ignoring_duplicates(session, _MESSAGE, "uq_message_source_external")
-        returned = session.execute(stmt.returning(_MESSAGE.c.id), rows).all()
-        result.inserted = len(returned)
-        result.unchanged += len(rows) - len(returned)
+        inserted = session.execute(stmt, rows).rowcount
+        inserted = len(rows) if inserted is None or inserted < 0 else inserted
+        result.inserted = inserted
+        result.unchanged += len(rows) - inserted
     if result.updated:
         session.flush()
     return result
