@@ -136,3 +136,18 @@ def test_restore_refuses_a_file_that_is_not_a_snapshot(tmp_path):
     assert res.code == 2 and "Traceback" not in res.err
     missing = run_cli("restore", str(tmp_path / "nope.backup"), db_url=url)
     assert missing.code == 2 and "不存在" in missing.err
+
+
+@pytest.mark.postgres
+def test_postgres_backup_without_pg_dump_fails_clearly(pg_url, tmp_path):
+    import sys
+    from pathlib import Path
+
+    upgrade(pg_url)
+    bare = tmp_path / "bin"  # a PATH holding only the interpreter, no PostgreSQL client tools
+    bare.mkdir()
+    (bare / "python").symlink_to(Path(sys.executable))
+    out = tmp_path / "x.backup"
+    res = run_cli("backup", "--out", str(out), db_url=pg_url, env={"PATH": str(bare)})
+    assert res.code != 0 and "pg_dump" in res.err and "Traceback" not in res.err
+    assert not out.exists()
