@@ -1,6 +1,7 @@
 """Distributed crawling: two real ``yuqing worker`` processes share one scrapy-redis queue on the local
-Redis and store into one PostgreSQL schema, crawling the local test site; the service in
-distributed mode only seeds the queue."""
+Redis and store into one PostgreSQL schema, crawling the local test site; one of them is then
+SIGKILLed mid-crawl and the next round still stores every page once; the service in distributed
+mode only seeds the queue."""
 
 from __future__ import annotations
 
@@ -33,12 +34,17 @@ NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 PAGES, PER_PAGE = 4, 10
 
 
+def _list_no(path: str) -> int:
+    return int(path.rsplit("/", 1)[-1].split("-")[0])
+
+
 class SlowItemHandler(Handler):
-    """Detail pages answer after 50 ms, so a crawl lasts long enough for two workers to share it."""
+    """Detail pages answer after 50 ms (so two workers share a crawl), those of list pages 5..8
+    after 300 ms (so a worker can be killed in the middle of that crawl)."""
 
     def route(self, path: str, query: dict) -> None:
         if path.startswith("/gen/item/"):
-            time.sleep(0.05)
+            time.sleep(0.3 if _list_no(path) > PAGES else 0.05)
         super().route(path, query)
 
 
@@ -46,7 +52,7 @@ class SlowItemHandler(Handler):
 def site():
     srv = SiteServer()
     srv.RequestHandlerClass = SlowItemHandler
-    srv.gen_pages, srv.gen_per_page = PAGES, PER_PAGE
+    srv.gen_pages, srv.gen_per_page = 2 * PAGES, PER_PAGE
     with srv:
         yield srv
 
@@ -61,12 +67,12 @@ def prefix():
     client.close()
 
 
-def _source(engine, site) -> int:
-    cfg = {"list_urls": [site.url(f"/gen/list{n}.html") for n in range(1, PAGES + 1)],
+def _source(engine, site, lists=range(1, PAGES + 1)) -> int:
+    cfg = {"list_urls": [site.url(f"/gen/list{n}.html") for n in lists],
            "item_links": "ul.list a", "title": "h1.title", "body": "div.content",
            "published_at": ".time", "author": ".author"}
     with session_scope(engine) as s:
-        return add_source(s, name="生成的留言板", kind="html", url=None, config=cfg, interval_seconds=None,
+        return add_source(s, name=f"生成的留言板 {lists[0]}-{lists[-1]}", kind="html", url=None, config=cfg, interval_seconds=None,
                           cron=None, enabled=True, actor="test", now=NOW).id
 
 
@@ -149,9 +155,25 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
         _wait(lambda: len(site.fetched("/gen/list")) == 2 * PAGES and drained() and _failures(engine, broken),
               "the second round", workers)
         time.sleep(1.0)
-        for p in workers:
-            p.send_signal(signal.SIGTERM)  # graceful stop: the worker prints its counters
-        results = {r["worker"]: r for r in (_finish(p) for p in workers)}
+        shared = queue_stats(REDIS_URL, prefix)["counts"]
+
+        # a third source on slow pages: w2 is SIGKILLed in the middle of it. What it had taken
+        # from the queue is lost for that round; the next round stores every page, once.
+        slow = _source(engine, site, lists=range(PAGES + 1, 2 * PAGES + 1))
+        assert seed_source(engine, REDIS_URL, prefix, slow, NOW.replace(hour=4)) == PAGES
+        _wait(lambda: queue_stats(REDIS_URL, prefix)["counts"].get("w2:stored", 0) >= shared["w2:stored"] + 2,
+              "w2 at work on the slow source", workers)
+        workers[1].send_signal(signal.SIGKILL)
+        workers[1].communicate(timeout=30)
+        assert workers[1].returncode == -signal.SIGKILL
+        _wait(drained, "the third round", workers[:1])
+        time.sleep(2.0)  # w1 finishes what it holds
+        lost = total - _count_posts(engine, slow)
+        assert seed_source(engine, REDIS_URL, prefix, slow, NOW.replace(hour=5)) == PAGES
+        _wait(lambda: _count_posts(engine, slow) == total and drained(), "the fourth round", workers[:1])
+        time.sleep(1.0)
+        workers[0].send_signal(signal.SIGTERM)  # graceful stop: the worker prints its counters
+        w1 = _finish(workers[0])
     finally:
         for p in workers:
             if p.poll() is None:
@@ -165,21 +187,32 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
     assert {p.external_id for p in posts} == expected
     assert all(p.title.startswith("留言 ") and p.author.startswith("网友") for p in posts)
     # every detail page was downloaded exactly once, across both workers and both rounds
-    fetched = Counter(site.fetched("/gen/item/"))
+    fetched = Counter(p for p in site.fetched("/gen/item/") if _list_no(p) <= PAGES)
     assert len(fetched) == total and set(fetched.values()) == {1}
     # both workers took part; their counters add up
-    assert set(results) == {"w1", "w2"}
-    assert all(r.get("detail_pages", 0) > 0 for r in results.values()), results
-    assert sum(r.get("detail_pages", 0) for r in results.values()) == total
-    assert sum(r.get("stored", 0) for r in results.values()) == total
-    assert sum(r.get("list_pages", 0) for r in results.values()) == 2 * PAGES
+    assert shared["w1:detail_pages"] > 0 and shared["w2:detail_pages"] > 0, shared
+    assert shared["w1:detail_pages"] + shared["w2:detail_pages"] == total
+    assert shared["w1:stored"] + shared["w2:stored"] == total
+    assert shared["w1:list_pages"] + shared["w2:list_pages"] == 2 * PAGES
+
+    # the slow source after the kill: every page stored exactly once; a page fetched twice only
+    # when the killed worker had taken it (it holds at most CONCURRENT_REQUESTS = 16 requests)
+    with session_scope(engine) as s:
+        slow_ids = [r[0] for r in s.execute(select(Post.external_id).where(Post.source_id == slow))]
+    assert sorted(slow_ids) == sorted({site.url(f"/gen/item/{n}-{k}.html")
+                                       for n in range(PAGES + 1, 2 * PAGES + 1) for k in range(PER_PAGE)})
+    again = Counter(p for p in site.fetched("/gen/item/") if _list_no(p) > PAGES)
+    assert len(again) == total and sum(c - 1 for c in again.values()) <= 16
+    assert lost <= 16
+    final = queue_stats(REDIS_URL, prefix)
+    assert {k: w1.get(k.split(":")[1], 0) for k in final["counts"] if k.startswith("w1:")} == \
+        {k: v for k, v in final["counts"].items() if k.startswith("w1:")}  # printed = shared counters
     with session_scope(engine) as s:
         bad, good = s.get(Source, broken), s.get(Source, sid)
         assert bad.status == "error" and "HTTP 500" in bad.last_error
         assert good.status == "ok" and good.last_success_at is not None
-    stats = queue_stats(REDIS_URL, prefix)
-    assert stats["workers"] == []  # both unregistered when they stopped
-    assert stats["counts"]["w1:stored"] + stats["counts"]["w2:stored"] == total
+    assert final["workers"] == ["w2"]  # w1 unregistered when it stopped; the killed w2 could not
+    assert final["counts"]["w1:stored"] + final["counts"]["w2:stored"] == 2 * total
     engine.dispose()
 
 
