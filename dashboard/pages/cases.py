@@ -57,8 +57,8 @@ def _filters(user: Principal) -> dict:
         units = distinct_values(session, Case.responsible_unit)
         categories = distinct_values(session, Case.category)
     c = st.columns(5)
-    status = c[0].multiselect("状态", list(env.policy.statuses), key="f_status")
-    grade = c[1].multiselect("等级", list(env.policy.grades), key="f_grade")
+    status = c[0].multiselect("状态", list(env.policy.statuses), key="f_status", placeholder="全部")
+    grade = c[1].multiselect("等级", list(env.policy.grades), key="f_grade", placeholder="全部")
     unit = None
     if not user.is_unit:
         unit = c[2].selectbox("责任单位", ["（全部）", *units], key="f_unit")
