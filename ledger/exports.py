@@ -301,6 +301,10 @@ def _sheet(book: Any, title: str, header: list[str], rows: list[list[Any]]) -> A
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for row in rows:
         ws.append(row)
+        for cell in ws[ws.max_row]:
+            # text from posts or citizens that starts with "=" must stay text, never a formula
+            if cell.data_type == "f":
+                cell.data_type = "s"
     for i, name in enumerate(header, start=1):
         width = max([len(str(name)) * 2] + [min(len(str(r[i - 1])) * 1.6, 60) for r in rows[:200] if r[i - 1] is not None])
         ws.column_dimensions[get_column_letter(i)].width = max(10, min(width, 60))

@@ -242,3 +242,18 @@ def test_install_jobs_schedules_monday_morning(case_world):
     assert job.coalesce and job.misfire_grace_time >= 60
     fire = job.trigger.get_next_fire_time(None, datetime(2026, 3, 4, 12, 0, tzinfo=SH))
     assert fire == datetime(2026, 3, 9, 8, 0, tzinfo=SH)
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path):
+    """Formula injection: a title written by a citizen as =HYPERLINK(...) is stored as text."""
+    from openpyxl import Workbook, load_workbook
+
+    from ledger.exports import _sheet
+
+    book = Workbook()
+    _sheet(book, "留言", ["主题"], [['=HYPERLINK("http://127.0.0.1/x","点我")'], ["+1"], ["正常标题"]])
+    path = tmp_path / "t.xlsx"
+    book.save(path)
+    cells = list(load_workbook(path)["留言"]["A"])[1:]
+    assert [c.data_type for c in cells] == ["s", "s", "s"]
+    assert cells[0].value.startswith("=HYPERLINK")
