@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import resource
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from bench.common import write_section  # noqa: E402
 
 from sqlmodel import Session, func, select  # noqa: E402
 
@@ -48,17 +48,6 @@ def timed(fn):
     w, c = time.perf_counter(), cpu()
     result = fn()
     return result, time.perf_counter() - w, cpu() - c
-
-
-def write_section(path: Path, body: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = f"## {SECTION}\n\n" + body.strip() + "\n"
-    pattern = re.compile(rf"^## {re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -138,7 +127,7 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section(ROOT / "docs" / "BENCHMARKS.md", body)
+        write_section(SECTION, body)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ from analysis import textmodel as tm
 from analysis.sentiment import DEFAULT_MODEL, SnowNLPEngine, load_engine
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from bench.common import write_section  # noqa: E402
 SHARED = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"))
 HOLDOUT, SEED = 0.2, 42
 
@@ -229,17 +230,6 @@ def render(s: dict, t: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = "## Classification\n\n" + body.strip() + "\n"
-    pattern = re.compile(r"^## Classification\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-write", action="store_true", help="do not update docs/BENCHMARKS.md")
@@ -258,7 +248,7 @@ def main() -> None:
     body = render(s, t)
     print(body)
     if not args.no_write:
-        write_section(REPO / "docs" / "BENCHMARKS.md", body)
+        write_section("Classification", body)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import resource
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+from bench.common import write_section  # noqa: E402
 
 from analysis.assess import Assessor  # noqa: E402
 from crawlers.runner import CrawlOptions, crawl_source  # noqa: E402
@@ -64,17 +64,6 @@ def child_cpu() -> float:
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def write_section(path: Path, body: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = "## Crawling\n\n" + body.strip() + "\n"
-    pattern = re.compile(r"^## Crawling\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -159,7 +148,7 @@ def main() -> None:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        write_section(REPO / "docs" / "BENCHMARKS.md", body)
+        write_section("Crawling", body)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import argparse
 import csv
 import os
 import platform
-import re
 import resource
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+from bench.common import write_section  # noqa: E402
 
 from sqlalchemy import insert, select
 
@@ -237,17 +237,6 @@ def bench_stream(tmp: Path, batch: int) -> list[str]:
     ]
 
 
-def write_section(path: Path, body: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = "## Events\n\n" + body.strip() + "\n"
-    pattern = re.compile(r"^## Events\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=1000)
@@ -293,7 +282,7 @@ def main() -> None:
     ])  # fmt: skip
     print(body)
     if not args.no_write:
-        write_section(REPO / "docs" / "BENCHMARKS.md", body)
+        write_section("Events", body)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import argparse
 import csv
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+from bench.common import write_section  # noqa: E402
 
 from analysis.assess import Assessor
 from analysis.normalize import normalize_text
@@ -54,17 +54,6 @@ def timed(runs: int, fn) -> tuple[float, float]:
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
     return statistics.median(cpu), statistics.median(wall)
-
-
-def write_section(path: Path, body: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = "## Rules\n\n" + body.strip() + "\n"
-    pattern = re.compile(r"^## Rules\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -153,7 +142,7 @@ def main() -> None:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        write_section(REPO / "docs" / "BENCHMARKS.md", body)
+        write_section("Rules", body)
 
 
 class _NoSentiment:
