@@ -417,7 +417,7 @@ def posts_spec(*, text_col: str, now: datetime, title_col: str | None = None, ti
         if id_col:
             ext = _text(m, "id")
         else:
-            key = "\x1f".join((text, title, when, author))
+            key = f"{text}\x1f{title}\x1f{when}\x1f{author}"
             ext = "h:" + hashlib.sha1(key.encode("utf-8")).hexdigest()
         return RawPost(external_id=ext, text=text, title=title or None, author=author or None,
                        published_at=published)

@@ -140,8 +140,7 @@ def test_enormous_fields(sqlite_engine, tmp_path, assessor, fixed_now):
 def test_long_labels_fit_their_columns(any_engine, tmp_path, assessor, fixed_now):
     """A post naming thirty districts: the jurisdiction label is bounded (PostgreSQL refuses
     strings longer than the column), the text is kept whole."""
-    districts = ("沙坪坝区 万州区 渝中区 江北区 九龙坡区 渝北区 长寿区 合川区 荣昌区 垫江县 云阳县 石柱县 江津区 "
-                 "开州区 涪陵区 大渡口区 南岸区 巴南区 永川区 大足区 铜梁区 潼南区 梁平区 武隆区 城口县 奉节县").split()
+    districts = ["沙坪坝区", "万州区", "渝中区", "江北区", "九龙坡区", "渝北区", "长寿区", "合川区", "荣昌区", "垫江县", "云阳县", "石柱县", "江津区", "开州区", "涪陵区", "大渡口区", "南岸区", "巴南区", "永川区", "大足区", "铜梁区", "潼南区", "梁平区", "武隆区", "城口县", "奉节县"]
     text = "重庆市疫情通报：" + "、".join(districts) + "均有新增病例"
     rep = posts(any_engine, write_csv(tmp_path / "d.csv", ["text"], [[text]]), assessor, fixed_now, text_col="text")
     assert rep.inserted == 1
