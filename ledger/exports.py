@@ -137,7 +137,9 @@ def _related_rows(session: Session, cm: Any, case_ids: list[int], chunk: int = 9
                             "briefings": defaultdict(list), "referrals": defaultdict(list), "posts": {}}
     for i in range(0, len(case_ids), chunk):
         ids = case_ids[i:i + chunk]
-        for c in session.exec(select(Clock).where(Clock.subject == "case", Clock.subject_id.in_(ids))
+        clock_cols = (Clock.subject_id, Clock.rule_id, Clock.rule_name, Clock.status, Clock.late, Clock.due_at,
+                      Clock.met_at, Clock.provisional)
+        for c in session.exec(select(*clock_cols).where(Clock.subject == "case", Clock.subject_id.in_(ids))
                               .order_by(Clock.id)).all():
             out["clocks"][c.subject_id].append(c)
         for r in session.exec(select(cm.Release).where(cm.Release.case_id.in_(ids)).order_by(cm.Release.id)).all():
@@ -216,10 +218,14 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
             .order_by(cm.Commitment.due_at)
         ).all()
         numbers = {c["id"]: c["number"] for c in data.cases}
+        missing = sorted({com.case_id for com in coms} - set(numbers))
+        for i in range(0, len(missing), 900):
+            numbers.update(session.exec(select(cm.Case.id, cm.Case.number)
+                                        .where(cm.Case.id.in_(missing[i:i + 900]))).all())
         for com in coms:
             if com.created_at >= week.end:
                 continue
-            number = numbers.get(com.case_id) or getattr(session.get(cm.Case, com.case_id), "number", "")
+            number = numbers.get(com.case_id, "")
             fulfilled = com.fulfilled_at is not None and com.fulfilled_at < week.end
             overdue = not fulfilled and com.due_at < as_of
             state = "已落实" if fulfilled else ("逾期" if overdue else ("本周到期" if com.due_at < week.end else "下周到期"))
@@ -230,8 +236,11 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
             if overdue:
                 data.overdue.append({"kind": "承诺", "what": f"{number} {mask(com.text)[:60]}", "item": "承诺事项",
                                      "due": com.due_at, "unit": com.owner_unit, "status": "逾期未落实"})
+    msg_cols = (Message.id, Message.external_id, Message.channel, Message.title, Message.author, Message.text,
+                Message.unit, Message.received_at, Message.due_at, Message.due_provisional, Message.replied_at,
+                Message.reply_text, Message.on_time, Message.late_working_days)
     msgs = session.exec(
-        select(Message).where(Message.received_at >= week.start, Message.received_at < week.end)
+        select(*msg_cols).where(Message.received_at >= week.start, Message.received_at < week.end)
         .order_by(Message.received_at, Message.id)
     ).all()
     for m in msgs:
