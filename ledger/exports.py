@@ -134,23 +134,24 @@ def _related_rows(session: Session, cm: Any, case_ids: list[int], chunk: int = 9
     """Clocks, releases, briefings, referrals and post counts of many cases, a few queries per
     chunk of ids (instead of five queries per case)."""
     out: dict[str, dict] = {"clocks": defaultdict(list), "releases": defaultdict(list),
-                            "briefings": defaultdict(list), "referrals": defaultdict(list), "posts": {}}
+                            "briefings": {}, "referrals": {}, "posts": {}}
+    clock_cols = (Clock.subject_id, Clock.rule_id, Clock.rule_name, Clock.status, Clock.late, Clock.due_at,
+                  Clock.met_at, Clock.provisional)
+    release_cols = (cm.Release.case_id, cm.Release.title, cm.Release.kind, cm.Release.status, cm.Release.revision,
+                    cm.Release.created_at, cm.Release.published_at, cm.Release.channel, cm.Release.url,
+                    cm.Release.review_steps)
     for i in range(0, len(case_ids), chunk):
         ids = case_ids[i:i + chunk]
-        clock_cols = (Clock.subject_id, Clock.rule_id, Clock.rule_name, Clock.status, Clock.late, Clock.due_at,
-                      Clock.met_at, Clock.provisional)
         for c in session.exec(select(*clock_cols).where(Clock.subject == "case", Clock.subject_id.in_(ids))
                               .order_by(Clock.id)).all():
             out["clocks"][c.subject_id].append(c)
-        for r in session.exec(select(cm.Release).where(cm.Release.case_id.in_(ids)).order_by(cm.Release.id)).all():
+        for r in session.exec(select(*release_cols).where(cm.Release.case_id.in_(ids))
+                              .order_by(cm.Release.id)).all():
             out["releases"][r.case_id].append(r)
-        for b in session.exec(select(cm.Briefing).where(cm.Briefing.case_id.in_(ids))).all():
-            out["briefings"][b.case_id].append(b)
-        for r in session.exec(select(cm.Referral).where(cm.Referral.case_id.in_(ids))).all():
-            out["referrals"][r.case_id].append(r)
-        for case_id, n in session.exec(select(cm.CasePost.case_id, func.count()).where(cm.CasePost.case_id.in_(ids))
-                                       .group_by(cm.CasePost.case_id)).all():
-            out["posts"][case_id] = n
+        for key, model in (("briefings", cm.Briefing), ("referrals", cm.Referral), ("posts", cm.CasePost)):
+            for case_id, n in session.exec(select(model.case_id, func.count()).where(model.case_id.in_(ids))
+                                           .group_by(model.case_id)).all():
+                out[key][case_id] = n
     return out
 
 
@@ -175,8 +176,8 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
             clocks = related["clocks"].get(case.id, [])
             releases = related["releases"].get(case.id, [])
             published = [r for r in releases if r.published_at is not None]
-            briefings = related["briefings"].get(case.id, [])
-            referrals = related["referrals"].get(case.id, [])
+            briefings = related["briefings"].get(case.id, 0)
+            referrals = related["referrals"].get(case.id, 0)
             posts = related["posts"].get(case.id, 0)
             unit = case.responsible_unit or "未指定"
             clock_cells = []
@@ -201,7 +202,7 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
                 "disposal_type": case.disposal_type, "discovered_at": case.discovered_at,
                 "leadership_reported_at": case.leadership_reported_at, "closed_at": case.closed_at,
                 "releases": len(published), "first_release_at": min((r.published_at for r in published), default=None),
-                "briefings": len(briefings), "referrals": len(referrals), "posts": posts, "clocks": clock_cells,
+                "briefings": briefings, "referrals": referrals, "posts": posts, "clocks": clock_cells,
                 "new": week.start <= case.discovered_at < week.end,
             })
             for r in releases:
