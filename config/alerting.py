@@ -84,6 +84,7 @@ def raise_tick_alerts(session: Session, report: Any, now: datetime, settings: Se
     signals += trig.commitment_signals(session, getattr(report, "commitments_overdue", None) or [], ctx=ctx)
     signals += trig.post_signals(session, now=now, ctx=ctx, rules=rules)
     signals += trig.source_signals(session, now=now, ctx=ctx)
+    signals += trig.message_signals(session, now=now, ctx=ctx)
     signals += trig.calendar_signals(session, now=now, ctx=ctx, calendar=calendar)
     raise_signals(session, signals, now=now, ctx=ctx)
     run_escalations(session, now=now, ctx=ctx)

@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_
+
+from analysis.pii import mask
 from sqlmodel import Session, select
 
 from ledger.alerts import AlertContext, Signal, grade_at_least, resolve_group
 from ledger.models.alerts import Alert
 from ledger.models.clocks import Clock
-from ledger.models.core import Post, Source
+from ledger.models.core import Message, Post, Source
 
 CLOCK_KINDS = {"warning": "clock_warning", "missed": "clock_missed", "breached": "clock_breached"}
 COMMITMENT_KINDS = {"warning": "commitment_due", "missed": "commitment_overdue", "breached": "commitment_overdue"}
@@ -270,6 +272,30 @@ def source_signals(session: Session, *, now: datetime, ctx: AlertContext) -> lis
             ))
         elif src.status == "ok":
             resolve_group(session, group, now=now, reason="信息来源已恢复 (source back up)")
+    return out
+
+
+# ---------------------------------------------------------------------------- messages
+def message_signals(session: Session, *, now: datetime, ctx: AlertContext, limit: int = 500) -> list[Signal]:
+    """A signal per citizen's message whose reply deadline passed unanswered within the lookback
+    window (``message_lookback_hours``), grouped per responsible unit: the unit and the duty chain
+    hear of it once; a historical import of long-overdue messages raises nothing."""
+    since = now - timedelta(hours=ctx.policy.message_lookback_hours)
+    rows = session.exec(
+        select(Message).where(Message.replied_at.is_(None), Message.due_at.is_not(None),
+                              Message.due_at <= now, Message.due_at > since)
+        .order_by(Message.due_at, Message.id).limit(limit)
+    ).all()
+    out = []
+    for m in rows:
+        unit = m.unit or "未指定单位"
+        out.append(Signal(
+            kind="message_overdue", group_key=f"messages:{unit}", key=f"message:{m.id}:overdue",
+            title=f"{unit}留言超期未答复", subject="message", subject_id=m.id, unit=m.unit,
+            text=(f"{m.channel}留言 {m.external_id}“{mask(m.title or m.text[:30])}”"
+                  f"（收到 {_local(m.received_at, ctx)}）答复期限 {_local(m.due_at, ctx)} 已过，尚未答复"
+                  + ("（期限为暂定）" if m.due_provisional else "") + "。"),
+        ))
     return out
 
 

@@ -90,6 +90,7 @@ class EscalationPolicy:
     case_min_grade: str = "较大"
     leadership_grades: tuple[str, ...] = ("重大", "特别重大")
     post_lookback_hours: float = 24
+    message_lookback_hours: float = 24
     post_default_threshold: float | None = None
     clock_subjects: tuple[str, ...] = ("case", "commitment", "policy", "disclosure", "message")
     weekly_export_to: tuple[str, ...] = ("role:分管领导", "duty_leader")
@@ -150,6 +151,7 @@ class EscalationPolicy:
             case_min_grade=str(th.get("case_min_grade", "较大")),
             leadership_grades=tuple(_strs(th.get("leadership_grades", ["重大", "特别重大"]))),
             post_lookback_hours=float(th.get("post_lookback_hours", 24)),
+            message_lookback_hours=float(th.get("message_lookback_hours", 24)),
             post_default_threshold=(None if th.get("post_default_threshold") is None
                                     else float(th["post_default_threshold"])),
             clock_subjects=tuple(_strs(th.get("clock_subjects", cls.clock_subjects))),

@@ -319,3 +319,28 @@ def test_case_entered_late_alerts_its_overdue_clocks_at_once(world, fixed_now):
     assert "已超最迟时限" in first["title"] and "回应其他政务舆情(48小时)已超过最迟时限" in first["message"]
     tick(engine, cfg, fixed_now + M)
     assert len(got(sink, "duty")) == 1
+
+
+def test_message_past_its_reply_deadline_alerts_once_and_old_imports_stay_quiet(world, fixed_now):
+    from ledger.models.core import Message
+
+    engine, cfg, sink = world
+    with session_scope(engine) as s:
+        src = Source(name="12345热线", kind="hotline", created_at=fixed_now)
+        s.add(src)
+        s.flush()
+        for ext, due, replied in (("M-1", fixed_now - H, None), ("M-2", fixed_now - 72 * H, None),
+                                  ("M-3", fixed_now - H, fixed_now - 2 * H)):
+            s.add(Message(source_id=src.id, external_id=ext, channel="12345", title=f"留言{ext} 电话13812345678",
+                          text="小区路灯不亮", unit="住建局", received_at=fixed_now - 200 * H, due_at=due,
+                          replied_at=replied))
+    tick(engine, cfg, fixed_now)
+    tick(engine, cfg, fixed_now + M)
+    titles = got(sink, "duty")
+    assert titles == ["【留言超期未答复】住建局留言超期未答复"]
+    with sink.lock:
+        import json
+
+        body = " ".join(json.dumps(b, ensure_ascii=False) for b in sink.bodies)
+    assert "M-1" in body and "M-2" not in body and "M-3" not in body
+    assert "13812345678" not in body
