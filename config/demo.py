@@ -1,11 +1,10 @@
 """Prepare the demo database: the demo source pointing at the local platform, plus seed hooks.
 
-Other areas (users, cases, duty roster) add their demo data through ``DEMO_SEEDERS``.
+The demo users, duty roster, cases and messages come from ``config.demo_seed``.
 """
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -14,13 +13,11 @@ from sqlalchemy.engine import Engine
 from config.settings import Settings
 
 DEMO_SOURCE = "示例市网络问政平台（演示）"
-# modules exposing ``seed_demo(engine, settings, now) -> list[str]`` (lines to print)
-DEMO_SEEDERS: tuple[str, ...] = ("config.demo_seed",)
 
 
 def prepare_demo(engine: Engine, settings: Settings, *, feed_url: str, interval: int,
                  now: datetime | None = None) -> list[str]:
-    """Point the demo source at ``feed_url`` (creating it once) and run the seeders."""
+    """Point the demo source at ``feed_url`` (creating it once) and seed the demo ledger."""
     from ledger import audit
     from ledger.db import session_scope
     from ledger.models.core import Source
@@ -38,11 +35,6 @@ def prepare_demo(engine: Engine, settings: Settings, *, feed_url: str, interval:
             session.add(src)
             audit.record(session, actor="demo", action="source.update", entity="source",
                          entity_id=src.id, now=now, after={"url": feed_url})
-    lines: list[str] = []
-    for name in DEMO_SEEDERS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        lines.extend(module.seed_demo(engine, settings, now) or [])
-    return lines
+    from config.demo_seed import seed_demo
+
+    return seed_demo(engine, settings, now)

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -27,23 +26,6 @@ from sqlalchemy.engine import Engine
 from config.settings import Settings
 
 log = logging.getLogger("yuqing.service")
-
-# Extra jobs contributed by other areas (e.g. the weekly export): callables taking
-# (scheduler, engine, settings) that add their jobs. Filled by ``extra_job_installers``.
-JobInstaller = Callable[[BackgroundScheduler, Engine, Settings], None]
-
-
-def extra_job_installers() -> list[JobInstaller]:
-    """Installers of optional jobs; each area that has scheduled work is listed here."""
-    installers: list[JobInstaller] = []
-    try:
-        from config.jobs import install_jobs  # weekly export etc.
-
-        installers.append(install_jobs)
-    except ImportError:
-        pass
-    return installers
-
 
 class Service:
     """Owns the scheduler, the crawl workers and the stop event."""
@@ -141,10 +123,8 @@ class Service:
 
     def tick(self) -> None:
         """Run one pass of time (clocks, escalations, delivery) as of now."""
-        try:
-            from config.ticking import run_tick
-        except ImportError:
-            return
+        from config.ticking import run_tick
+
         try:
             run_tick(self.engine, self.settings, datetime.now(UTC))
         except Exception:  # keep the service alive; the failure is logged
@@ -159,8 +139,9 @@ class Service:
         self.scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick_interval_seconds, timezone=self.tz),
                                id="tick", replace_existing=True, coalesce=True, max_instances=1,
                                misfire_grace_time=self.settings.misfire_grace_seconds)
-        for install in extra_job_installers():
-            install(self.scheduler, self.engine, self.settings)
+        from config.jobs import install_jobs  # the weekly export
+
+        install_jobs(self.scheduler, self.engine, self.settings)
         self.scheduler.start()
         log.info("service started")
 

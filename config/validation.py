@@ -21,6 +21,7 @@ EDITABLE = {
 
 
 def _validators():
+    from config.alerting import alert_context
     from config.caseconfig import load_case_policy
     from config.clockconfig import load_calendar, load_clock_rules
     from config.wiring import load_gazetteer, load_rule_config
@@ -31,13 +32,8 @@ def _validators():
         "clocks.toml": load_clock_rules,
         "holidays.toml": load_calendar,
         "cases.toml": load_case_policy,
+        "escalation.toml": alert_context,
     }
-    try:
-        from config.alerting import alert_context
-
-        validators["escalation.toml"] = alert_context
-    except ImportError:  # pragma: no cover
-        pass
     return validators
 
 

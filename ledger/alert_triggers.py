@@ -18,6 +18,7 @@ from analysis.pii import mask
 from sqlmodel import Session, select
 
 from ledger.alerts import AlertContext, Signal, grade_at_least, resolve_group
+from ledger.models import cases
 from ledger.models.alerts import Alert
 from ledger.models.clocks import Clock
 from ledger.models.core import Message, Post, Source
@@ -29,14 +30,6 @@ SUBJECT_LABELS = {"case": "台账", "message": "留言", "commitment": "承诺",
 
 def _local(dt: datetime | None, ctx: AlertContext) -> str:
     return dt.astimezone(ctx.tz).strftime("%m-%d %H:%M") if dt else "—"
-
-
-def _case_models() -> Any:
-    try:
-        from ledger.models import cases
-    except ImportError:  # the case tables are optional for alerting
-        return None
-    return cases
 
 
 def case_brief(case: Any) -> str:
@@ -59,7 +52,6 @@ def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext
     Case clocks group by case; a commitment's clocks group with its case; messages group per
     day (one digest, not one chain per message)."""
     pol = ctx.policy
-    cases = _case_models()
     out: list[Signal] = []
     for ch in changes:
         after = getattr(ch, "after", None)
@@ -75,11 +67,11 @@ def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext
         grade = unit = title = None
         group = f"{subject}:{sid}"
         what = f"{SUBJECT_LABELS.get(subject, subject)} {sid}"
-        if subject == "case" and cases is not None:
+        if subject == "case":
             case = session.get(cases.Case, sid)
             if case is not None:
                 grade, unit, title, what = case.grade, case.responsible_unit, case.title, case_brief(case)
-        elif subject == "commitment" and cases is not None:
+        elif subject == "commitment":
             com = session.get(cases.Commitment, sid)
             if com is not None:
                 case = session.get(cases.Case, com.case_id)
@@ -112,10 +104,7 @@ def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext
 
 def commitment_signals(session: Session, commitment_ids: Iterable[int], *, ctx: AlertContext) -> list[Signal]:
     """Signals for commitments that became overdue at this tick (grouped with their case)."""
-    cases = _case_models()
     out: list[Signal] = []
-    if cases is None:
-        return out
     for cid in commitment_ids:
         com = session.get(cases.Commitment, int(cid))
         if com is None:
@@ -213,7 +202,6 @@ def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
         select(Post).where(Post.sensitivity >= floor, Post.fetched_at >= since, Post.fetched_at <= now,
                            Post.dup_of_id.is_(None)).order_by(Post.id)
     ).all()
-    cases = _case_models()
     out: list[Signal] = []
     for post in posts:
         ids = [str(c.get("id")) for c in list(post.categories or []) + list(post.topics or [])
@@ -225,15 +213,12 @@ def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
             continue
         group = f"event:{post.event_id}" if post.event_id else f"post:{post.id}"
         grade = post.severity
-        if cases is not None:
-            link = session.exec(select(cases.CasePost.case_id).where(cases.CasePost.post_id == post.id)).first()
-            if link is not None:
-                group = f"case:{link}"
+        link = session.exec(select(cases.CasePost.case_id).where(cases.CasePost.post_id == post.id)).first()
+        if link is not None:
+            group = f"case:{link}"
         names = "、".join(str(c.get("name", c.get("id"))) for c in list(post.categories or []) + list(post.topics or [])
                          if isinstance(c, Mapping))
         title = (post.title or post.text[:40] or f"信息 {post.id}").strip()
-        from analysis.pii import mask
-
         text = (f"敏感信息（敏感度 {post.sensitivity:.2f}，{names}）：{mask(title)[:80]}"
                 + (f"\n{post.url}" if post.url else ""))
         out.append(Signal(kind="sensitive_post", group_key=group, key=f"post:{post.id}", title=mask(title)[:200],
@@ -328,9 +313,6 @@ def calendar_signals(session: Session, *, now: datetime, ctx: AlertContext, cale
 
 def resolve_closed_cases(session: Session, *, now: datetime) -> None:
     """Resolve case alerts whose case is closed or archived."""
-    cases = _case_models()
-    if cases is None:
-        return
     active = session.exec(select(Alert).where(Alert.group_key.like("case:%"), Alert.state != "resolved")).all()
     for alert in active:
         case = session.get(cases.Case, int(alert.group_key.split(":", 1)[1]))

@@ -85,17 +85,6 @@ def distinct_values(session: Session, column) -> list[str]:
     return [v for v in session.exec(select(column).distinct().order_by(column)).scalars() if v]  # type: ignore[call-overload]
 
 
-def posts_per_day(session: Session, *, since: datetime, tz_offset_hours: int = 8) -> list[tuple[str, int]]:
-    """Posts per local day since ``since`` (by fetch time)."""
-    shifted = Post.fetched_at  # stored UTC; day bucketing done in Python for portability
-    rows = session.exec(select(shifted).where(Post.fetched_at >= since)).scalars()  # type: ignore[call-overload]
-    counts: dict[str, int] = {}
-    for ts in rows:
-        day = (ts + timedelta(hours=tz_offset_hours)).date().isoformat()
-        counts[day] = counts.get(day, 0) + 1
-    return sorted(counts.items())
-
-
 def posts_per_day_sql(session: Session, *, since: datetime) -> list[tuple[str, int]]:
     """Posts per Asia/Shanghai day since ``since``, counted in the database."""
     dialect = session.get_bind().dialect.name

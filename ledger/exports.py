@@ -20,6 +20,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from analysis.pii import mask
+from ledger.models import cases as case_tables
 from ledger.models.clocks import Clock
 from ledger.models.core import Message
 
@@ -111,14 +112,6 @@ class WeeklyData:
     top_events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _case_models() -> Any:
-    try:
-        from ledger.models import cases
-    except ImportError:
-        return None
-    return cases
-
-
 def _clock_outcome(c: Clock, at: datetime) -> str:
     """on_time | late | open, as of ``at`` (the end of the week or the export time)."""
     if c.status == "met":
@@ -162,81 +155,80 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
     tz = week.tz
     data = WeeklyData(week=week)
     as_of = min(now, week.end)
-    cm = _case_models()
+    cm = case_tables
     unit_tally: dict[str, Counter] = defaultdict(Counter)
     rule_tally: dict[str, Counter] = defaultdict(Counter)
-    if cm is not None:
-        case_rows = session.exec(
-            select(cm.Case).where(cm.Case.discovered_at < week.end,
-                                  or_(cm.Case.closed_at.is_(None), cm.Case.closed_at >= week.start))
-            .order_by(cm.Case.discovered_at)
-        ).all()
-        related = _related_rows(session, cm, [c.id for c in case_rows])
-        for case in case_rows:
-            clocks = related["clocks"].get(case.id, [])
-            releases = related["releases"].get(case.id, [])
-            published = [r for r in releases if r.published_at is not None]
-            briefings = related["briefings"].get(case.id, 0)
-            referrals = related["referrals"].get(case.id, 0)
-            posts = related["posts"].get(case.id, 0)
-            unit = case.responsible_unit or "未指定"
-            clock_cells = []
-            for c in clocks:
-                if c.status == "cancelled":
-                    continue
-                outcome = _clock_outcome(c, as_of)
-                clock_cells.append({"rule": c.rule_name or c.rule_id, "due": c.due_at, "status": CLOCK_STATUS.get(c.status, c.status),
-                                    "met_at": c.met_at, "provisional": c.provisional, "outcome": outcome})
-                in_week = (c.due_at is not None and week.start <= c.due_at < week.end) or (
-                    c.met_at is not None and week.start <= c.met_at < week.end)
-                if in_week and outcome != "open":
-                    rule_tally[c.rule_name or c.rule_id][outcome] += 1
-                    unit_tally[unit][outcome] += 1
-                if outcome == "late" and c.status != "met":
-                    data.overdue.append({"kind": "时限", "what": f"{case.number} {mask(case.title)}",
-                                         "item": c.rule_name or c.rule_id, "due": c.due_at, "unit": unit,
-                                         "status": CLOCK_STATUS.get(c.status, c.status)})
-            data.cases.append({
-                "id": case.id, "number": case.number, "title": mask(case.title), "grade": case.grade,
-                "status": case.status, "unit": unit, "lead_unit": case.lead_unit, "category": case.category,
-                "disposal_type": case.disposal_type, "discovered_at": case.discovered_at,
-                "leadership_reported_at": case.leadership_reported_at, "closed_at": case.closed_at,
-                "releases": len(published), "first_release_at": min((r.published_at for r in published), default=None),
-                "briefings": briefings, "referrals": referrals, "posts": posts, "clocks": clock_cells,
-                "new": week.start <= case.discovered_at < week.end,
-            })
-            for r in releases:
-                if (r.published_at and week.start <= r.published_at < week.end) or week.start <= r.created_at < week.end:
-                    data.releases.append({"case": case.number, "title": mask(r.title), "kind": r.kind, "status": r.status,
-                                          "revision": r.revision, "created_at": r.created_at,
-                                          "published_at": r.published_at, "channel": r.channel, "url": r.url,
-                                          "reviews": len(r.review_steps or [])})
-        next_week_end = week.end + timedelta(days=7)
-        coms = session.exec(
-            select(cm.Commitment).where(cm.Commitment.due_at < next_week_end,
-                                        or_(cm.Commitment.fulfilled_at.is_(None),
-                                            cm.Commitment.fulfilled_at >= week.start))
-            .order_by(cm.Commitment.due_at)
-        ).all()
-        numbers = {c["id"]: c["number"] for c in data.cases}
-        missing = sorted({com.case_id for com in coms} - set(numbers))
-        for i in range(0, len(missing), 900):
-            numbers.update(session.exec(select(cm.Case.id, cm.Case.number)
-                                        .where(cm.Case.id.in_(missing[i:i + 900]))).all())
-        for com in coms:
-            if com.created_at >= week.end:
+    case_rows = session.exec(
+        select(cm.Case).where(cm.Case.discovered_at < week.end,
+                              or_(cm.Case.closed_at.is_(None), cm.Case.closed_at >= week.start))
+        .order_by(cm.Case.discovered_at)
+    ).all()
+    related = _related_rows(session, cm, [c.id for c in case_rows])
+    for case in case_rows:
+        clocks = related["clocks"].get(case.id, [])
+        releases = related["releases"].get(case.id, [])
+        published = [r for r in releases if r.published_at is not None]
+        briefings = related["briefings"].get(case.id, 0)
+        referrals = related["referrals"].get(case.id, 0)
+        posts = related["posts"].get(case.id, 0)
+        unit = case.responsible_unit or "未指定"
+        clock_cells = []
+        for c in clocks:
+            if c.status == "cancelled":
                 continue
-            number = numbers.get(com.case_id, "")
-            fulfilled = com.fulfilled_at is not None and com.fulfilled_at < week.end
-            overdue = not fulfilled and com.due_at < as_of
-            state = "已落实" if fulfilled else ("逾期" if overdue else ("本周到期" if com.due_at < week.end else "下周到期"))
-            data.commitments.append({"case": number, "text": mask(com.text), "unit": com.owner_unit,
-                                     "due_date": com.due_date, "due_at": com.due_at, "status": com.status,
-                                     "state": state, "fulfilled_at": com.fulfilled_at, "public_at": com.public_at,
-                                     "public_where": com.public_where})
-            if overdue:
-                data.overdue.append({"kind": "承诺", "what": f"{number} {mask(com.text)[:60]}", "item": "承诺事项",
-                                     "due": com.due_at, "unit": com.owner_unit, "status": "逾期未落实"})
+            outcome = _clock_outcome(c, as_of)
+            clock_cells.append({"rule": c.rule_name or c.rule_id, "due": c.due_at, "status": CLOCK_STATUS.get(c.status, c.status),
+                                "met_at": c.met_at, "provisional": c.provisional, "outcome": outcome})
+            in_week = (c.due_at is not None and week.start <= c.due_at < week.end) or (
+                c.met_at is not None and week.start <= c.met_at < week.end)
+            if in_week and outcome != "open":
+                rule_tally[c.rule_name or c.rule_id][outcome] += 1
+                unit_tally[unit][outcome] += 1
+            if outcome == "late" and c.status != "met":
+                data.overdue.append({"kind": "时限", "what": f"{case.number} {mask(case.title)}",
+                                     "item": c.rule_name or c.rule_id, "due": c.due_at, "unit": unit,
+                                     "status": CLOCK_STATUS.get(c.status, c.status)})
+        data.cases.append({
+            "id": case.id, "number": case.number, "title": mask(case.title), "grade": case.grade,
+            "status": case.status, "unit": unit, "lead_unit": case.lead_unit, "category": case.category,
+            "disposal_type": case.disposal_type, "discovered_at": case.discovered_at,
+            "leadership_reported_at": case.leadership_reported_at, "closed_at": case.closed_at,
+            "releases": len(published), "first_release_at": min((r.published_at for r in published), default=None),
+            "briefings": briefings, "referrals": referrals, "posts": posts, "clocks": clock_cells,
+            "new": week.start <= case.discovered_at < week.end,
+        })
+        for r in releases:
+            if (r.published_at and week.start <= r.published_at < week.end) or week.start <= r.created_at < week.end:
+                data.releases.append({"case": case.number, "title": mask(r.title), "kind": r.kind, "status": r.status,
+                                      "revision": r.revision, "created_at": r.created_at,
+                                      "published_at": r.published_at, "channel": r.channel, "url": r.url,
+                                      "reviews": len(r.review_steps or [])})
+    next_week_end = week.end + timedelta(days=7)
+    coms = session.exec(
+        select(cm.Commitment).where(cm.Commitment.due_at < next_week_end,
+                                    or_(cm.Commitment.fulfilled_at.is_(None),
+                                        cm.Commitment.fulfilled_at >= week.start))
+        .order_by(cm.Commitment.due_at)
+    ).all()
+    numbers = {c["id"]: c["number"] for c in data.cases}
+    missing = sorted({com.case_id for com in coms} - set(numbers))
+    for i in range(0, len(missing), 900):
+        numbers.update(session.exec(select(cm.Case.id, cm.Case.number)
+                                    .where(cm.Case.id.in_(missing[i:i + 900]))).all())
+    for com in coms:
+        if com.created_at >= week.end:
+            continue
+        number = numbers.get(com.case_id, "")
+        fulfilled = com.fulfilled_at is not None and com.fulfilled_at < week.end
+        overdue = not fulfilled and com.due_at < as_of
+        state = "已落实" if fulfilled else ("逾期" if overdue else ("本周到期" if com.due_at < week.end else "下周到期"))
+        data.commitments.append({"case": number, "text": mask(com.text), "unit": com.owner_unit,
+                                 "due_date": com.due_date, "due_at": com.due_at, "status": com.status,
+                                 "state": state, "fulfilled_at": com.fulfilled_at, "public_at": com.public_at,
+                                 "public_where": com.public_where})
+        if overdue:
+            data.overdue.append({"kind": "承诺", "what": f"{number} {mask(com.text)[:60]}", "item": "承诺事项",
+                                 "due": com.due_at, "unit": com.owner_unit, "status": "逾期未落实"})
     msg_cols = (Message.id, Message.external_id, Message.channel, Message.title, Message.author, Message.text,
                 Message.unit, Message.received_at, Message.due_at, Message.due_provisional, Message.replied_at,
                 Message.reply_text, Message.on_time, Message.late_working_days)

@@ -68,12 +68,6 @@ class IntakeResult:
     unchanged: int = 0
     posts: list[Post] = field(default_factory=list)  # inserted or updated rows
 
-    def merge(self, other: IntakeResult) -> None:
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.posts.extend(other.posts)
-
 
 def prepare(item: RawPost) -> tuple[str | None, str]:
     """Normalised (title, text) of an item, bounded in size."""
@@ -352,11 +346,6 @@ def make_evidence(
     )
 
 
-def existing_keys(session: Session, *, source_id: int, external_ids: Sequence[str]) -> set[str]:
-    """Which of ``external_ids`` are already stored for the source (for incremental crawling)."""
-    return set(_existing(session, source_id, [_ext_id(x) for x in external_ids]))
-
-
 def post_ids(session: Session, *, source_id: int, external_ids: Sequence[str]) -> dict[str, int]:
     """external_id → post id for the stored posts of a source among ``external_ids``."""
     return {ext: row[0] for ext, row in _existing(session, source_id, [_ext_id(x) for x in external_ids]).items()}
@@ -476,7 +465,6 @@ __all__ = [
     "MessageResult",
     "RawMessage",
     "RawPost",
-    "existing_keys",
     "make_evidence",
     "post_ids",
     "prepare",

@@ -137,7 +137,6 @@ def test_unit_user_sees_only_own_cases_and_messages(demo_db):
 
 
 def test_unit_user_cannot_open_another_units_case_page(demo_db):
-    from dashboard.pages.cases import case_page  # noqa: F401  (module import sanity)
     from ledger.dashqueries import can_see_case
     from ledger.models.cases import Case
     from sqlalchemy import select

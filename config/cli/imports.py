@@ -13,14 +13,12 @@ import_app = typer.Typer(help="导入文件 (import hotline exports and tables o
 
 
 def _reply_clock(cfg):
-    """``apply_reply_clock`` bound to the configured calendar and rules (None if unavailable)."""
-    try:
-        from functools import partial
+    """``apply_reply_clock`` bound to the configured calendar and rules."""
+    from functools import partial
 
-        from config.clockconfig import load_calendar, load_clock_rules
-        from ledger.messages import apply_reply_clock
-    except ImportError:
-        return None
+    from config.clockconfig import load_calendar, load_clock_rules
+    from ledger.messages import apply_reply_clock
+
     try:
         return partial(apply_reply_clock, calendar=load_calendar(cfg), rules=load_clock_rules(cfg))
     except Exception as exc:  # noqa: BLE001 - a broken holidays.toml / clocks.toml

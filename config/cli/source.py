@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from config.cli.common import fail, iso_local, open_engine, print_json, settings
+from config.cli.common import fail, iso_local, open_engine, print_json
 from ledger.types import utcnow
 
 source_app = typer.Typer(help="来源管理 (sources to follow).", no_args_is_help=True)
@@ -50,12 +50,10 @@ def add_cmd(
         except ValueError as exc:
             fail(f"cron 表达式无效 (invalid cron) {cron!r}: {exc}", code=2)
     if kind in ("html", "json"):
-        try:
-            from crawlers.web import validate_config
+        from crawlers.web import validate_config
 
+        try:
             cfg_data = validate_config(kind, cfg_data)
-        except ImportError:
-            pass
         except ValueError as exc:
             fail(f"来源配置错误 (invalid source config): {exc}", code=2)
     engine = open_engine()
@@ -147,5 +145,4 @@ def test_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    settings  # noqa: B018 - keep the import for sub-modules extending this area
     app.add_typer(source_app, name="source")

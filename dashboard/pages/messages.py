@@ -9,8 +9,6 @@ from dashboard.data import case_env, countdown, engine, local_time, now
 from dashboard.permissions import may
 from ledger.users import Principal
 
-STATUS_ZH = {"overdue": "已超期", "due_soon": "即将到期", "open": "办理中", "replied": "已答复",
-             "replied_late": "逾期答复", "late": "逾期答复", "on_time": "按时答复"}
 
 
 def render(user: Principal) -> None:
@@ -39,7 +37,7 @@ def render(user: Principal) -> None:
                 "答复期限": local_time(r["due_at"]) + ("（暂定）" if r["due_provisional"] else ""),
                 "剩余": countdown(r["due_at"], at) if r["replied_at"] is None else "—",
                 "答复时间": local_time(r["replied_at"]),
-                "状态": STATUS_ZH.get(r["status"], r["status"]),
+                "状态": r["status"],  # already Chinese (按时答复 / 已超期未答复 …)
                 "逾期工作日": r["late_working_days"] if r["late_working_days"] else "",
                 "_text": m.text if user.can_see_pii else mask(m.text),
             })
