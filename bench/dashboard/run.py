@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import sys
 import time
 import uuid
@@ -27,6 +26,8 @@ if str(REPO) not in sys.path:  # run as a script
     sys.path.insert(0, str(REPO))
 
 from sqlalchemy import create_engine, text
+
+from bench.common import write_section
 
 DEFAULT_PG = os.environ.get("YUQING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECTION = "## Dashboard"
@@ -161,14 +162,6 @@ def render(results, *, gen: dict | None, args, server_version: str, loads: tuple
     return "\n".join(lines) + "\n"
 
 
-def write_section(doc: Path, section: str) -> None:
-    """Replace (or append) the "## Dashboard" section, keeping every other section."""
-    old = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    new = pattern.sub(lambda _m: section + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + section
-    doc.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     from bench.dashboard.generate import Gen
     from bench.dashboard.measure import data_now, run_pages
@@ -230,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps({"gen": gen, "results": [r.__dict__ for r in results]},
                                               ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     if not args.no_write and gen is not None:
-        write_section(REPO / "docs" / "BENCHMARKS.md", section)
+        write_section("Dashboard", section.removeprefix(SECTION).lstrip("\n"))
         print("written to docs/BENCHMARKS.md")
     return 0 if all(r.ok for r in results) else 1
 

@@ -18,7 +18,6 @@ import csv
 import hashlib
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from bench.common import write_section  # noqa: E402
 
 DATA = Path(os.environ.get("YUQING_SHARED_DATA", ROOT.parent / "shared" / "data"))
 WORKER_ENV = dict(os.environ)
@@ -223,17 +223,6 @@ def load_average() -> str:
         return "?"
 
 
-def write_section(path: Path, body: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = "## Ingest\n\n" + body.strip() + "\n"
-    pattern = re.compile(r"^## Ingest\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def _line(name: str, e2e: dict, floor: dict) -> str:
     rate_w, rate_c = e2e["rows"] / e2e["wall"], e2e["rows"] / e2e["cpu"]
     frate_w, frate_c = floor["rows"] / floor["wall"], floor["rows"] / floor["cpu"]
@@ -301,7 +290,7 @@ def main() -> None:
     body = render(results, files, args, loads)
     print(body)
     if not args.no_write:
-        write_section(ROOT / "docs" / "BENCHMARKS.md", body)
+        write_section("Ingest", body)
 
 
 def render(results: dict, files: list[Path], args, loads: list[str]) -> str:
