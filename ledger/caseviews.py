@@ -26,6 +26,11 @@ from ledger.models.cases import (
 from ledger.models.core import AuditLog
 
 
+def of_unit(unit: str):
+    """SQL condition: the case is ``unit``'s, as responsible or lead unit."""
+    return or_(Case.responsible_unit == unit, Case.lead_unit == unit)
+
+
 def list_cases(session: Session, *, status: str | None = None, grade: str | None = None,
                unit: str | None = None, limit: int | None = None) -> list[Case]:
     """Cases, newest discovery first, optionally filtered."""
@@ -35,7 +40,7 @@ def list_cases(session: Session, *, status: str | None = None, grade: str | None
     if grade:
         stmt = stmt.where(Case.grade == grade)
     if unit:
-        stmt = stmt.where(or_(Case.responsible_unit == unit, Case.lead_unit == unit))
+        stmt = stmt.where(of_unit(unit))
     stmt = stmt.order_by(Case.discovered_at.desc(), Case.id.desc())
     if limit is not None:
         stmt = stmt.limit(max(0, int(limit)))

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, select, text
 from sqlmodel import Session
 
+from ledger.caseviews import of_unit
 from ledger.models.cases import Case
 from ledger.models.clocks import Clock
 from ledger.models.core import Message, Post
@@ -31,7 +32,7 @@ def open_cases_with_clocks(session: Session, *, unit: str | None, limit: int = 2
     """Open cases (not 办结 / 归档) with their open clocks, most urgent first."""
     stmt = select(Case).where(Case.status.notin_(CLOSED_STATUSES))
     if unit is not None:
-        stmt = stmt.where(or_(Case.responsible_unit == unit, Case.lead_unit == unit))
+        stmt = stmt.where(of_unit(unit))
     cases = list(session.exec(stmt.order_by(Case.discovered_at.desc()).limit(limit)).scalars())  # type: ignore[call-overload]
     if not cases:
         return []
@@ -64,7 +65,7 @@ def filter_cases(session: Session, *, unit: str | None, status: Sequence[str] = 
     """Cases for the 台账 page with its filters; newest discovery first."""
     stmt = select(Case)
     if unit is not None:
-        stmt = stmt.where(or_(Case.responsible_unit == unit, Case.lead_unit == unit))
+        stmt = stmt.where(of_unit(unit))
     if status:
         stmt = stmt.where(Case.status.in_(list(status)))
     if grade:
