@@ -28,7 +28,7 @@ from collections import (
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from array import array
 from itertools import chain
 
 from analysis.dedupe import shingles
@@ -47,9 +47,25 @@ class PostFeatures:
     """What the clusterer needs to know about one post's text."""
 
     shingles: list[str]
-    terms: Counter  # term -> raw count (shingles, hashtags, entities)
+    terms: dict[str, int]  # term -> raw count (shingles, hashtags, entities)
     hashtags: list[str]
     entities: list[str]
+    #: words of each hashtag (``_tag_words``), when computed ahead (e.g. in an import worker)
+    tag_words: dict[str, tuple[str, ...]] | None = None
+
+    def __reduce__(self):
+        # compact pickling for import workers: the terms as one string and one count array
+        # (about 3x cheaper to load than a pickled dict of a hundred short strings)
+        keys = "\x00".join(self.terms)
+        counts = array("I", self.terms.values()).tobytes()
+        return (_unpickle_features, (self.shingles, keys, counts, self.hashtags, self.entities, self.tag_words))
+
+
+def _unpickle_features(shingles, keys, counts, tags, ents, tag_words) -> PostFeatures:
+    values = array("I")
+    values.frombytes(counts)
+    terms = dict(zip(keys.split("\x00"), values, strict=True)) if keys else {}
+    return PostFeatures(shingles, terms, tags, ents, tag_words)
 
 
 def hashtags(text: str) -> list[str]:
@@ -74,9 +90,10 @@ def entities(text: str) -> list[str]:
 
 
 def features(
-    text: str, title: str | None = None, params: EventParams | None = None
+    text: str, title: str | None = None, params: EventParams | None = None, *, with_tag_words: bool = False
 ) -> PostFeatures:
-    """Features of a post: shingles (title counted ``title_weight`` times), hashtags, entities."""
+    """Features of a post: shingles (title counted ``title_weight`` times), hashtags, entities;
+    ``with_tag_words``: also the words of each hashtag (see :func:`prime_tag_words`)."""
     p = params or _DEFAULT
     body = text[: p.text_limit]
     full = f"{title} {body}" if title else body
@@ -97,7 +114,8 @@ def features(
         terms[t] += 1
     for e in ents:
         terms["@" + e] += 1
-    return PostFeatures(shingles=sh, terms=terms, hashtags=tags, entities=ents)
+    words = {t: _tag_words(t) for t in tags} if with_tag_words and tags else None
+    return PostFeatures(shingles=sh, terms=terms, hashtags=tags, entities=ents, tag_words=words)
 
 
 class IdfModel:
@@ -235,32 +253,33 @@ class EventClusterer:
         p = self.params
         idf = self.idf
         n1 = idf.n + 1
-        df = idf.df
-        log = math.log
-        weights = {}
-        # hashtag stuffing (many tags on one post) must not make a post about everything
-        tag_boost = p.hashtag_boost / max(1.0, len(feats.hashtags)) ** 0.5
-        # anchors (hashtags, entity names) are distinctive by nature: a burst about one thing
-        # makes its anchor frequent, which must not make it weak, so their IDF has a floor
-        anchor_idf = p.anchor_idf_floor * (log(n1) + 1.0)
         cache = idf.cache
-        get = cache.get
-        for t, tf in feats.terms.items():
-            w = get(t)
-            if w is None:
-                w = cache[t] = log(n1 / (df.get(t, 0) + 1)) + 1.0
-            weights[t] = w * (1.0 + log(tf)) if tf > 1 else w
-        for t in feats.hashtags:
-            weights[t] = max(weights[t], anchor_idf) * tag_boost
-        for e in feats.entities:
-            t = "@" + e
-            weights[t] = max(weights[t], anchor_idf) * p.entity_boost
+        terms = feats.terms
+        missing = [t for t in terms if t not in cache]
+        if missing:
+            df = idf.df
+            for t in missing:
+                cache[t] = math.log(n1 / (df.get(t, 0) + 1)) + 1.0
+        weights = {t: cache[t] for t in terms}
+        for t, tf in terms.items():
+            if tf > 1:
+                weights[t] *= 1.0 + math.log(tf)
+        if feats.hashtags or feats.entities:
+            # anchors (hashtags, entity names) are distinctive by nature: a burst about one thing
+            # makes its anchor frequent, which must not make it weak, so their IDF has a floor
+            anchor_idf = p.anchor_idf_floor * (math.log(n1) + 1.0)
+            # hashtag stuffing (many tags on one post) must not make a post about everything
+            tag_boost = p.hashtag_boost / max(1.0, len(feats.hashtags)) ** 0.5
+            for t in feats.hashtags:
+                weights[t] = max(weights[t], anchor_idf) * tag_boost
+            for e in feats.entities:
+                t = "@" + e
+                weights[t] = max(weights[t], anchor_idf) * p.entity_boost
         if len(weights) > p.post_terms:
-            weights = dict(
-                sorted(weights.items(), key=lambda kv: kv[1], reverse=True)[: p.post_terms]
-            )
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {t: w / norm for t, w in weights.items()}
+            keep = sorted(weights, key=weights.__getitem__, reverse=True)[: p.post_terms]
+            weights = {t: weights[t] for t in keep}
+        inv = 1.0 / (math.hypot(*weights.values()) or 1.0)
+        return {t: w * inv for t, w in weights.items()}
 
     # --- assignment ----------------------------------------------------------------------
     def owner_match(self, vec: dict[str, float]) -> EventState | None:
@@ -548,14 +567,38 @@ def _dominant_tags(ev: EventState, k: int = 3) -> list[str]:
     return [t for _, t in sorted(tags, reverse=True)[:k]]
 
 
-@lru_cache(maxsize=20_000)
+_TAG_WORDS: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+_TAG_WORDS_CAP = 20_000
+
+
 def _tag_words(tag: str) -> tuple[str, ...]:
     """Words of three or more characters in a hashtag (jieba), digits and ASCII left out."""
-    words = []
-    for w in _jieba().lcut(tag.strip("#"), HMM=False):
-        if len(w) >= 3 and re.fullmatch(r"[\u4e00-\u9fff]+", w) and w not in words:
-            words.append(w)
-    return tuple(words)
+    words = _TAG_WORDS.get(tag)
+    if words is None:
+        found: list[str] = []
+        for w in _jieba().lcut(tag.strip("#"), HMM=False):
+            if len(w) >= 3 and _HAN_WORD.fullmatch(w) and w not in found:
+                found.append(w)
+        words = tuple(found)
+        _remember_tag(tag, words)
+    return words
+
+
+def _remember_tag(tag: str, words: tuple[str, ...]) -> None:
+    _TAG_WORDS[tag] = words
+    if len(_TAG_WORDS) > _TAG_WORDS_CAP:
+        _TAG_WORDS.popitem(last=False)
+
+
+def prime_tag_words(known: dict[str, tuple[str, ...]]) -> None:
+    """Remember hashtag words computed elsewhere (an import worker), so that this process
+    needs no word segmenter (whose dictionary takes half a second to load) for them."""
+    for tag, words in known.items():
+        if tag not in _TAG_WORDS:
+            _remember_tag(tag, tuple(words))
+
+
+_HAN_WORD = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def _order(ev: EventState) -> int:
@@ -578,6 +621,7 @@ __all__ = [
     "heat",
     "heat_base",
     "keywords",
+    "prime_tag_words",
     "title_of",
     "trend",
 ]

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from analysis.assess import Assessor
 from crawlers.dates import parse_cn_datetime
+from crawlers.pipeline import MIN_ROWS_FOR_WORKERS, prepared_batches
 from ledger import audit
 from ledger.db import session_scope
 from ledger.intake import MessageResult, RawMessage, RawPost, post_ids, store_messages, store_posts
@@ -489,12 +490,17 @@ def import_file(
     actor: str = "import",
     on_batch: Callable[[ImportReport], None] | None = None,
     validated_rows: int | None = None,
+    workers: int = 0,
+    min_rows_for_workers: int = MIN_ROWS_FOR_WORKERS,
 ) -> ImportReport:
     """Validate the whole file, then store it in batches (one transaction each).
 
     Records are ``RawPost`` (posts) or ``(RawPost, RawMessage)`` pairs (hotline exports).
     Raises ImportFileError, with nothing stored, when the file is refused. ``validated_rows``:
     the caller has just run :func:`validate` (the row count it gave); the check is not repeated.
+    ``workers``: processes that prepare (normalise, assess, featurise) the next batches while
+    one is stored (``crawlers.pipeline``); used for files of at least ``min_rows_for_workers``
+    rows (starting a worker costs more than it saves on a small file).
     """
     started = time.perf_counter()
     path = Path(path)
@@ -510,10 +516,15 @@ def import_file(
             else:
                 yield rec
 
-    for batch in _batches(kept(), batch_size):
+    def posts_of(batch: list[Any]) -> list[RawPost]:
+        return [r[0] if isinstance(r, tuple) else r for r in batch]
+
+    use = workers if report.rows >= min_rows_for_workers else 0
+    for batch, prepared in prepared_batches(_batches(kept(), batch_size), assessor, workers=use,
+                                            posts_of=posts_of):
         with session_scope(engine) as session:
-            posts = [r[0] if isinstance(r, tuple) else r for r in batch]
-            res = store_posts(session, source_id=source_id, items=posts, assessor=assessor, now=now)
+            res = store_posts(session, source_id=source_id, items=posts_of(batch), assessor=assessor, now=now,
+                              prepared=prepared)
             report.inserted += res.inserted
             report.updated += res.updated
             report.unchanged += res.unchanged

@@ -16,7 +16,7 @@ a fraction of a second, not a pass over the history.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,10 +31,12 @@ from analysis.events import (
     EventClusterer,
     EventParams,
     EventState,
+    PostFeatures,
     features,
     heat,
     heat_base,
     keywords,
+    prime_tag_words,
     title_of,
     trend,
 )
@@ -189,7 +191,12 @@ def _event_of(session: Session, state: _State, ref: Any) -> EventState | None:
 
 # --- ingest ----------------------------------------------------------------------------------
 def process_new_posts(
-    session: Session, *, posts: Sequence[Post], now: datetime, params: EventParams | None = None
+    session: Session,
+    *,
+    posts: Sequence[Post],
+    now: datetime,
+    params: EventParams | None = None,
+    precomputed: Mapping[int, tuple[PostFeatures, int | None]] | None = None,
 ) -> None:
     """Set ``dup_of_id``, ``event_id`` and ``simhash`` on freshly inserted posts; update events.
 
@@ -197,6 +204,9 @@ def process_new_posts(
     (same normalised text, or SimHash within 5 bits of a recent post) point to the first post
     with that text and count toward its event; other posts join the most similar active event
     or start a new one.
+
+    ``precomputed``: post id → (features, SimHash fingerprint) computed ahead with the same
+    ``params`` (``ledger.intake.prepare_batch``); those posts are not featurised again.
     """
     posts = [p for p in posts if p.id is not None]
     if not posts:
@@ -218,10 +228,18 @@ def process_new_posts(
     fresh = [i for i, c in enumerate(copy) if not c]
     feats: list[Any] = [None] * len(posts)
     fps: list[int | None] = [None] * len(posts)
+    todo = []
     for i in fresh:
-        feats[i] = features(posts[i].text or "", posts[i].title, params)
+        ahead = precomputed.get(posts[i].id) if precomputed else None
+        if ahead is None:
+            feats[i] = features(posts[i].text or "", posts[i].title, params)
+            todo.append(i)
+        else:
+            feats[i], fps[i] = ahead
+            if feats[i].tag_words:
+                prime_tag_words(feats[i].tag_words)
     cl.idf.update(feats[i].terms.keys() for i in fresh)
-    for i, fp in zip(fresh, simhash_batch([feats[i].shingles for i in fresh]), strict=True):
+    for i, fp in zip(todo, simhash_batch([feats[i].shingles for i in todo]), strict=True):
         fps[i] = fp
 
     touched: dict[int, EventState] = {}
@@ -366,11 +384,15 @@ def _write(
         eid = _resolve(ev).id
         sim = to_signed64(fp)
         params_rows.append({"b_id": post.id, "b_dup": root, "b_event": eid, "b_sim": sim})
-        for attr, value in (("dup_of_id", root), ("event_id", eid), ("simhash", sim)):
-            if hasattr(post, "_sa_instance_state"):  # an ORM instance: no second UPDATE
+        state_ = getattr(post, "_sa_instance_state", None)
+        if state_ is None:
+            post.dup_of_id, post.event_id, post.simhash = root, eid, sim
+        elif state_.session_id is None and not state_.committed_state:
+            # a detached row fresh from the intake: its loaded values are just replaced
+            post.__dict__.update(dup_of_id=root, event_id=eid, simhash=sim)
+        else:  # an ORM instance in a session: recorded as loaded, so no second UPDATE
+            for attr, value in (("dup_of_id", root), ("event_id", eid), ("simhash", sim)):
                 set_committed_value(post, attr, value)
-            else:
-                setattr(post, attr, value)
     pt = Post.__table__
     session.execute(
         pt.update()

@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlmodel import Session
 
-from analysis.assess import Assessor
+from analysis.assess import Assessment, Assessor
+from analysis.dedupe import simhash_batch
+from analysis.events import PostFeatures, features
+from analysis.heat import EventParams
 from analysis.normalize import content_hash, normalize_text
 from ledger import events as ledger_events
 from ledger.models.core import Evidence, Message, Post, PostVersion
@@ -39,6 +41,7 @@ MAX_EXTERNAL_ID = 512
 _QUERY_CHUNK = 5_000
 
 _POST = Post.__table__  # type: ignore[attr-defined]
+_MAPPER = inspect(Post)
 _MESSAGE = Message.__table__  # type: ignore[attr-defined]
 
 
@@ -74,6 +77,53 @@ def prepare(item: RawPost) -> tuple[str | None, str]:
     title = normalize_text(item.title, is_html=None)[:MAX_TITLE_CHARS] if item.title else None
     text = normalize_text(item.text, is_html=item.is_html)[:MAX_TEXT_CHARS]
     return title or None, text
+
+
+@dataclass(slots=True)
+class Prepared:
+    """The database-free work on one item, done ahead of storing it (possibly in another process):
+    normalised title and text, content hash, the assessment as the ``post`` column values it
+    fills, and the event features with the SimHash fingerprint (shingles dropped: the
+    fingerprint is all that is needed of them)."""
+
+    title: str | None
+    text: str
+    digest: str
+    values: dict[str, Any]  # includes the cleaned ``author``
+    features: PostFeatures
+    fingerprint: int | None
+
+
+def _heat(item: RawPost) -> float:
+    return float(item.likes + item.dislikes + item.reposts)
+
+
+def _joined(title: str | None, text: str) -> str:
+    return title + "\n" + text if title else text
+
+
+def prepare_batch(
+    items: Sequence[RawPost], assessor: Assessor, event_params: EventParams | None = None
+) -> list[Prepared]:
+    """Normalise, hash, assess and featurise ``items`` (one :class:`Prepared` per item, in order).
+
+    A pure function of the items and the assessor: :func:`store_posts` accepts its result, so an
+    importer can run it for the next batch in a worker process while this one is being stored."""
+    params = event_params or EventParams()
+    normal = [prepare(item) for item in items]
+    assessments = assessor.assess_batch(
+        [_joined(t, x) for t, x in normal], heats=[_heat(it) for it in items]
+    ) if items else []
+    feats = [features(text, title, params, with_tag_words=True) for title, text in normal]
+    fps = simhash_batch([f.shingles for f in feats])
+    out = []
+    for item, (title, text), a, f, fp in zip(items, normal, assessments, feats, fps, strict=True):
+        f.shingles = []
+        digest = content_hash((title or "") + "\n" + text)
+        values = _assessment_values(a)
+        values["author"] = _author(item.author)
+        out.append(Prepared(title, text, digest, values, f, fp))
+    return out
 
 
 def _author(value: str | None) -> str | None:
@@ -119,10 +169,13 @@ def _insert_ignoring_duplicates(session: Session, table, key: str):
     return insert(table)
 
 
+_LIMITS = {c.name: getattr(c.type, "length", None) for c in _POST.columns}
+
+
 def _fit(value: str | None, column: str) -> str | None:
     """Bound a label to its column's length (PostgreSQL refuses longer strings; SQLite does not):
     a list such as ``A区、B区、…`` is cut at a separator and marked ``等``."""
-    limit = _POST.c[column].type.length
+    limit = _LIMITS[column]
     if value is None or limit is None or len(value) <= limit:
         return value
     cut = value[: limit - 1]
@@ -131,7 +184,8 @@ def _fit(value: str | None, column: str) -> str | None:
     return cut + "等"
 
 
-def _assessment_values(a) -> dict[str, Any]:
+def _assessment_values(a: Assessment) -> dict[str, Any]:
+    """The ``post`` columns an assessment fills."""
     return {
         "sentiment": _fit(a.sentiment, "sentiment"),
         "sentiment_score": a.sentiment_score,
@@ -176,7 +230,9 @@ def _stored_post(values: dict[str, Any]) -> Post:
     thousands of objects to the session per batch saves the cascade walk of ``Session.add``."""
     post = Post._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     post.__dict__.update(values)
-    make_transient_to_detached(post)
+    # what make_transient_to_detached does for an object whose every column is set, without its
+    # per-object identity computation (a third of this function's cost at ingest rates)
+    inspect(post).key = _MAPPER.identity_key_from_primary_key((values["id"],))
     return post
 
 
@@ -187,6 +243,7 @@ def store_posts(
     items: Sequence[RawPost],
     assessor: Assessor,
     now: datetime,
+    prepared: Sequence[Prepared] | None = None,
 ) -> IntakeResult:
     """Normalise, assess and store ``items`` of one source; does not commit.
 
@@ -194,27 +251,43 @@ def store_posts(
     twice); items whose content changed are updated and their previous version kept.
     ``result.posts`` holds the inserted and updated rows as ``Post`` objects with ids and every
     column loaded (inserted ones detached: see :func:`_stored_post`).
+
+    ``prepared``: :func:`prepare_batch` of the same ``items`` (same order), computed ahead; the
+    normalisation, assessment and event features are then taken from it instead of being redone.
     """
     result = IntakeResult()
     if not items:
         return result
+    if prepared is not None and len(prepared) != len(items):
+        raise ValueError("prepared 与 items 数量不一致 (prepared and items differ in length)")
     # de-duplicate within the batch: last occurrence of an external id wins
-    by_id: dict[str, RawPost] = {}
-    for item in items:
-        by_id[_ext_id(item.external_id)] = item
+    by_id: dict[str, int] = {}
+    for i, item in enumerate(items):
+        by_id[_ext_id(item.external_id)] = i
     existing = _existing(session, source_id, list(by_id))
 
     new_items: list[tuple[str, RawPost, str | None, str, str]] = []
     changed: list[tuple[int, RawPost, str | None, str, str]] = []
+    new_prep: list[Prepared] = []
+    changed_prep: list[Prepared] = []
     counts: list[dict[str, Any]] = []
-    for ext_id, item in by_id.items():
-        title, text = prepare(item)
-        digest = content_hash((title or "") + "\n" + text)
+    for ext_id, i in by_id.items():
+        item = items[i]
+        if prepared is not None:
+            prep = prepared[i]
+            title, text, digest = prep.title, prep.text, prep.digest
+        else:
+            title, text = prepare(item)
+            digest = content_hash((title or "") + "\n" + text)
         old = existing.get(ext_id)
         if old is None:
             new_items.append((ext_id, item, title, text, digest))
+            if prepared is not None:
+                new_prep.append(prep)
         elif old[1] != digest:
             changed.append((old[0], item, title, text, digest))
+            if prepared is not None:
+                changed_prep.append(prep)
         else:
             result.unchanged += 1
             if (item.likes, item.dislikes, item.reposts) != tuple(old[2:5]):
@@ -227,44 +300,50 @@ def store_posts(
             counts,
         )
 
-    to_assess = [t + "\n" + x if t else x for _, _, t, x, _ in new_items]
-    to_assess += [t + "\n" + x if t else x for _, _, t, x, _ in changed]
-    heats = [float(it.likes + it.dislikes + it.reposts) for _, it, _, _, _ in new_items]
-    heats += [float(it.likes + it.dislikes + it.reposts) for _, it, _, _, _ in changed]
-    assessments = assessor.assess_batch(to_assess, heats=heats) if to_assess else []
+    if prepared is not None:
+        values = [p.values for p in new_prep] + [p.values for p in changed_prep]
+    else:
+        to_assess = [_joined(t, x) for _, _, t, x, _ in new_items] + [_joined(t, x) for _, _, t, x, _ in changed]
+        heats = [_heat(it) for _, it, _, _, _ in new_items] + [_heat(it) for _, it, _, _, _ in changed]
+        assessments = assessor.assess_batch(to_assess, heats=heats) if to_assess else []
+        values = [_assessment_values(a) for a in assessments]
 
-    fresh = _insert_new(session, source_id, new_items, assessments[: len(new_items)], now)
-    updated = _update_changed(session, changed, assessments[len(new_items) :], now)
+    fresh = _insert_new(session, source_id, new_items, values[: len(new_items)], now)
+    updated = _update_changed(session, changed, values[len(new_items) :], now)
     result.inserted = len(fresh)
     result.updated = len(updated)
     result.unchanged += len(new_items) - len(fresh)  # stored meanwhile by a concurrent run
     result.posts = fresh + updated
 
     # evidence for every new or changed item that carried its raw response
-    raw_by_id = {ext: it for ext, it in by_id.items() if it.raw is not None}
+    raw_by_id = {ext: items[i] for ext, i in by_id.items() if items[i].raw is not None}
     if raw_by_id:
         for post in result.posts:
             item = raw_by_id.get(post.external_id)
             if item is not None:
                 session.add(make_evidence(source_id, post.id, item.url, item.raw or b"", item.raw_content_type, now))
     if fresh:
-        ledger_events.process_new_posts(session, posts=fresh, now=now)
+        ahead = None
+        if prepared is not None:
+            by_ext = {ext: p for (ext, *_rest), p in zip(new_items, new_prep, strict=True)}
+            ahead = {post.id: (by_ext[post.external_id].features, by_ext[post.external_id].fingerprint)
+                     for post in fresh}
+        ledger_events.process_new_posts(session, posts=fresh, now=now, precomputed=ahead)
     return result
 
 
-def _insert_new(session: Session, source_id: int, new_items: list, assessments: list, now: datetime) -> list[Post]:
+def _insert_new(session: Session, source_id: int, new_items: list, values: list, now: datetime) -> list[Post]:
     if not new_items:
         return []
     rows: list[dict[str, Any]] = []
     others = _other_post_columns()
-    for (ext_id, item, title, text, digest), a in zip(new_items, assessments, strict=True):
+    for (ext_id, item, title, text, digest), assessed in zip(new_items, values, strict=True):
         row = {
             "source_id": source_id,
             "external_id": ext_id,
             "url": item.url[:2000] if item.url else None,
             "title": title,
             "text": text,
-            "author": _author(item.author),
             "published_at": item.published_at,
             "fetched_at": now,
             "updated_at": None,
@@ -277,7 +356,9 @@ def _insert_new(session: Session, source_id: int, new_items: list, assessments: 
             "reposts": item.reposts,
             "event_id": None,
         }
-        row.update(_assessment_values(a))
+        row.update(assessed)
+        if "author" not in assessed:
+            row["author"] = _author(item.author)
         for name, default in others:
             row[name] = default() if callable(default) else default
         rows.append(row)
@@ -297,9 +378,9 @@ def _insert_new(session: Session, source_id: int, new_items: list, assessments: 
     return fresh
 
 
-def _update_changed(session: Session, changed: list, assessments: list, now: datetime) -> list[Post]:
+def _update_changed(session: Session, changed: list, values: list, now: datetime) -> list[Post]:
     out: list[Post] = []
-    for (post_id, item, title, text, digest), a in zip(changed, assessments, strict=True):
+    for (post_id, item, title, text, digest), assessed in zip(changed, values, strict=True):
         post = session.get(Post, post_id)
         if post is None:  # deleted meanwhile
             continue
@@ -321,8 +402,9 @@ def _update_changed(session: Session, changed: list, assessments: list, now: dat
         post.updated_at = now
         post.fetched_at = now
         post.likes, post.dislikes, post.reposts = item.likes, item.dislikes, item.reposts
-        for key, value in _assessment_values(a).items():
-            setattr(post, key, value)
+        for key, value in assessed.items():
+            if key != "author":  # an edit keeps the stored author
+                setattr(post, key, value)
         session.add(post)
         out.append(post)
     if out:
@@ -467,7 +549,9 @@ __all__ = [
     "RawPost",
     "make_evidence",
     "post_ids",
+    "Prepared",
     "prepare",
+    "prepare_batch",
     "store_messages",
     "store_posts",
 ]

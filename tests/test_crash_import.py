@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from tests.conftest import shared_data
 from tests.test_import_hotline import CHILD, REPO
 
@@ -40,21 +42,27 @@ def _count(db: Path) -> int:
         return 0
 
 
-def kill_after_first_batch(args: list[str], db: Path, total: int, timeout: float = 600) -> int:
-    """Start the import as a child, SIGKILL it as soon as some (not all) rows are committed."""
+def kill_after_first_batch(args: list[str], db: Path, total: int, timeout: float = 600) -> tuple[int, int]:
+    """Start the import as a child, SIGKILL it as soon as some (not all) rows are committed;
+    (rows stored at the kill, worker processes the import had then)."""
     env = {**os.environ, "YUQING_DATABASE_URL": f"sqlite:///{db}", "YUQING_DATA_DIR": str(db.parent)}
     child = subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=REPO, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     seen = 0
+    helpers: list[psutil.Process] = []
     try:
         while time.monotonic() < deadline and child.poll() is None:
             seen = _count(db)
             if seen > 0:
+                helpers = psutil.Process(child.pid).children(recursive=True)
                 child.send_signal(signal.SIGKILL)
                 break
             time.sleep(0.02)
         child.wait(timeout=30)
+        # the import's worker processes (batch preparation) die with it: no orphans left running
+        _gone, alive = psutil.wait_procs(helpers, timeout=10)
+        assert not alive, f"worker processes outlived the killed import: {alive}"
     finally:
         if child.poll() is None:
             child.kill()
@@ -62,7 +70,7 @@ def kill_after_first_batch(args: list[str], db: Path, total: int, timeout: float
     assert child.returncode == -signal.SIGKILL, f"import ended before it was killed: {child.stderr.read()!r}"
     at_kill = _count(db)
     assert 0 < at_kill < total, f"not killed part-way: {at_kill} of {total} stored"
-    return at_kill
+    return at_kill, len(helpers)
 
 
 def run_to_end(args: list[str], db: Path) -> subprocess.CompletedProcess:
@@ -83,8 +91,10 @@ def test_killed_import_resumes_without_loss_or_duplicates(tmp_path):
     src = tmp_path / "stream.csv"
     distinct = make_csv(src, 30_000)
     db = tmp_path / "crash.db"
-    args = ["import", "posts", str(src), "--text-col", "text", "--author-col", "userid", "--batch-size", "2000"]
-    at_kill = kill_after_first_batch(args, db, len(distinct))
+    args = ["import", "posts", str(src), "--text-col", "text", "--author-col", "userid", "--batch-size", "2000",
+            "--workers", "1"]
+    at_kill, workers = kill_after_first_batch(args, db, len(distinct))
+    assert workers == 1  # the batches were being prepared in a worker process when it was killed
     assert at_kill % 2000 == 0 or at_kill <= 2000  # whole batches only: a batch is one transaction
     res = run_to_end(args, db)
     assert "读取 30000 行" in res.stdout

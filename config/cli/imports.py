@@ -26,14 +26,17 @@ def _reply_clock(cfg):
 
 
 def _run(path: Path, spec_factory, *, source: str, kind: str, source_config: dict, rename: dict[str, str],
-         encoding: str | None, batch_size: int, with_clock: bool) -> None:
+         encoding: str | None, batch_size: int, with_clock: bool, workers: int | None = None) -> None:
     from config.wiring import build_assessor
     from crawlers.importers import ImportFileError, ensure_source, import_file
+    from crawlers.pipeline import auto_workers
 
     if not path.exists():
         fail(f"文件不存在 (no such file): {path}", code=2)
     if batch_size < 1:
         fail("--batch-size 至少为 1", code=2)
+    if workers is not None and workers < 0:
+        fail("--workers 不能为负数", code=2)
     cfg = settings()
     now = utcnow()
     engine = open_engine(cfg)
@@ -54,7 +57,8 @@ def _run(path: Path, spec_factory, *, source: str, kind: str, source_config: dic
         report = import_file(engine, path, spec, source_id=source_id, assessor=assessor, now=now,
                              rename=rename, encoding=encoding, batch_size=batch_size,
                              reply_clock=reply_clock, actor="cli",
-                             on_batch=progress, validated_rows=rows)
+                             on_batch=progress, validated_rows=rows,
+                             workers=auto_workers(cfg.import_workers if workers is None else workers))
     except ImportFileError as exc:
         fail(f"导入被拒绝, 未保存任何内容 (import refused, nothing stored): {path.name}: {exc}", code=2)
     finally:
@@ -71,6 +75,7 @@ def hotline_cmd(
     simple_col: str | None = typer.Option(None, "--simple-col", help="标记简单问题的列 (值为 是/1/简单 时按3个工作日计)"),
     encoding: str | None = typer.Option(None, "--encoding", help="CSV 编码 (默认自动识别 UTF-8 / GB18030)"),
     batch_size: int = typer.Option(2_000, "--batch-size", help="每个事务的行数"),
+    workers: int | None = typer.Option(None, "--workers", help="预处理进程数 (默认: 核数减一, 最多4; 0 = 不另开进程)"),
 ) -> None:
     """导入留言导出文件: 每行存为一条帖子和一条留言(含受理与答复时间、答复时限).
 
@@ -87,7 +92,7 @@ def hotline_cmd(
         fail(str(exc), code=2)
     _run(file, lambda now: hotline_spec(channel=channel, now=now, simple_col=simple_col),
          source=source or f"{channel}导入", kind="hotline", source_config={"channel": channel},
-         rename=rename, encoding=encoding, batch_size=batch_size, with_clock=True)
+         rename=rename, encoding=encoding, batch_size=batch_size, with_clock=True, workers=workers)
 
 
 @import_app.command("posts")
@@ -101,6 +106,7 @@ def posts_cmd(
     source: str | None = typer.Option(None, "--source", help="来源名称 (默认: 文件导入:文件名)"),
     encoding: str | None = typer.Option(None, "--encoding", help="CSV 编码 (默认自动识别 UTF-8 / GB18030)"),
     batch_size: int = typer.Option(2_000, "--batch-size", help="每个事务的行数"),
+    workers: int | None = typer.Option(None, "--workers", help="预处理进程数 (默认: 核数减一, 最多4; 0 = 不另开进程)"),
 ) -> None:
     """导入任意帖子表格: 规范化、研判、去重、聚类后保存。
 
@@ -112,7 +118,7 @@ def posts_cmd(
     _run(file, lambda now: posts_spec(text_col=text_col, now=now, title_col=title_col, time_col=time_col,
                                       author_col=author_col, id_col=id_col),
          source=source or f"文件导入:{file.name}", kind="file", source_config={"file": file.name},
-         rename={}, encoding=encoding, batch_size=batch_size, with_clock=False)
+         rename={}, encoding=encoding, batch_size=batch_size, with_clock=False, workers=workers)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,134 @@
+"""Prepare import batches in worker processes while earlier batches are being stored.
+
+Storing a batch has two halves: work that needs no database (normalising, hashing, assessing,
+event features and SimHash: ``ledger.intake.prepare_batch``) and work that does (existence
+check, insert, event clustering against the state in this process, commit). On a machine with
+more than one core the first half of batch *k + 1* runs in a worker process while the second
+half of batch *k* runs here, which nearly doubles the rate of a large import on two cores.
+
+The workers are forked where the platform can (they start at once, with the assessor already
+in memory; an import is a single-threaded command, so forking is safe, and a worker never
+touches the database connections it inherits), else spawned with the assessor pickled. On Linux
+a worker is killed when its parent dies (``PR_SET_PDEATHSIG``), so a killed import leaves no
+orphans. Only a bounded number of batches is in flight, so memory does not grow with the file.
+If a worker dies, the remaining batches are prepared here instead: the import goes on, slower.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from analysis.assess import Assessor
+from ledger.intake import Prepared, RawPost, prepare_batch
+
+log = logging.getLogger(__name__)
+
+#: files with fewer rows than this are prepared in-process (starting a worker costs ~1 s)
+MIN_ROWS_FOR_WORKERS = 6_000
+
+_ASSESSOR: Assessor | None = None
+
+
+def _init_worker(assessor: Assessor) -> None:
+    global _ASSESSOR
+    _ASSESSOR = assessor
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent exits (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no libc symbol
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _prepare_in_worker(items: list[RawPost]) -> list[Prepared]:
+    assert _ASSESSOR is not None, "worker not initialised"
+    return prepare_batch(items, _ASSESSOR)
+
+
+def auto_workers(requested: int | None = None) -> int:
+    """Worker processes to use: ``requested`` if ≥ 0, else one fewer than the usable cores (max 4)."""
+    if requested is not None and requested >= 0:
+        return requested
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(4, cores - 1))
+
+
+def prepared_batches(
+    batches: Iterable[list[Any]],
+    assessor: Assessor,
+    *,
+    workers: int,
+    posts_of=lambda batch: batch,
+) -> Iterator[tuple[list[Any], Sequence[Prepared] | None]]:
+    """Yield ``(batch, prepared)`` in order; ``prepared`` is None when the caller must prepare
+    in-process (no workers asked for, or the pool broke). ``posts_of(batch)`` gives the batch's
+    :class:`RawPost` items (hotline batches hold post/message pairs)."""
+    if workers <= 0:
+        for batch in batches:
+            yield batch, None
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(assessor,))
+    ahead: deque[tuple[list[Any], Future | None]] = deque()
+    broken = False
+    source = iter(batches)
+
+    def submit() -> bool:
+        nonlocal broken
+        batch = next(source, None)
+        if batch is None:
+            return False
+        fut = None
+        if not broken:
+            try:
+                fut = pool.submit(_prepare_in_worker, list(posts_of(batch)))
+            except (BrokenProcessPool, RuntimeError) as exc:
+                broken = True
+                log.warning("import worker unavailable (%s); preparing batches in-process", exc)
+        ahead.append((batch, fut))
+        return True
+
+    try:
+        for _ in range(workers + 1):
+            if not submit():
+                break
+        while ahead:
+            batch, fut = ahead.popleft()
+            submit()
+            prepared = None
+            if fut is not None:
+                try:
+                    prepared = fut.result()
+                except BrokenProcessPool as exc:
+                    if not broken:
+                        log.warning("import worker died (%s); preparing batches in-process", exc)
+                    broken = True
+            yield batch, prepared
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+__all__ = ["MIN_ROWS_FOR_WORKERS", "auto_workers", "prepared_batches"]

@@ -1,0 +1,131 @@
+"""Imports with batch preparation in worker processes (``crawlers.pipeline``): the stored result is
+the same as preparing in the importing process, and a worker that dies does not stop the import."""
+
+from __future__ import annotations
+
+import csv
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from analysis.assess import Assessor
+from config.settings import get_settings
+from config.wiring import build_assessor
+from crawlers.importers import ensure_source, import_file, posts_spec
+from crawlers.pipeline import auto_workers, prepared_batches
+from ledger import events as ledger_events
+from ledger.db import make_engine
+from ledger.intake import RawPost, prepare_batch
+from ledger.migrate import upgrade
+from ledger.models.core import Post
+from ledger.models.events import Event
+from tests.conftest import shared_data
+
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def stream_sample(path: Path, rows: int) -> Path:
+    """The first ``rows`` rows of a real Weibo stream file (repeats and near-copies included)."""
+    with shared_data("weibo_stream/2020-02-01.csv").open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        head = next(reader)
+        kept = [r for _, r in zip(range(rows), reader, strict=False)]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(head)
+        w.writerows(kept)
+    return path
+
+
+def run_import(tmp_path: Path, name: str, src: Path, assessor: Assessor, workers: int):
+    url = f"sqlite:///{tmp_path / name}"
+    upgrade(url)
+    engine = make_engine(url)
+    ledger_events.forget_state()
+    sid, _ = ensure_source(engine, name="文件导入:sample", kind="file", config={}, actor="test", now=NOW)
+    rep = import_file(engine, src, posts_spec(text_col="text", author_col="userid", now=NOW), source_id=sid,
+                      assessor=assessor, now=NOW, batch_size=150, workers=workers, min_rows_for_workers=0)
+    return engine, rep
+
+
+def snapshot(engine) -> tuple[list[tuple], list[tuple]]:
+    """Every stored post's content, assessment, duplicate link and event (as the ordinal of the
+    post that opened it), and every event's totals."""
+    with Session(engine) as s:
+        posts = s.execute(select(Post).order_by(Post.id)).scalars().all()
+        ordinal = {p.id: i for i, p in enumerate(posts)}
+        events = s.execute(select(Event).order_by(Event.id)).scalars().all()
+        opener = {e.id: ordinal.get(e.rep_post_id) for e in events}
+        post_rows = [
+            (p.external_id, p.text, p.author, p.content_hash, p.simhash, p.sentiment, round(p.sentiment_score, 6),
+             p.categories, p.topics, p.severity, p.sensitivity, p.jurisdiction, p.responsible_unit,
+             p.disposal_type, p.rumour, p.pii, p.assessment, ordinal.get(p.dup_of_id), opener.get(p.event_id))
+            for p in posts
+        ]
+        event_rows = [(opener[e.id], e.title, e.posts, e.likes, e.merged_into_id is None) for e in events]
+    return post_rows, event_rows
+
+
+def test_worker_prepared_import_stores_the_same_as_in_process(tmp_path):
+    src = stream_sample(tmp_path / "sample.csv", 1_500)
+    assessor = build_assessor(get_settings())
+    eng0, rep0 = run_import(tmp_path, "inproc.db", src, assessor, workers=0)
+    eng1, rep1 = run_import(tmp_path, "workers.db", src, assessor, workers=2)
+    assert rep0.rows == rep1.rows == 1_500
+    assert rep1.inserted == rep0.inserted > 1_400
+    posts0, events0 = snapshot(eng0)
+    posts1, events1 = snapshot(eng1)
+    assert posts1 == posts0
+    assert events1 == events0
+    assert any(row[-2] is not None for row in posts0)  # the sample does hold duplicates
+    assert len(events0) < len(posts0)  # and posts grouped into events
+
+
+def test_batches_come_back_prepared_in_order_by_another_process():
+    assessor = build_assessor(get_settings())
+    batches = [[RawPost(external_id=f"{b}-{i}", text=f"第{b}批第{i}条 武汉发热门诊排队 #口罩#", likes=i)
+                for i in range(20)] for b in range(6)]
+    out = list(prepared_batches(iter(batches), assessor, workers=1))
+    assert [b for b, _ in out] == batches
+    for batch, prepared in out:
+        assert prepared is not None and len(prepared) == len(batch)
+        local = prepare_batch(batch, assessor)
+        for got, want in zip(prepared, local, strict=True):
+            assert (got.title, got.text, got.digest, got.fingerprint) == (want.title, want.text, want.digest,
+                                                                           want.fingerprint)
+            assert got.values == want.values and got.values["sentiment"] in ("positive", "neutral", "negative")
+            assert dict(got.features.terms) == dict(want.features.terms)
+            assert got.features.tag_words == want.features.tag_words == {"#口罩#": ()}
+
+
+class _DiesInWorker(Assessor):
+    """An assessor that kills the process it runs in unless that is the test's own process."""
+
+    parent = os.getpid()
+
+    def assess_batch(self, texts, heats=None):
+        if os.getpid() != self.parent:
+            os._exit(13)
+        return super().assess_batch(texts, heats)
+
+
+def test_import_goes_on_when_the_worker_dies(tmp_path):
+    src = stream_sample(tmp_path / "sample.csv", 600)
+    cfg = get_settings()
+    base = build_assessor(cfg)
+    dying = _DiesInWorker(sentiment=base.sentiment, rules=base.config, units=base.gazetteer)
+    engine, rep = run_import(tmp_path, "dies.db", src, dying, workers=1)
+    ref_engine, ref = run_import(tmp_path, "ref.db", src, base, workers=0)
+    assert rep.rows == ref.rows == 600
+    assert rep.inserted == ref.inserted > 550
+    # prepared here instead, fully: the same posts, assessments and events as an in-process import
+    assert snapshot(engine) == snapshot(ref_engine)
+
+
+def test_auto_workers_leaves_a_core_for_the_importer():
+    assert auto_workers(0) == 0 and auto_workers(3) == 3
+    cores = len(os.sched_getaffinity(0))
+    assert auto_workers(-1) == max(0, min(4, cores - 1))
