@@ -123,47 +123,59 @@ def _clock_outcome(c: Clock, at: datetime) -> str:
     return "open"
 
 
-def _related_rows(session: Session, cm: Any, case_ids: list[int], chunk: int = 900) -> dict[str, dict]:
-    """Clocks, releases, briefings, referrals and post counts of many cases, a few queries per
-    chunk of ids (instead of five queries per case)."""
+def _week_cases(cm: Any, week: Week):
+    """Cases active in the week: discovered before its end and not closed before its start."""
+    return (cm.Case.discovered_at < week.end, or_(cm.Case.closed_at.is_(None), cm.Case.closed_at >= week.start))
+
+
+def _related_rows(session: Session, cm: Any, week: Week) -> dict[str, dict]:
+    """Clocks, releases, briefings, referrals and post counts of the week's cases: one query each,
+    the cases selected by a subquery (no list of thousands of ids sent back and forth)."""
     out: dict[str, dict] = {"clocks": defaultdict(list), "releases": defaultdict(list),
                             "briefings": {}, "referrals": {}, "posts": {}}
+    ids = select(cm.Case.id).where(*_week_cases(cm, week)).scalar_subquery()
     clock_cols = (Clock.subject_id, Clock.rule_id, Clock.rule_name, Clock.status, Clock.late, Clock.due_at,
                   Clock.met_at, Clock.provisional)
+    for c in session.exec(select(*clock_cols).where(Clock.subject == "case", Clock.subject_id.in_(ids))
+                          .order_by(Clock.id)).all():
+        out["clocks"][c.subject_id].append(c)
+    # review steps are only counted: the database counts them instead of shipping each JSON list
     release_cols = (cm.Release.case_id, cm.Release.title, cm.Release.kind, cm.Release.status, cm.Release.revision,
                     cm.Release.created_at, cm.Release.published_at, cm.Release.channel, cm.Release.url,
-                    cm.Release.review_steps)
-    for i in range(0, len(case_ids), chunk):
-        ids = case_ids[i:i + chunk]
-        for c in session.exec(select(*clock_cols).where(Clock.subject == "case", Clock.subject_id.in_(ids))
-                              .order_by(Clock.id)).all():
-            out["clocks"][c.subject_id].append(c)
-        for r in session.exec(select(*release_cols).where(cm.Release.case_id.in_(ids))
-                              .order_by(cm.Release.id)).all():
-            out["releases"][r.case_id].append(r)
-        for key, model in (("briefings", cm.Briefing), ("referrals", cm.Referral), ("posts", cm.CasePost)):
-            for case_id, n in session.exec(select(model.case_id, func.count()).where(model.case_id.in_(ids))
-                                           .group_by(model.case_id)).all():
-                out[key][case_id] = n
+                    func.coalesce(func.json_array_length(cm.Release.review_steps), 0).label("reviews"))
+    for r in session.exec(select(*release_cols).where(cm.Release.case_id.in_(ids)).order_by(cm.Release.id)).all():
+        out["releases"][r.case_id].append(r)
+    for key, model in (("briefings", cm.Briefing), ("referrals", cm.Referral), ("posts", cm.CasePost)):
+        for case_id, n in session.exec(select(model.case_id, func.count()).where(model.case_id.in_(ids))
+                                       .group_by(model.case_id)).all():
+            out[key][case_id] = n
     return out
+
+
+_CASE_COLS = ("id", "number", "title", "grade", "status", "responsible_unit", "lead_unit", "category",
+              "disposal_type", "discovered_at", "leadership_reported_at", "closed_at")
+
+
+def _per_day(instants, week: Week) -> list[int]:
+    """How many of ``instants`` fall on each local day of the week."""
+    counts = Counter(t.astimezone(week.tz).date() for t in instants)
+    return [counts.get(d, 0) for d in week.days]
 
 
 def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
     """Read the week from the ledger: cases active in the week (discovered before its end and
     not closed before its start), their clocks, releases, commitments, the messages received in
     the week, and the figures derived from them."""
-    tz = week.tz
     data = WeeklyData(week=week)
     as_of = min(now, week.end)
     cm = case_tables
     unit_tally: dict[str, Counter] = defaultdict(Counter)
     rule_tally: dict[str, Counter] = defaultdict(Counter)
     case_rows = session.exec(
-        select(cm.Case).where(cm.Case.discovered_at < week.end,
-                              or_(cm.Case.closed_at.is_(None), cm.Case.closed_at >= week.start))
-        .order_by(cm.Case.discovered_at)
+        select(*(getattr(cm.Case, c) for c in _CASE_COLS)).where(*_week_cases(cm, week))
+        .order_by(cm.Case.discovered_at, cm.Case.id)
     ).all()
-    related = _related_rows(session, cm, [c.id for c in case_rows])
+    related = _related_rows(session, cm, week)
     for case in case_rows:
         clocks = related["clocks"].get(case.id, [])
         releases = related["releases"].get(case.id, [])
@@ -202,7 +214,7 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
                 data.releases.append({"case": case.number, "title": mask(r.title), "kind": r.kind, "status": r.status,
                                       "revision": r.revision, "created_at": r.created_at,
                                       "published_at": r.published_at, "channel": r.channel, "url": r.url,
-                                      "reviews": len(r.review_steps or [])})
+                                      "reviews": int(r.reviews or 0)})
     next_week_end = week.end + timedelta(days=7)
     coms = session.exec(
         select(cm.Commitment).where(cm.Commitment.due_at < next_week_end,
@@ -229,9 +241,11 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
         if overdue:
             data.overdue.append({"kind": "承诺", "what": f"{number} {mask(com.text)[:60]}", "item": "承诺事项",
                                  "due": com.due_at, "unit": com.owner_unit, "status": "逾期未落实"})
-    msg_cols = (Message.id, Message.external_id, Message.channel, Message.title, Message.author, Message.text,
-                Message.unit, Message.received_at, Message.due_at, Message.due_provisional, Message.replied_at,
-                Message.reply_text, Message.on_time, Message.late_working_days)
+    # only the first 300 characters of a message and its reply are exported: cut in the database
+    msg_cols = (Message.id, Message.external_id, Message.channel, Message.title, Message.author,
+                func.substr(Message.text, 1, 300).label("text"), Message.unit, Message.received_at, Message.due_at,
+                Message.due_provisional, Message.replied_at, func.substr(Message.reply_text, 1, 300).label("reply_text"),
+                Message.on_time, Message.late_working_days)
     msgs = session.exec(
         select(*msg_cols).where(Message.received_at >= week.start, Message.received_at < week.end)
         .order_by(Message.received_at, Message.id)
@@ -281,9 +295,8 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
                                (c["state"] == "已落实" and week.start <= c["due_at"] < week.end)),
         "commitments_overdue": sum(1 for c in data.commitments if c["state"] == "逾期"),
         "overdue_items": len(data.overdue),
-        "messages_per_day": [sum(1 for m in data.messages if m["received_at"].astimezone(tz).date() == d)
-                             for d in week.days],
-        "cases_per_day": [sum(1 for c in new_cases if c["discovered_at"].astimezone(tz).date() == d) for d in week.days],
+        "messages_per_day": _per_day((m["received_at"] for m in data.messages), week),
+        "cases_per_day": _per_day((c["discovered_at"] for c in new_cases), week),
     }
     rank = {g: i for i, g in enumerate(GRADES)}
     data.top_events = sorted(data.cases, key=lambda c: (rank.get(c["grade"], 9), -c["posts"], c["number"]))[:10]

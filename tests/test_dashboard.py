@@ -252,12 +252,18 @@ def test_export_page_generates_downloads(demo_db, tmp_path, monkeypatch):
     monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
     leader = _principal(demo_db, "lingdao")
     at = _render("export", leader)
-    at.selectbox(key="export_week").set_value(at.selectbox(key="export_week").options[0]).run()
+    label = at.selectbox(key="export_week").options[0]
+    at.selectbox(key="export_week").set_value(label).run()
+    assert at.button(key="export_go").label == "生成" and not at.info  # nothing generated yet
     at.button(key="export_go").click().run()
     assert not at.error, [e.value for e in at.error]
-    files = sorted(p.name for p in (tmp_path / "exports").iterdir())
-    assert any(n.startswith("台账_") and n.endswith(".xlsx") for n in files)
-    assert any(n.startswith("周报_") and n.endswith(".docx") for n in files)
+    files = sorted(p.name for p in (tmp_path / "exports" / label).iterdir())
+    assert files == [f"台账_{label}.xlsx", f"周报_{label}.docx"]
+    # the next visit offers the files already generated (as the Monday job leaves them) at once
+    again = _render("export", leader)
+    again.selectbox(key="export_week").set_value(label).run()
+    assert any(label in i.value and "可直接下载" in i.value for i in again.info), [i.value for i in again.info]
+    assert again.button(key="export_go").label == "重新生成"
 
 
 def test_admin_tests_a_source_without_storing(demo_db):

@@ -138,6 +138,8 @@ def test_cases_clocks_commitments_and_masking_read_back(case_world, tmp_path):
                                 responsible_unit="住建局")
         caseitems.add_commitment(s, case_id=minor.id, text="三日内恢复供水", owner_unit="住建局",
                                  due_date=date(2026, 3, 4), now=mon, actor="值班", env=env)
+        caseitems.add_release(s, case_id=major.id, kind="权威信息", title="情况通报", text="正文", now=mon,
+                              actor="编辑", env=env)
         s.add(Message(source_id=_source(s, mon), external_id="m1", title="噪音扰民", text="电话 13812345678",
                       author="张先生 13812345678", received_at=mon, due_at=mon + timedelta(days=7)))
         major_id, minor_id = major.id, minor.id
@@ -157,6 +159,10 @@ def test_cases_clocks_commitments_and_masking_read_back(case_world, tmp_path):
     all_cells = " ".join(str(c) for sheet in book for row in sheet.iter_rows(values_only=True) for c in row if c)
     assert "13912345678" not in all_cells and "13812345678" not in all_cells
     assert "139****5678" in all_cells
+    releases = list(book["信息发布"].iter_rows(min_row=2, values_only=True))
+    # the release with the review steps it requires (counted by the database)
+    assert [(r[1], r[5]) for r in releases] == [("情况通报", len(env.policy.review_steps))]
+    assert len(env.policy.review_steps) >= 3
     coms = list(book["承诺事项"].iter_rows(min_row=2, values_only=True))
     assert len(coms) == 1 and coms[0][5] == "逾期"
     rates = {r["rule"]: r for r in data.clock_rates}

@@ -1,9 +1,10 @@
-"""Page 导出: generate the weekly ledger (台账 xlsx) and 周报 (docx) for a week, and download them."""
+"""Page 导出: the weekly ledger (台账 xlsx) and 周报 (docx) of a week: download the files already
+generated (by the Monday job or earlier here) at once, or generate them anew."""
 
 from __future__ import annotations
 
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import streamlit as st
@@ -25,13 +26,22 @@ def render(user: Principal) -> None:
     from ledger.db import session_scope
     from ledger.exports import ExportError, export_weekly, parse_week
 
+    from config.jobs import export_dir
+
     st.title("导出")
-    st.caption("周台账（xlsx：案件与时钟、发布、承诺、留言、统计）与周报（docx）。个人号码已脱敏。")
+    st.caption("周台账（xlsx：案件与时钟、发布、承诺、留言、统计）与周报（docx）。个人号码已脱敏。"
+               "每周一 08:00 自动生成上一周的文件并发送领导。")
     labels = _week_labels()
     label = st.selectbox("周次", labels, index=1 if len(labels) > 1 else 0, key="export_week")
-    if not st.button("生成", type="primary", key="export_go"):
+    out_dir = export_dir(settings()) / label
+    existing = [out_dir / f"台账_{label}.xlsx", out_dir / f"周报_{label}.docx"]
+    have = all(f.is_file() for f in existing)
+    if have:
+        made = datetime.fromtimestamp(existing[0].stat().st_mtime, SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        st.info(f"{label} 的文件已于 {made} 生成，可直接下载；如台账有更新，可重新生成。")
+        _downloads(existing[0], existing[1], key="dl_saved")
+    if not st.button("重新生成" if have else "生成", type="primary", key="export_go"):
         return
-    out_dir = Path(settings().data_dir) / "exports"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -51,8 +61,12 @@ def render(user: Principal) -> None:
     figures = {k: v for k, v in result.figures.items() if isinstance(v, int | float | str)}
     if figures:
         st.json(figures, expanded=False)
+    _downloads(result.xlsx, result.docx, key="dl_new")
+
+
+def _downloads(xlsx: Path, docx: Path, *, key: str) -> None:
     c1, c2 = st.columns(2)
-    c1.download_button("下载周台账 (xlsx)", data=result.xlsx.read_bytes(), file_name=result.xlsx.name,
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_xlsx")
-    c2.download_button("下载周报 (docx)", data=result.docx.read_bytes(), file_name=result.docx.name,
-                       mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document", key="dl_docx")
+    c1.download_button("下载周台账 (xlsx)", data=xlsx.read_bytes(), file_name=xlsx.name,
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx")
+    c2.download_button("下载周报 (docx)", data=docx.read_bytes(), file_name=docx.name,
+                       mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document", key=f"{key}_docx")
