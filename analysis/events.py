@@ -54,18 +54,31 @@ class PostFeatures:
     tag_words: dict[str, tuple[str, ...]] | None = None
 
     def __reduce__(self):
-        # compact pickling for import workers: the terms as one string and one count array
-        # (about 3x cheaper to load than a pickled dict of a hundred short strings)
-        keys = "\x00".join(self.terms)
-        counts = array("I", self.terms.values()).tobytes()
-        return (_unpickle_features, (self.shingles, keys, counts, self.hashtags, self.entities, self.tag_words))
+        # compact pickling for import workers (about 3x cheaper to load than a pickled dict of a
+        # hundred short strings)
+        return (_unpickle_features, (self.shingles, pack_counts(self.terms), self.hashtags, self.entities,
+                                     self.tag_words))
 
 
-def _unpickle_features(shingles, keys, counts, tags, ents, tag_words) -> PostFeatures:
+def pack_counts(counts: dict[str, int]) -> tuple[str, bytes] | dict[str, int]:
+    """A term → count mapping as one string of the terms and one array of the counts."""
+    keys = "\x00".join(counts)
+    if keys.count("\x00") != max(0, len(counts) - 1):  # a term holds the separator: keep the dict
+        return dict(counts)
+    return keys, array("I", counts.values()).tobytes()
+
+
+def unpack_counts(packed: tuple[str, bytes] | dict[str, int]) -> dict[str, int]:
+    if isinstance(packed, dict):
+        return packed
+    keys, raw = packed
     values = array("I")
-    values.frombytes(counts)
-    terms = dict(zip(keys.split("\x00"), values, strict=True)) if keys else {}
-    return PostFeatures(shingles, terms, tags, ents, tag_words)
+    values.frombytes(raw)
+    return dict(zip(keys.split("\x00"), values, strict=True)) if keys else {}
+
+
+def _unpickle_features(shingles, packed, tags, ents, tag_words) -> PostFeatures:
+    return PostFeatures(shingles, unpack_counts(packed), tags, ents, tag_words)
 
 
 def hashtags(text: str) -> list[str]:
@@ -134,6 +147,25 @@ class IdfModel:
         _count_elements(self.df, chain.from_iterable(docs))
         if len(self.df) > self.cap:
             self.halve()
+
+    def update_counts(self, counts: dict[str, int], n_docs: int) -> None:
+        """The same as :meth:`update` over ``n_docs`` documents whose terms, each counted once per
+        document, add up to ``counts`` (counted elsewhere, e.g. by an import worker)."""
+        self.cache = {}
+        self.n += n_docs
+        df = self.df
+        get = df.get
+        for t, c in counts.items():
+            df[t] = get(t, 0) + c
+        if len(df) > self.cap:
+            self.halve()
+
+
+def document_counts(feats: Iterable[PostFeatures]) -> dict[str, int]:
+    """How many of the posts contain each term (the input of :meth:`IdfModel.update_counts`)."""
+    counts: dict[str, int] = {}
+    _count_elements(counts, chain.from_iterable(f.terms.keys() for f in feats))
+    return counts
 
     def halve(self) -> None:
         """Halve every count (dropping zeros): bounded memory, older documents weigh less."""
@@ -621,6 +653,7 @@ __all__ = [
     "heat",
     "heat_base",
     "keywords",
+    "document_counts",
     "prime_tag_words",
     "title_of",
     "trend",

@@ -32,8 +32,8 @@ from ledger.intake import Prepared, RawPost, prepare_batch
 
 log = logging.getLogger(__name__)
 
-#: files with fewer rows than this are prepared in-process (starting a worker costs ~1 s)
-MIN_ROWS_FOR_WORKERS = 6_000
+#: files with fewer rows than this are prepared in-process (a worker gains nothing on one batch)
+MIN_ROWS_FOR_WORKERS = 3_000
 
 _ASSESSOR: Assessor | None = None
 

@@ -197,6 +197,7 @@ def process_new_posts(
     now: datetime,
     params: EventParams | None = None,
     precomputed: Mapping[int, tuple[PostFeatures, int | None]] | None = None,
+    batch_counts: tuple[Mapping[str, int], Sequence[PostFeatures]] | None = None,
 ) -> None:
     """Set ``dup_of_id``, ``event_id`` and ``simhash`` on freshly inserted posts; update events.
 
@@ -207,6 +208,9 @@ def process_new_posts(
 
     ``precomputed``: post id → (features, SimHash fingerprint) computed ahead with the same
     ``params`` (``ledger.intake.prepare_batch``); those posts are not featurised again.
+    ``batch_counts``: (document counts of every term over ``features``, ``features``) for the
+    whole batch the posts came from, precomputed; the posts' own document frequencies are then
+    derived from it (the counts minus the batch's posts that are not clustered here).
     """
     posts = [p for p in posts if p.id is not None]
     if not posts:
@@ -238,7 +242,7 @@ def process_new_posts(
             feats[i], fps[i] = ahead
             if feats[i].tag_words:
                 prime_tag_words(feats[i].tag_words)
-    cl.idf.update(feats[i].terms.keys() for i in fresh)
+    _update_idf(cl, [feats[i] for i in fresh], todo, batch_counts)
     for i, fp in zip(todo, simhash_batch([feats[i].shingles for i in todo]), strict=True):
         fps[i] = fp
 
@@ -273,6 +277,22 @@ def process_new_posts(
     merged = cl.merge_similar(list(touched.values()))
     _write(session, state, results, touched, merged, fps, now, params)
     state.last_post_id = posts[-1].id
+
+
+def _update_idf(cl: EventClusterer, fresh: list[PostFeatures], computed_here: list[int],
+                batch_counts: tuple[Mapping[str, int], Sequence[PostFeatures]] | None) -> None:
+    """Count the document frequencies of the posts to cluster, from the batch's counts when given."""
+    if batch_counts is None or computed_here:
+        cl.idf.update(f.terms.keys() for f in fresh)
+        return
+    counts, everyone = batch_counts
+    mine = {id(f) for f in fresh}
+    left = dict(counts)
+    for f in everyone:
+        if id(f) not in mine:
+            for t in f.terms:
+                left[t] -= 1
+    cl.idf.update_counts({t: c for t, c in left.items() if c}, len(fresh))
 
 
 def _stored_originals(
@@ -394,14 +414,24 @@ def _write(
             for attr, value in (("dup_of_id", root), ("event_id", eid), ("simhash", sim)):
                 set_committed_value(post, attr, value)
     pt = Post.__table__
-    session.execute(
+    stmt = (
         pt.update()
         .where(pt.c.id == bindparam("b_id"))
         .values(
             dup_of_id=bindparam("b_dup"), event_id=bindparam("b_event"), simhash=bindparam("b_sim")
-        ),
-        params_rows,
+        )
     )
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        # integers only, nothing to convert: the driver's executemany without SQLAlchemy's
+        # per-row parameter processing (the statement is the one SQLAlchemy compiles)
+        compiled = stmt.compile(dialect=dialect)
+        order = compiled.positiontup
+        session.connection().exec_driver_sql(
+            str(compiled), [tuple(row[k] for k in order) for row in params_rows]
+        )
+    else:
+        session.execute(stmt, params_rows)
 
 
 def _event_row(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +81,10 @@ def test_worker_prepared_import_stores_the_same_as_in_process(tmp_path):
     posts1, events1 = snapshot(eng1)
     assert posts1 == posts0
     assert events1 == events0
+    # byte for byte the same rows (JSON texts, stored times) as SQLAlchemy writes them
+    raw = [sqlite3.connect(tmp_path / n).execute("SELECT * FROM post ORDER BY id").fetchall()
+           for n in ("inproc.db", "workers.db")]
+    assert raw[0] == raw[1] and len(raw[0]) == rep0.inserted
     assert any(row[-2] is not None for row in posts0)  # the sample does hold duplicates
     assert len(events0) < len(posts0)  # and posts grouped into events
 
