@@ -25,11 +25,14 @@ from collections import (
     OrderedDict,
     _count_elements,  # type: ignore[attr-defined]  # C-accelerated counting
 )
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from array import array
-from itertools import chain
+from itertools import chain, repeat
+from operator import itemgetter
+
+import numpy as np
 
 from analysis.dedupe import shingles
 from analysis.eventtext import _GENERIC_HEADS, _STOP_PREFIX, Draft, _jieba, keywords, title_of
@@ -282,36 +285,82 @@ class EventClusterer:
     # --- vectors -------------------------------------------------------------------------
     def vector(self, feats: PostFeatures) -> dict[str, float]:
         """Unit TF-IDF vector of a post, restricted to its ``post_terms`` strongest terms."""
+        return self.vectors([feats])[0]
+
+    def vectors(self, batch: Sequence[PostFeatures]) -> list[dict[str, float]]:
+        """:meth:`vector` of many posts at once, computed over the whole batch with numpy.
+
+        Weight of a term: IDF × (1 + log tf); anchors (hashtags, entity names) get an IDF floor
+        and a boost; the ``post_terms`` strongest terms are kept (ties: first seen first, which
+        is also the order of the returned dict) and the vector is scaled to unit length.
+        """
+        if not batch:
+            return []
         p = self.params
         idf = self.idf
         n1 = idf.n + 1
-        cache = idf.cache
-        terms = feats.terms
-        missing = [t for t in terms if t not in cache]
-        if missing:
-            df = idf.df
-            for t in missing:
-                cache[t] = math.log(n1 / (df.get(t, 0) + 1)) + 1.0
-        weights = {t: cache[t] for t in terms}
-        for t, tf in terms.items():
-            if tf > 1:
-                weights[t] *= 1.0 + math.log(tf)
-        if feats.hashtags or feats.entities:
-            # anchors (hashtags, entity names) are distinctive by nature: a burst about one thing
-            # makes its anchor frequent, which must not make it weak, so their IDF has a floor
-            anchor_idf = p.anchor_idf_floor * (math.log(n1) + 1.0)
+        keys: list[str] = []
+        counts: list[int] = []
+        starts = [0]
+        for f in batch:
+            keys.extend(f.terms)
+            counts.extend(f.terms.values())
+            starts.append(len(keys))
+        if not keys:
+            return [{} for _ in batch]
+        df = np.fromiter(map(idf.df.get, keys, repeat(0)), dtype=np.float64, count=len(keys))
+        w = np.log(n1 / (df + 1.0)) + 1.0
+        tf = np.fromiter(counts, dtype=np.float64, count=len(counts))
+        multi = tf > 1.0
+        if multi.any():
+            w[multi] *= 1.0 + np.log(tf[multi])
+        # anchors (hashtags, entity names) are distinctive by nature: a burst about one thing
+        # makes its anchor frequent, which must not make it weak, so their IDF has a floor
+        anchor_idf = p.anchor_idf_floor * (math.log(n1) + 1.0)
+        at: list[int] = []
+        boost: list[float] = []
+        for i, f in enumerate(batch):
+            if not (f.hashtags or f.entities):
+                continue
             # hashtag stuffing (many tags on one post) must not make a post about everything
-            tag_boost = p.hashtag_boost / max(1.0, len(feats.hashtags)) ** 0.5
-            for t in feats.hashtags:
-                weights[t] = max(weights[t], anchor_idf) * tag_boost
-            for e in feats.entities:
-                t = "@" + e
-                weights[t] = max(weights[t], anchor_idf) * p.entity_boost
-        if len(weights) > p.post_terms:
-            keep = sorted(weights, key=weights.__getitem__, reverse=True)[: p.post_terms]
-            weights = {t: weights[t] for t in keep}
-        inv = 1.0 / (math.hypot(*weights.values()) or 1.0)
-        return {t: w * inv for t, w in weights.items()}
+            tag_boost = p.hashtag_boost / max(1.0, len(f.hashtags)) ** 0.5
+            where = _anchor_positions(f, starts[i], starts[i + 1], keys)
+            for t in f.hashtags:
+                at.append(where[t])
+                boost.append(tag_boost)
+            for e in f.entities:
+                at.append(where["@" + e])
+                boost.append(p.entity_boost)
+        if at:
+            pos = np.asarray(at, dtype=np.int64)
+            w[pos] = np.maximum(w[pos], anchor_idf) * np.asarray(boost)
+        k = p.post_terms
+        lengths = np.diff(np.asarray(starts, dtype=np.int64))
+        order = np.arange(len(keys), dtype=np.int64)  # the entries each post keeps, in output order
+        seg = np.repeat(np.arange(len(batch), dtype=np.int64), lengths)
+        in_big = lengths[seg] > k
+        if in_big.any():
+            idx = order[in_big]
+            # grouped by post, then weight descending, then first seen (stable, as sorted() is)
+            ranked = idx[np.lexsort((idx, -w[idx], seg[idx]))]
+            big_len = lengths[lengths > k]
+            rank = np.arange(ranked.size) - np.repeat(np.cumsum(big_len) - big_len, big_len)
+            merged = np.concatenate([ranked[rank < k], order[~in_big]])
+            order = merged[np.argsort(seg[merged], kind="stable")]
+        kept_len = np.minimum(lengths, k)
+        wk = w[order]
+        sq = np.add.reduceat(wk * wk, np.concatenate(([0], np.cumsum(kept_len)[:-1]))) if wk.size else wk
+        sq[kept_len == 0] = 0.0
+        inv = 1.0 / np.where(sq > 0, np.sqrt(sq), 1.0)
+        scaled = (wk * np.repeat(inv, kept_len)).tolist()
+        chosen = itemgetter(*order.tolist())(keys) if order.size > 1 else [keys[j] for j in order.tolist()]
+        out = []
+        pos0 = 0
+        for n in kept_len.tolist():
+            end = pos0 + n
+            out.append(dict(zip(chosen[pos0:end], scaled[pos0:end])))
+            pos0 = end
+        return out
 
     # --- assignment ----------------------------------------------------------------------
     def owner_match(self, vec: dict[str, float]) -> EventState | None:
@@ -579,6 +628,15 @@ class EventClusterer:
             del self.tag_words[w]
         for t in [t for t, e in self.owners.items() if not e.alive]:
             del self.owners[t]
+
+
+def _anchor_positions(f: PostFeatures, lo: int, hi: int, keys: list[str]) -> dict[str, int]:
+    """Positions in ``keys`` of a post's anchor terms (its last ones, as ``features`` adds them)."""
+    wanted = [*f.hashtags, *("@" + e for e in f.entities)]
+    start = hi - len(wanted)
+    if start >= lo and keys[start:hi] == wanted:
+        return {t: start + j for j, t in enumerate(wanted)}
+    return {t: lo + j for j, t in enumerate(keys[lo:hi]) if t[:1] in "#@"}  # built some other way
 
 
 def _cosine(a: dict[str, float], b: dict[str, float], na: float, nb: float) -> float:

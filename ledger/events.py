@@ -246,6 +246,8 @@ def process_new_posts(
     for i, fp in zip(todo, simhash_batch([feats[i].shingles for i in todo]), strict=True):
         fps[i] = fp
 
+    # unit vectors of every post that may start or join an event, at once (numpy over the batch)
+    vectors = dict(zip(fresh, cl.vectors([feats[i] for i in fresh]), strict=True))
     touched: dict[int, EventState] = {}
     results: list[tuple[Any, int | None, EventState]] = []
     for i, post in enumerate(posts):
@@ -261,7 +263,8 @@ def process_new_posts(
         else:
             root = None
             feat = feats[i] or features(post.text or "", post.title, params)
-            ev, created = cl.assign(cl.vector(feat))
+            vec = vectors.get(i)
+            ev, created = cl.assign(vec if vec is not None else cl.vector(feat))
             if created:
                 ev.title = _cheap_title(post, feat.hashtags)
         ev.add_counts(
