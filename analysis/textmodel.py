@@ -17,6 +17,7 @@ Pure module: no database, no configuration package; paths and texts come in as a
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,8 @@ _NEGATIVE = ("negative", "neg", "n", "-1", "-", "0", "负", "负面", "消极", 
              "anger", "disgust", "sadness", "fear", "angry", "sad", "怒", "哀", "惧", "恶")
 _NEUTRAL = ("neutral", "neu", "none", "中", "中性", "中立", "surprise", "惊", "other", "others")
 # fmt: on
+# Labels that name a polarity itself, not a finer emotion.
+_PLAIN_POLARITY = frozenset(_POSITIVE[:11] + _NEGATIVE[:11] + _NEUTRAL[:6])
 POLARITY_SYNONYMS: dict[str, str] = {
     **dict.fromkeys(_POSITIVE, "positive"),
     **dict.fromkeys(_NEGATIVE, "negative"),
@@ -96,17 +99,43 @@ class LinearTextModel:
     def labels(self) -> list[str]:
         return list(self.classes)
 
-    def decision(self, texts: Sequence[str]) -> np.ndarray:
-        """Raw scores: shape (n,) for a binary model, (n, classes) otherwise."""
+    @property
+    def emotion_polarity(self) -> list[str] | None:
+        """Polarity of each emotion row of a mixed sentiment model (None for a plain model)."""
+        pol = self.info.get("emotion_polarity")
+        return list(pol) if pol and self.coef.shape[0] == 1 + len(pol) else None
+
+    def _raw(self, texts: Sequence[str]) -> np.ndarray:
         X = self.features.transform(list(texts))
-        z = np.asarray(X @ self._coef_t) + self.intercept
+        return np.asarray(X @ self._coef_t, dtype=np.float64) + self.intercept
+
+    def decision(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw scores: shape (n,) for a binary model, (n, classes) otherwise.
+
+        For a mixed sentiment model (binary row plus emotion rows) this is the log-odds of the
+        mixed probability of ``positive``.
+        """
+        z = self._raw(texts)
+        if self.emotion_polarity is not None:
+            p = np.clip(self._mixed_positive(z), 1e-9, 1 - 1e-9)
+            return np.log(p / (1.0 - p))
         return z[:, 0] if self.coef.shape[0] == 1 else z
+
+    def _mixed_positive(self, z: np.ndarray) -> np.ndarray:
+        """Mean of the binary row's P(positive) and the emotion rows' summed P(positive emotion)."""
+        pos = np.array([p == "positive" for p in self.emotion_polarity or []])
+        p_bin = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        p_emo = _softmax(z[:, 1:].copy())[:, pos].sum(axis=1)
+        return (p_bin + p_emo) / 2.0
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes``."""
-        z = self.decision(texts)
-        if z.ndim == 1:
-            p = 1.0 / (1.0 + np.exp(-z))
+        z = self._raw(texts)
+        if self.emotion_polarity is not None:
+            p = self._mixed_positive(z)
+            return np.stack([1.0 - p, p], axis=1)
+        if self.coef.shape[0] == 1:
+            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p, p], axis=1)
         return _softmax(z)
 
@@ -157,10 +186,13 @@ class LinearTextModel:
             raise TextModelError(f"不是有效的模型文件 (not a model file): {path}: {exc}") from None
         if head.get("format") != FORMAT or head.get("version") != FORMAT_VERSION:
             raise TextModelError(f"不支持的模型格式 (unsupported model format): {path}")
-        blocks = [
-            _FEATURE_KINDS[h["kind"]].restore(h, arrays, f"f{i}_")
-            for i, h in enumerate(head["features"])
-        ]
+        try:
+            blocks = [
+                _BLOCK_KINDS[h["kind"]].restore(h, arrays, f"f{i}_")
+                for i, h in enumerate(head["features"])
+            ]
+        except KeyError as exc:
+            raise TextModelError(f"不是有效的模型文件 (not a model file): {path}: {exc}") from None
         return cls(
             task=head["task"],
             features=Features(blocks),
@@ -169,6 +201,76 @@ class LinearTextModel:
             intercept=arrays["intercept"],
             info=head.get("info"),
         )
+
+
+class PriorScores:
+    """Feature block: the log-probabilities of a fixed, already trained model (a *prior*, e.g.
+    ``analysis/models/topic_prior_hotline.npz``) times ``weight``.
+
+    Lets a model trained on few labelled rows stack the scores of a model learned elsewhere (on
+    weakly labelled messages of the same platform). The prior is stored inside the model that
+    uses it, so a saved model stays one self-contained file.
+    """
+
+    kind = "prior"
+
+    def __init__(self, model: LinearTextModel, weight: float, name: str = "") -> None:
+        self.model = model
+        self.weight = float(weight)
+        self.name = name
+
+    def fit(self, texts: Sequence[str]) -> PriorScores:
+        return self  # the prior is fixed
+
+    def transform(self, texts: Sequence[str]):
+        import scipy.sparse as sp
+
+        texts = list(texts)
+        if not texts:
+            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
+        p = self.model.predict_proba(texts)
+        z = np.log(np.clip(p, 1e-12, 1.0)) * self.weight
+        return sp.csr_matrix(z.astype(np.float32))
+
+    @property
+    def n_features(self) -> int:
+        return len(self.model.classes)
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "kind": "prior",
+            "weight": self.weight,
+            "name": self.name,
+            "task": self.model.task,
+            "classes": self.model.classes,
+            "features": [b.header() for b in self.model.features.blocks],
+            "info": self.model.info,
+        }
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        out = {f"{prefix}coef": self.model.coef, f"{prefix}intercept": self.model.intercept}
+        for i, b in enumerate(self.model.features.blocks):
+            out.update(b.arrays(f"{prefix}p{i}_"))
+        return out
+
+    @classmethod
+    def restore(cls, head: Mapping[str, Any], arrays: Mapping[str, np.ndarray], prefix: str):
+        blocks = [
+            _FEATURE_KINDS[h["kind"]].restore(h, arrays, f"{prefix}p{i}_")
+            for i, h in enumerate(head["features"])
+        ]
+        model = LinearTextModel(
+            task=head["task"],
+            features=Features(blocks),
+            classes=head["classes"],
+            coef=arrays[f"{prefix}coef"],
+            intercept=arrays[f"{prefix}intercept"],
+            info=head.get("info"),
+        )
+        return cls(model, head["weight"], head.get("name", ""))
+
+
+_BLOCK_KINDS: dict[str, Any] = {**_FEATURE_KINDS, "prior": PriorScores}
 
 
 def load_model(path: str | Path, task: str | None = None) -> LinearTextModel:
@@ -246,9 +348,12 @@ def polarity_labels(raw: Sequence[Any]) -> list[str | None]:
 # --------------------------------------------------------------------------- training
 
 DEFAULT_SENTIMENT_FEATURES = "char:1-4@2"
-DEFAULT_SENTIMENT_C = 10.0
+DEFAULT_SENTIMENT_C = 20.0
+DEFAULT_NB_POWER = 0.5
 DEFAULT_TOPIC_FEATURES = "char:1-3,word:1-1"
 DEFAULT_TOPIC_C = 0.5
+DEFAULT_TOPIC_PRIOR = Path(__file__).resolve().parent / "models" / "topic_prior_hotline.npz"
+DEFAULT_PRIOR_WEIGHT = 0.1
 MAX_BAND_HALF_WIDTH = 0.15
 
 
@@ -290,6 +395,86 @@ def _fit_model(
     )
 
 
+def nb_scale(X, y: np.ndarray, power: float) -> np.ndarray:
+    """Per-feature scale sign(r)·|r|^power from the log-count ratio r of binary feature presence
+    in positive (y == 1) vs negative rows (add-one smoothed; NB-SVM, Wang & Manning 2012)."""
+    import scipy.sparse as sp
+
+    B = sp.csr_matrix(X, copy=True)
+    B.data[:] = 1.0
+    p = np.asarray(B[y == 1].sum(axis=0)).ravel() + 1.0
+    q = np.asarray(B[y == 0].sum(axis=0)).ravel() + 1.0
+    r = np.log((p / p.sum()) / (q / q.sum()))
+    return np.sign(r) * np.abs(r) ** power
+
+
+def _fit_sentiment(
+    texts: Sequence[str],
+    polarity: Sequence[str],
+    emotions: Sequence[str] | None,
+    *,
+    features: str,
+    C: float,
+    nb_power: float,
+    seed: int,
+    info: Mapping[str, Any],
+) -> LinearTextModel:
+    """Positive-vs-negative logistic regression on NB-scaled features (scale folded into the
+    weights, so the saved model is plain linear), plus, when fine-grained emotion labels are
+    given, a multinomial emotion model whose summed positive-emotion probability is averaged
+    with the binary one."""
+    import scipy.sparse as sp
+
+    feats = make_features(features)
+    X = feats.fit_transform(list(texts))
+    y = (np.asarray(polarity) == "positive").astype(np.int64)
+    scale = nb_scale(X, y, nb_power) if nb_power > 0 else np.ones(X.shape[1])
+    binary = _fit_linear(X @ sp.diags(scale), y, C, seed=seed)
+    coef = [binary.coef_[0] * scale]
+    intercept = [binary.intercept_[0]]
+    extra: dict[str, Any] = {}
+    if emotions is not None:
+        emo = _fit_linear(X, np.asarray(emotions, dtype=object), C, seed=seed)
+        pol_of = dict(zip(emotions, polarity, strict=True))
+        coef.extend(emo.coef_)
+        intercept.extend(emo.intercept_)
+        extra = {
+            "emotions": [str(c) for c in emo.classes_],
+            "emotion_polarity": [pol_of[c] for c in emo.classes_],
+        }
+    return LinearTextModel(
+        task="sentiment",
+        features=feats,
+        classes=["negative", "positive"],
+        coef=np.vstack(coef),
+        intercept=np.array(intercept),
+        info={
+            **info,
+            **extra,
+            "features": features,
+            "C": C,
+            "nb_power": nb_power,
+            "seed": seed,
+            "n_features": feats.n_features,
+        },
+    )
+
+
+def _emotion_keys(raw_labels: Sequence[Any], pol: Sequence[str | None]) -> list[str] | None:
+    """The raw labels of positive / negative rows when they are finer than the polarity itself
+    (three or more distinct labels, each of one polarity), else None."""
+    keys = [str(r).strip().lower().removesuffix(".0") for r in raw_labels]
+    if not set(keys) - _PLAIN_POLARITY:
+        return None
+    seen: dict[str, str] = {}
+    for k, p in zip(keys, pol, strict=True):
+        if p in ("positive", "negative") and seen.setdefault(k, p) != p:
+            return None
+    if len(seen) < 3:
+        return None
+    return keys
+
+
 def _check_spec(features: str) -> None:
     try:
         make_features(features)
@@ -306,69 +491,78 @@ def train_sentiment(
     band: tuple[float, float] | None = None,
     seed: int = 0,
     folds: int = 3,
+    nb_power: float = DEFAULT_NB_POWER,
+    emotions: bool = True,
 ) -> LinearTextModel:
     """Train positive-vs-negative; choose the neutral band on out-of-fold scores unless given.
 
     Labels may be positive / negative / neutral or common synonyms (see ``POLARITY_SYNONYMS``).
-    Neutral rows do not train the classifier; they choose the band [low, high] of scores that is
-    called neutral (the band maximising three-way macro-F1, half-width at most 0.15). Without
-    neutral rows the band is 0.45..0.55.
+    When the labels are finer emotions that each map to one polarity (e.g. anger / sadness /
+    optimism / gratitude …) and ``emotions`` is true, an emotion model is trained as well and
+    mixed in (see ``_fit_sentiment``). Neutral rows do not train the classifier; they choose the
+    band [low, high] of scores that is called neutral (the band maximising three-way macro-F1,
+    half-width at most 0.15). Without neutral rows the band is 0.45..0.55.
     """
     _check_spec(features)
+    if nb_power < 0:
+        raise TextModelError(f"NB 缩放指数不能为负 (nb_power must be >= 0): {nb_power}")
     pol = polarity_labels(raw_labels)
-    rows = [(t, p) for t, p in zip(texts, pol, strict=True) if p is not None]
+    keys = _emotion_keys(raw_labels, pol) if emotions else None
+    rows = [
+        (t, p, keys[i] if keys else None)
+        for i, (t, p) in enumerate(zip(texts, pol, strict=True))
+        if p is not None
+    ]
     unknown = len(pol) - len(rows)
     if unknown > len(pol) / 2:
         bad = sorted({str(r) for r, p in zip(raw_labels, pol, strict=True) if p is None})[:8]
         raise TextModelError(f"无法识别的情感标签 (unknown sentiment labels): {', '.join(bad)}")
-    pn = [(t, p) for t, p in rows if p != "neutral"]
-    if len({p for _, p in pn}) < 2:
+    pn = [r for r in rows if r[1] != "neutral"]
+    if len({p for _, p, _ in pn}) < 2:
         raise TextModelError("训练数据需要同时包含正面和负面样本 (need positive and negative rows)")
     info = {
         "rows": len(rows),
         "skipped_rows": unknown,
         "counts": {
-            k: sum(1 for _, p in rows if p == k) for k in ("positive", "negative", "neutral")
+            k: sum(1 for _, p, _ in rows if p == k) for k in ("positive", "negative", "neutral")
         },
     }
+    recipe = {"features": features, "C": C, "nb_power": nb_power, "seed": seed}
     if band is None:
-        band = _choose_band(rows, features=features, C=C, seed=seed, folds=folds)
+        band = _choose_band(rows, folds=folds, **recipe)
     lo, hi = band
     if not 0.0 <= lo <= 0.5 <= hi <= 1.0:
         raise TextModelError(f"中性区间无效 (bad neutral band): {lo}..{hi}")
-    return _fit_model(
-        "sentiment",
-        [t for t, _ in pn],
-        [p for _, p in pn],
-        features=features,
-        C=C,
-        balanced=False,
-        seed=seed,
+    return _fit_sentiment(
+        [t for t, _, _ in pn],
+        [p for _, p, _ in pn],
+        [e for _, _, e in pn] if keys else None,
         info={**info, "band": [lo, hi]},
+        **recipe,
     )
 
 
-def _choose_band(rows, *, features: str, C: float, seed: int, folds: int) -> tuple[float, float]:
+def _choose_band(rows, *, folds: int, **recipe: Any) -> tuple[float, float]:
     from sklearn.model_selection import StratifiedKFold
 
-    labels = np.array([p for _, p in rows])
+    labels = np.array([p for _, p, _ in rows])
     if (labels == "neutral").sum() < folds or min(
         (labels == k).sum() for k in ("positive", "negative")
     ) < folds:
         return (0.45, 0.55)
-    texts = [t for t, _ in rows]
+    texts = [t for t, _, _ in rows]
+    emos = [e for _, _, e in rows]
     scores = np.zeros(len(rows))
-    for a, b in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, labels):
+    for a, b in StratifiedKFold(folds, shuffle=True, random_state=recipe["seed"]).split(
+        texts, labels
+    ):
         a = a[labels[a] != "neutral"]
-        m = _fit_model(
-            "sentiment",
+        m = _fit_sentiment(
             [texts[i] for i in a],
             labels[a].tolist(),
-            features=features,
-            C=C,
-            balanced=False,
-            seed=seed,
+            [emos[i] for i in a] if emos[0] is not None else None,
             info={},
+            **recipe,
         )
         scores[b] = m.predict_proba([texts[i] for i in b])[:, 1]
     best, best_f1 = (0.5, 0.5), -1.0
@@ -381,6 +575,31 @@ def _choose_band(rows, *, features: str, C: float, seed: int, folds: int) -> tup
     return best
 
 
+def load_prior(prior: str | Path | LinearTextModel | None) -> LinearTextModel | None:
+    """The prior model for ``train_topic``: ``"default"`` is the shipped hotline prior
+    (``DEFAULT_TOPIC_PRIOR``, see docs/MODEL_CARD_topic_prior.md), ``None`` / ``"none"`` none,
+    otherwise a model object or the path of a saved model."""
+    if prior is None or isinstance(prior, LinearTextModel):
+        return prior
+    if str(prior).strip().lower() == "none":
+        return None
+    path = DEFAULT_TOPIC_PRIOR if str(prior) == "default" else Path(prior)
+    return _load_prior_cached(str(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_prior_cached(path: str) -> LinearTextModel:
+    return load_model(path, "topic-prior")
+
+
+def _topic_features(features: str, prior: LinearTextModel | None, weight: float) -> Features:
+    feats = make_features(features)
+    if prior is not None:
+        name = str(prior.info.get("name", ""))
+        feats.blocks.append(PriorScores(prior, weight, name))
+    return feats
+
+
 def train_topic(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -390,23 +609,35 @@ def train_topic(
     balanced: bool = True,
     seed: int = 0,
     folds: int = 3,
+    prior: str | Path | LinearTextModel | None = "default",
+    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
 ) -> LinearTextModel:
     """Train a topic classifier: linear SVM (one-vs-rest, balanced class weights) whose scores
-    become probabilities by a softmax with a temperature fitted on out-of-fold scores."""
+    become probabilities by a softmax with a temperature fitted on out-of-fold scores.
+
+    By default the features include the scores of the shipped hotline prior (a model trained on
+    the same platform's unlabelled messages, weakly labelled by the department that replied;
+    see ``load_prior``), weighted by ``prior_weight``; ``prior=None`` trains on n-grams only.
+    """
     _check_spec(features)
+    if prior_weight < 0:
+        raise TextModelError(f"先验权重不能为负 (prior weight must be >= 0): {prior_weight}")
+    try:
+        prior_model = load_prior(prior) if prior_weight > 0 else None
+    except TextModelError as exc:
+        raise TextModelError(f"无法加载先验模型 (cannot load the prior): {exc}") from None
     labels = [str(x).strip() for x in labels]
     counts = {k: labels.count(k) for k in sorted(set(labels))}
     if len(counts) < 2:
         raise TextModelError("训练数据至少需要两个类别 (need at least two classes)")
     texts = list(texts)
+    make = functools.partial(_topic_features, features, prior_model, prior_weight)
     scale = (
-        _softmax_scale(
-            texts, labels, features=features, C=C, balanced=balanced, seed=seed, folds=folds
-        )
+        _softmax_scale(texts, labels, make=make, C=C, balanced=balanced, seed=seed, folds=folds)
         if min(counts.values()) >= folds
         else 1.0
     )
-    feats = make_features(features)
+    feats = make()
     X = feats.fit_transform(texts)
     clf = _fit_svm(X, np.asarray(labels, dtype=object), C, balanced, seed)
     coef, intercept = clf.coef_ * scale, clf.intercept_ * scale
@@ -430,6 +661,8 @@ def train_topic(
             "classifier": "linear-svm",
             "softmax_scale": scale,
             "n_features": feats.n_features,
+            "prior": str(prior_model.info.get("name", "custom")) if prior_model else None,
+            "prior_weight": prior_weight if prior_model else 0.0,
         },
     )
     return model
@@ -443,7 +676,7 @@ def _fit_svm(X, y: np.ndarray, C: float, balanced: bool, seed: int):
     )
 
 
-def _softmax_scale(texts, labels, *, features, C, balanced, seed, folds) -> float:
+def _softmax_scale(texts, labels, *, make, C, balanced, seed, folds) -> float:
     """Temperature that minimises the log-loss of softmax(scale * SVM scores) out of fold."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -451,7 +684,7 @@ def _softmax_scale(texts, labels, *, features, C, balanced, seed, folds) -> floa
     classes = sorted(set(labels))
     scores = np.zeros((len(y), len(classes)))
     for a, b in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, y):
-        feats = make_features(features)
+        feats = make()
         Xa = feats.fit_transform([texts[i] for i in a])
         clf = _fit_svm(Xa, y[a], C, balanced, seed)
         d = clf.decision_function(feats.transform([texts[i] for i in b]))

@@ -265,3 +265,40 @@ def test_bad_arguments_fail_clearly(tmp_path):
         ),
         "--band",
     )
+
+
+def test_topic_prior_is_on_by_default_and_can_be_switched_off(tmp_path):
+    data = _topic_csv(tmp_path / "t.csv")
+    base = ["model", "train", "topic", "--data", str(data), "--text-col", "留言主题,留言详情"]
+    base += ["--label-col", "一级分类"]
+    _ok(run_cli(*base, "--out", str(tmp_path / "a.npz")))
+    _ok(run_cli(*base, "--out", str(tmp_path / "b.npz"), "--prior", "none"))
+    with_prior, without = load_topic_model(tmp_path / "a.npz"), load_topic_model(tmp_path / "b.npz")
+    assert with_prior.info["prior"] == "hotline-departments"
+    assert [b.kind for b in with_prior.features.blocks][-1] == "prior"
+    assert without.info["prior"] is None
+    assert "prior" not in [b.kind for b in without.features.blocks]
+    assert with_prior.predict(["学校老师学费太贵"])[0][0] == "教育"
+    _fails(
+        run_cli(*base, "--out", str(tmp_path / "c.npz"), "--prior", str(tmp_path / "nope.npz")),
+        "先验模型文件不存在",
+    )
+    sdata = _sentiment_csv(tmp_path / "s.csv", n=12)
+    _fails(
+        run_cli(
+            "model",
+            "train",
+            "sentiment",
+            "--data",
+            str(sdata),
+            "--text-col",
+            "内容",
+            "--label-col",
+            "情感",
+            "--out",
+            str(tmp_path / "s.npz"),
+            "--prior",
+            "none",
+        ),
+        "只用于主题模型",
+    )

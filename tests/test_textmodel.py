@@ -158,3 +158,89 @@ def test_sentiment_needs_both_polarities():
         tm.train_sentiment(["好", "很好"], ["positive", "positive"])
     with pytest.raises(tm.TextModelError, match="无法识别"):
         tm.train_sentiment(["好", "坏", "嗯"], ["x", "y", "positive"])
+
+
+def test_nb_scale_follows_the_log_count_ratio():
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix(np.array([[1, 0, 1], [2, 0, 1], [0, 3, 1], [0, 1, 1]], dtype=np.float32))
+    y = np.array([1, 1, 0, 0])
+    r = tm.nb_scale(X, y, 1.0)
+    # feature 0 only in positives, feature 1 only in negatives, feature 2 in both
+    assert r[0] > 0 > r[1] and abs(r[2]) < 1e-9 and np.isclose(r[0], -r[1])
+    assert np.allclose(tm.nb_scale(X, y, 0.5), np.sign(r) * np.sqrt(np.abs(r)))
+
+
+def test_emotion_labels_add_emotion_rows_mixed_with_the_binary_row(tmp_path):
+    texts, emotions = _sample(shared_data("weibo_emotion_train.csv"), 1500, ["text"], "emotion")
+    model = tm.train_sentiment(texts[:1200], emotions[:1200], band=(0.45, 0.55))
+    pos_neg = {
+        e for e, p in zip(emotions[:1200], tm.polarity_labels(emotions[:1200])) if p != "neutral"
+    }
+    assert sorted(model.info["emotions"]) == sorted(pos_neg)  # surprise (neutral) trains nothing
+    assert model.coef.shape[0] == 1 + len(pos_neg)
+    assert model.classes == ["negative", "positive"]
+    test = texts[1200:]
+    p = model.predict_proba(test)[:, 1]
+    # the mixture is the mean of the binary row's and the emotion rows' P(positive)
+    z = model._raw(test)
+    p_bin = 1 / (1 + np.exp(-z[:, 0]))
+    e = np.exp(z[:, 1:] - z[:, 1:].max(axis=1, keepdims=True))
+    e /= e.sum(axis=1, keepdims=True)
+    is_pos = np.array([x == "positive" for x in model.info["emotion_polarity"]])
+    assert np.allclose(p, (p_bin + e[:, is_pos].sum(axis=1)) / 2)
+    assert np.allclose(1 / (1 + np.exp(-model.decision(test))), p, atol=1e-6)
+    again = tm.load_model(model.save(tmp_path / "s.npz"), "sentiment")
+    assert np.allclose(again.predict_proba(test)[:, 1], p, atol=1e-6)
+    # plain polarity labels, or emotions=False, give the single binary row
+    plain = tm.train_sentiment(texts[:1200], emotions[:1200], band=(0.45, 0.55), emotions=False)
+    assert plain.coef.shape[0] == 1 and "emotions" not in plain.info
+
+
+def test_topic_uses_the_shipped_prior_by_default_and_can_switch_it_off(tmp_path):
+    texts, labels = tm.read_labelled_csv(
+        shared_data("hotline_labeled.csv"), ["留言主题", "留言详情"], "一级分类"
+    )
+    a, b = tm.holdout_split(labels, 0.25, 3)
+    tr_t, tr_l = [texts[i] for i in a], [labels[i] for i in a]
+    with_prior = tm.train_topic(tr_t, tr_l, features="char:1-3")
+    without = tm.train_topic(tr_t, tr_l, features="char:1-3", prior=None)
+    assert with_prior.info["prior"] == "hotline-departments" and without.info["prior"] is None
+    assert [blk.kind for blk in with_prior.features.blocks] == ["char", "prior"]
+    assert [blk.kind for blk in without.features.blocks] == ["char"]
+    assert with_prior.features.n_features == without.features.n_features + 7
+    # the prior's weights carry over into the saved file: same predictions after loading
+    loaded = tm.load_topic_model(with_prior.save(tmp_path / "t.npz"))
+    test = [texts[i] for i in b]
+    assert np.allclose(loaded.predict_proba(test), with_prior.predict_proba(test), atol=1e-5)
+    assert loaded.features.blocks[-1].model.task == "topic-prior"
+    metrics = tm.topic_metrics([labels[i] for i in b], [lab for lab, _ in loaded.predict(test)])
+    assert metrics["macro_f1"] > 0.5
+    # the prior also works for a locality's own, different categories
+    small = tm.train_topic(["学校 招生 老师", "公交 线路 站台"] * 4, ["教育", "交通"] * 4)
+    assert [lab for lab, _ in small.predict(["学校老师", "公交站台"])] == ["教育", "交通"]
+
+
+def test_shipped_topic_prior_loads_and_knows_the_departments():
+    prior = tm.load_prior("default")
+    assert prior.task == "topic-prior" and len(prior.classes) == 7
+    assert prior.info["dropped_as_labelled"] >= 0 and prior.info["weakly_labelled"] > 1000
+    texts = [
+        "孩子今年上小学，学校招生划片不合理，请教育局核实",
+        "小区附近工厂排放废气，气味刺鼻，污染严重",
+        "公司拖欠工资半年，社保也没有缴纳",
+        "公交线路调整后等车时间太长，希望增加班次",
+    ]
+    assert [lab for lab, _ in prior.predict(texts)] == [
+        "教育文体",
+        "环境保护",
+        "劳动和社会保障",
+        "交通运输",
+    ]
+    assert tm.load_prior(None) is None and tm.load_prior("none") is None
+    with pytest.raises(tm.TextModelError, match="不存在"):
+        tm.train_topic(["a", "b"], ["x", "y"], prior="/nonexistent/prior.npz")
+    with pytest.raises(tm.TextModelError, match="模型类型不符"):
+        tm.train_topic(
+            ["a", "b"], ["x", "y"], prior=tm.DEFAULT_TOPIC_PRIOR.parent / "sentiment_default.npz"
+        )

@@ -39,6 +39,12 @@ FEATURES = typer.Option(
 )
 C_OPT = typer.Option(None, "--c", help="正则化参数 C (越大正则越弱)")
 BAND = typer.Option(None, "--band", help="情感中性区间 LOW,HIGH (默认按数据中的中性样本选择)")
+PRIOR = typer.Option(
+    "default",
+    "--prior",
+    help="主题模型的领域先验: default (随附的热线先验, 见 docs/MODEL_CARD_topic_prior.md)、"
+    "none (不用) 或先验模型文件路径",
+)
 MODEL = typer.Option(..., "--model", help="模型文件；情感也可用 default 或 snownlp")
 EVAL_HOLDOUT = typer.Option(
     0.0, "--holdout", help="只评估按同一比例与种子留出的部分 (与训练时的 --holdout 一致)"
@@ -110,6 +116,7 @@ def train_cmd(
     features: str | None = FEATURES,
     c: float | None = C_OPT,
     band: str | None = BAND,
+    prior: str = PRIOR,
     holdout: float = HOLDOUT,
     seed: int = SEED,
     as_json: bool = JSON_OUT,
@@ -117,7 +124,8 @@ def train_cmd(
     """训练情感或主题模型并保存 (train a sentiment or topic model and save it).
 
     情感标签可为 positive/negative/neutral 或常见同义词 (正面/负面/中性, 1/-1/0, 七类情绪名)。
-    主题模型的多个文本列 (如 留言主题,留言详情) 按顺序拼接。--holdout 留出一部分分层样本，
+    主题模型的多个文本列 (如 留言主题,留言详情) 按顺序拼接，默认叠加随附的热线领域先验
+    (--prior none 关闭)。--holdout 留出一部分分层样本，
     只用其余部分训练，并报告留出部分的指标。
     """
     from analysis import textmodel as tm
@@ -136,11 +144,15 @@ def train_cmd(
     try:
         tr_texts, tr_labels = [texts[i] for i in train_idx], [labels[i] for i in train_idx]
         if task is Task.sentiment:
+            if prior != "default":
+                fail("--prior 只用于主题模型 (only for topic)", code=2)
             model = tm.train_sentiment(tr_texts, tr_labels, band=_parse_band(band), **kw)
         else:
             if band is not None:
                 fail("--band 只用于情感模型 (only for sentiment)", code=2)
-            model = tm.train_topic(tr_texts, tr_labels, **kw)
+            if prior not in ("default", "none") and not Path(prior).is_file():
+                fail(f"先验模型文件不存在 (prior file not found): {prior}", code=2)
+            model = tm.train_topic(tr_texts, tr_labels, prior=prior, **kw)
     except tm.TextModelError as exc:
         fail(str(exc), code=2)
     model.info.update(
