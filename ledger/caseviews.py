@@ -4,10 +4,11 @@ timeline. JSON-ready dicts (times stay aware datetimes; the CLI renders them wit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import String, and_, cast, or_
 from sqlmodel import Session, select
 
 from ledger import clockservice
@@ -27,8 +28,11 @@ from ledger.models.core import AuditLog
 
 
 def of_unit(unit: str):
-    """SQL condition: the case is ``unit``'s, as responsible or lead unit."""
-    return or_(Case.responsible_unit == unit, Case.lead_unit == unit)
+    """SQL condition: the case is ``unit``'s, as responsible, lead or co-operating unit (协办单位,
+    an element of the JSON list ``co_units``: matched as its JSON text, which both databases
+    keep as SQLAlchemy wrote it)."""
+    listed = cast(Case.co_units, String).contains(json.dumps(unit), autoescape=True)
+    return or_(Case.responsible_unit == unit, Case.lead_unit == unit, listed)
 
 
 def list_cases(session: Session, *, status: str | None = None, grade: str | None = None,

@@ -148,6 +148,37 @@ def test_unit_user_cannot_open_another_units_case_page(demo_db):
         assert not can_see_case(other, unit.unit) and can_see_case(own, unit.unit)
 
 
+def test_a_co_operating_unit_sees_the_case_in_its_lists(demo_db):
+    """A unit named among a case's co-operating units (协办) finds it in its lists, like on its page;
+    a unit merely sharing part of the name does not."""
+    from sqlalchemy import select
+
+    from config.caseconfig import load_case_env
+    from ledger import cases
+    from ledger.caseviews import list_cases
+    from ledger.dashqueries import can_see_case, open_cases_with_clocks
+    from ledger.models.cases import Case
+
+    unit = _principal(demo_db, "danwei").unit
+    now = datetime.now(UTC)
+    env = load_case_env(get_settings())
+    with session_scope(demo_db) as s:
+        joint = cases.open_case(s, title="联合处置的案件", grade="一般", discovered_at=now, now=now, actor="值班",
+                                env=env, responsible_unit="示例市卫健委")
+        cases.update_case(s, case_id=joint.id, now=now, actor="值班", env=env,
+                          changes={"co_units": ["示例市公安局", unit]})
+        near = cases.open_case(s, title="名称相近单位的案件", grade="一般", discovered_at=now, now=now, actor="值班",
+                               env=env, responsible_unit="示例市卫健委")
+        cases.update_case(s, case_id=near.id, now=now, actor="值班", env=env, changes={"co_units": [unit + "分局"]})
+    with session_scope(demo_db) as s:
+        listed = {c.title for c in list_cases(s, unit=unit)}
+        on_duty = {c.title for c, _clocks in open_cases_with_clocks(s, unit=unit)}
+        joint_case = s.exec(select(Case).where(Case.title == "联合处置的案件")).scalars().one()
+    assert "联合处置的案件" in listed and "联合处置的案件" in on_duty and can_see_case(joint_case, unit)
+    assert "名称相近单位的案件" not in listed and "名称相近单位的案件" not in on_duty
+    assert "另一单位的案件" not in listed
+
+
 def _message_id(engine, external_id: str) -> int:
     from sqlalchemy import select
 
