@@ -25,9 +25,10 @@ from collections import (
     OrderedDict,
     _count_elements,  # type: ignore[attr-defined]  # C-accelerated counting
 )
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from array import array
 from itertools import chain, repeat
 from operator import itemgetter
@@ -50,7 +51,7 @@ class PostFeatures:
     """What the clusterer needs to know about one post's text."""
 
     shingles: list[str]
-    terms: dict[str, int]  # term -> raw count (shingles, hashtags, entities)
+    terms: Mapping[str, int]  # term -> raw count (shingles, hashtags, entities)
     hashtags: list[str]
     entities: list[str]
     #: words of each hashtag (``_tag_words``), when computed ahead (e.g. in an import worker)
@@ -82,6 +83,68 @@ def unpack_counts(packed: tuple[str, bytes] | dict[str, int]) -> dict[str, int]:
 
 def _unpickle_features(shingles, packed, tags, ents, tag_words) -> PostFeatures:
     return PostFeatures(shingles, unpack_counts(packed), tags, ents, tag_words)
+
+
+class TermSpan(Mapping):
+    """A post's term counts as a slice of a whole batch's flat term and count lists (how an
+    import worker ships them: no dict per post is built unless one is asked for)."""
+
+    __slots__ = ("_counts", "_dict", "_keys", "hi", "lo")
+
+    def __init__(self, keys: list[str], counts: Sequence[int], lo: int, hi: int) -> None:
+        self._keys, self._counts, self.lo, self.hi = keys, counts, lo, hi
+        self._dict: dict[str, int] | None = None
+
+    def key_list(self) -> list[str]:
+        return self._keys[self.lo : self.hi]
+
+    def count_list(self) -> Sequence[int]:
+        return self._counts[self.lo : self.hi]
+
+    def _as_dict(self) -> dict[str, int]:
+        if self._dict is None:
+            self._dict = dict(zip(self.key_list(), self.count_list(), strict=True))
+        return self._dict
+
+    def __getitem__(self, term: str) -> int:
+        return self._as_dict()[term]
+
+    def __iter__(self):
+        return iter(self.key_list())
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    def __reduce__(self):
+        return (dict, (self._as_dict(),))
+
+
+def pack_batch_terms(feats: Sequence[PostFeatures]) -> tuple[Any, list[int]]:
+    """The terms of a batch's posts as one packed term → count run and each post's start."""
+    starts = [0]
+    keys: list[str] = []
+    counts: list[int] = []
+    for f in feats:
+        keys.extend(f.terms)
+        counts.extend(f.terms.values())
+        starts.append(len(keys))
+    joined = "\x00".join(keys)
+    if joined.count("\x00") != max(0, len(keys) - 1):  # a term holds the separator
+        return ("list", keys, counts), starts
+    return (joined, array("I", counts).tobytes()), starts
+
+
+def unpack_batch_terms(packed: Any, starts: list[int], feats: Sequence[PostFeatures]) -> None:
+    """Give each of ``feats`` its :class:`TermSpan` of the batch's unpacked term run."""
+    if packed[0] == "list":
+        keys, counts = packed[1], packed[2]
+    else:
+        joined, raw = packed
+        keys = joined.split("\x00") if joined else []
+        counts = array("I")
+        counts.frombytes(raw)
+    for i, f in enumerate(feats):
+        f.terms = TermSpan(keys, counts, starts[i], starts[i + 1])
 
 
 def hashtags(text: str) -> list[str]:
@@ -303,8 +366,13 @@ class EventClusterer:
         counts: list[int] = []
         starts = [0]
         for f in batch:
-            keys.extend(f.terms)
-            counts.extend(f.terms.values())
+            terms = f.terms
+            if type(terms) is TermSpan:
+                keys.extend(terms.key_list())
+                counts.extend(terms.count_list())
+            else:
+                keys.extend(terms)
+                counts.extend(terms.values())
             starts.append(len(keys))
         if not keys:
             return [{} for _ in batch]
@@ -711,7 +779,10 @@ __all__ = [
     "heat",
     "heat_base",
     "keywords",
+    "TermSpan",
     "document_counts",
+    "pack_batch_terms",
+    "unpack_batch_terms",
     "prime_tag_words",
     "title_of",
     "trend",

@@ -20,7 +20,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,15 @@ from sqlmodel import Session
 
 from analysis.assess import Assessment, Assessor
 from analysis.dedupe import simhash_batch
-from analysis.events import PostFeatures, document_counts, features, pack_counts, unpack_counts
+from analysis.events import (
+    PostFeatures,
+    document_counts,
+    features,
+    pack_batch_terms,
+    pack_counts,
+    unpack_batch_terms,
+    unpack_counts,
+)
 from analysis.heat import EventParams
 from analysis.normalize import content_hash, normalize_text
 from ledger import events as ledger_events
@@ -90,10 +98,14 @@ class Prepared:
     title: str | None
     text: str
     digest: str
-    values: dict[str, Any]  # includes the cleaned ``author``
+    values: dict[str, Any]  # the assessment's non-JSON columns and the cleaned ``author``
     features: PostFeatures
     fingerprint: int | None
-    json: dict[str, str] | None = None  # the JSON columns' values already serialised
+    json: dict[str, str] = field(default_factory=dict)  # the JSON columns, serialised
+
+    def all_values(self) -> dict[str, Any]:
+        """Every column value of the assessment, the JSON ones decoded."""
+        return {**self.values, **{k: json.loads(v) for k, v in self.json.items()}}
 
 
 def _heat(item: RawPost) -> float:
@@ -114,11 +126,15 @@ class PreparedBatch(list):
         self.term_counts = term_counts
 
     def __reduce__(self):
-        return (_rebuild_batch, (list(self), pack_counts(self.term_counts)))
+        # the posts' terms travel as one run for the whole batch (see analysis.events.TermSpan)
+        packed, starts = pack_batch_terms([p.features for p in self])
+        light = [replace(p, features=replace(p.features, terms={})) for p in self]
+        return (_rebuild_batch, (light, pack_counts(self.term_counts), packed, starts))
 
 
-def _rebuild_batch(items: list[Prepared], packed: Any) -> PreparedBatch:
-    return PreparedBatch(items, unpack_counts(packed))
+def _rebuild_batch(items: list[Prepared], counts: Any, packed: Any, starts: list[int]) -> PreparedBatch:
+    unpack_batch_terms(packed, starts, [p.features for p in items])
+    return PreparedBatch(items, unpack_counts(counts))
 
 
 def prepare_batch(
@@ -141,7 +157,8 @@ def prepare_batch(
         digest = content_hash((title or "") + "\n" + text)
         values = _assessment_values(a)
         values["author"] = _author(item.author)
-        texts = {k: json.dumps(values[k]) for k in _JSON_COLUMNS if k in values}
+        # the JSON columns travel serialised only (what the SQLite insert sends as it is)
+        texts = {k: json.dumps(values.pop(k)) for k in _JSON_COLUMNS if k in values}
         out.append(Prepared(title, text, digest, values, f, fp, texts))
     return PreparedBatch(out, document_counts(feats))
 
@@ -245,9 +262,12 @@ def _other_post_columns() -> list[tuple[str, Any]]:
 def _stored_post(values: dict[str, Any]) -> Post:
     """A Post for a row just inserted, as if loaded and then detached (no extra query).
 
-    Every column is loaded, so reading it never touches the database; ``session.add(post)``
-    attaches it (persistent, not re-inserted) if a caller wants ORM change tracking. Not adding
-    thousands of objects to the session per batch saves the cascade walk of ``Session.add``."""
+    Every column in ``values`` is loaded, so reading it never touches the database;
+    ``session.add(post)`` attaches it (persistent, not re-inserted) if a caller wants ORM change
+    tracking. Not adding thousands of objects to the session per batch saves the cascade walk of
+    ``Session.add``. Rows prepared ahead (``prepared=`` of :func:`store_posts`) come without
+    their JSON columns (categories, topics, pii, assessment), which are then not loaded: reading
+    one raises ``DetachedInstanceError`` (re-read the row to get them)."""
     post = Post._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     post.__dict__.update(values)
     # what make_transient_to_detached does for an object whose every column is set, without its
@@ -321,7 +341,7 @@ def store_posts(
         )
 
     if prepared is not None:
-        values = [p.values for p in new_prep] + [p.values for p in changed_prep]
+        values = [p.values for p in new_prep] + [p.all_values() for p in changed_prep]
     else:
         to_assess = [_joined(t, x) for _, _, t, x, _ in new_items] + [_joined(t, x) for _, _, t, x, _ in changed]
         heats = [_heat(it) for _, it, _, _, _ in new_items] + [_heat(it) for _, it, _, _, _ in changed]
@@ -385,12 +405,13 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]], texts: list[dic
     for row, ready in zip(rows, texts, strict=True):
         out = []
         for name, proc, is_json in params:
-            value = row[name]
             if is_json:
                 text = ready.get(name) if ready is not None else None
-                value = text if text is not None else json.dumps(value)  # as SQLAlchemy's JSON type does
-            elif proc is not None:
-                value = proc(value)
+                value = text if text is not None else json.dumps(row[name])  # as SQLAlchemy's JSON type does
+            else:
+                value = row[name]
+                if proc is not None:
+                    value = proc(value)
             out.append(value)
         tuples.append(tuple(out))
     session.connection().exec_driver_sql(sql, tuples)
@@ -434,6 +455,10 @@ def _insert_new(session: Session, source_id: int, new_items: list, values: list,
     if json_texts is not None and session.get_bind().dialect.name == "sqlite":
         _insert_sqlite(session, rows, json_texts)
     else:
+        if json_texts is not None:  # decoded for SQLAlchemy's JSON type on other databases
+            for row, ready in zip(rows, json_texts, strict=True):
+                for key, text in ready.items():
+                    row[key] = json.loads(text)
         stmt = _insert_ignoring_duplicates(session, _POST, "uq_post_source_external")
         session.execute(stmt, rows)
     ids = {ext: pk for ext, (pk, *_rest) in _existing(session, source_id, [r["external_id"] for r in rows]).items()}
