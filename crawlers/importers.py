@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import itertools
 import math
 import re
 import time
@@ -33,7 +34,7 @@ from sqlalchemy.engine import Engine
 
 from analysis.assess import Assessor
 from crawlers.dates import parse_cn_datetime
-from crawlers.pipeline import MIN_ROWS_FOR_WORKERS, prepared_batches
+from crawlers.pipeline import MIN_ROWS_FOR_WORKERS, prepared_batches, ramped
 from ledger import audit
 from ledger.db import session_scope
 from ledger.intake import MessageResult, RawMessage, RawPost, post_ids, store_messages, store_posts
@@ -464,13 +465,17 @@ def ensure_source(engine: Engine, *, name: str, kind: str, config: dict[str, Any
         return int(src.id), src.name  # type: ignore[arg-type]
 
 
-def _batches(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
+def _batches(records: Iterator[Any], size: int | Iterator[int]) -> Iterator[list[Any]]:
+    """Consecutive batches of ``records``: all of ``size`` rows, or of the sizes ``size`` yields."""
+    sizes = itertools.repeat(size) if isinstance(size, int) else size
+    want = next(sizes)
     batch: list[Any] = []
     for rec in records:
         batch.append(rec)
-        if len(batch) >= size:
+        if len(batch) >= want:
             yield batch
             batch = []
+            want = next(sizes)
     if batch:
         yield batch
 
@@ -520,7 +525,8 @@ def import_file(
         return [r[0] if isinstance(r, tuple) else r for r in batch]
 
     use = workers if report.rows >= min_rows_for_workers else 0
-    for batch, prepared in prepared_batches(_batches(kept(), batch_size), assessor, workers=use,
+    sizes = ramped(batch_size) if use else batch_size  # with workers: short first batches fill the pipeline
+    for batch, prepared in prepared_batches(_batches(kept(), sizes), assessor, workers=use,
                                             posts_of=posts_of):
         with session_scope(engine) as session:
             res = store_posts(session, source_id=source_id, items=posts_of(batch), assessor=assessor, now=now,

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 #: files with fewer rows than this are prepared in-process (a worker gains nothing on one batch)
 MIN_ROWS_FOR_WORKERS = 3_000
 
+#: how much lower the workers' scheduling priority is than the importing process's
+WORKER_NICENESS = 5
+
 _ASSESSOR: Assessor | None = None
 
 
@@ -42,6 +45,10 @@ def _init_worker(assessor: Assessor) -> None:
     global _ASSESSOR
     _ASSESSOR = assessor
     _die_with_parent()
+    try:  # the importing process is the critical path: it goes first when the cores are busy
+        os.nice(WORKER_NICENESS)
+    except OSError:  # pragma: no cover - not permitted here
+        pass
 
 
 def _die_with_parent() -> None:
@@ -131,4 +138,15 @@ def prepared_batches(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-__all__ = ["MIN_ROWS_FOR_WORKERS", "auto_workers", "prepared_batches"]
+def ramped(size: int, start: int = 250) -> Iterator[int]:
+    """Batch sizes for a pipelined import: small first batches (``start``, doubling) so that the
+    importing process starts storing soon, then ``size`` (never more than ``size``)."""
+    n = max(1, min(start, size))
+    while n < size:
+        yield n
+        n *= 2
+    while True:
+        yield size
+
+
+__all__ = ["MIN_ROWS_FOR_WORKERS", "auto_workers", "prepared_batches", "ramped"]
