@@ -20,7 +20,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -116,6 +116,13 @@ def _joined(title: str | None, text: str) -> str:
     return title + "\n" + text if title else text
 
 
+_ENCODE = json.JSONEncoder().encode  # what json.dumps (SQLAlchemy's JSON serialiser) uses by default
+
+
+def _to_json(value: Any) -> str:
+    return "[]" if value == [] else _ENCODE(value)
+
+
 class PreparedBatch(list):
     """:func:`prepare_batch`'s result: one :class:`Prepared` per item, and ``term_counts``, how
     many of the batch's posts contain each event-feature term (so that the importing process can
@@ -128,7 +135,12 @@ class PreparedBatch(list):
     def __reduce__(self):
         # the posts' terms travel as one run for the whole batch (see analysis.events.TermSpan)
         packed, starts = pack_batch_terms([p.features for p in self])
-        light = [replace(p, features=replace(p.features, terms={})) for p in self]
+        light = [
+            Prepared(p.title, p.text, p.digest, p.values,
+                     PostFeatures([], {}, p.features.hashtags, p.features.entities, p.features.tag_words),
+                     p.fingerprint, p.json)
+            for p in self
+        ]
         return (_rebuild_batch, (light, pack_counts(self.term_counts), packed, starts))
 
 
@@ -158,7 +170,7 @@ def prepare_batch(
         values = _assessment_values(a)
         values["author"] = _author(item.author)
         # the JSON columns travel serialised only (what the SQLite insert sends as it is)
-        texts = {k: json.dumps(values.pop(k)) for k in _JSON_COLUMNS if k in values}
+        texts = {k: _to_json(values.pop(k)) for k in _JSON_COLUMNS if k in values}
         out.append(Prepared(title, text, digest, values, f, fp, texts))
     return PreparedBatch(out, document_counts(feats))
 

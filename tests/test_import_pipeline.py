@@ -151,3 +151,13 @@ def test_auto_workers_leaves_a_core_for_the_importer():
     assert auto_workers(0) == 0 and auto_workers(3) == 3
     cores = len(os.sched_getaffinity(0))
     assert auto_workers(-1) == max(0, min(4, cores - 1))
+
+
+def test_batches_ramp_up_then_keep_the_requested_size():
+    from itertools import islice
+
+    from crawlers.pipeline import ramped
+
+    assert list(islice(ramped(2000), 6)) == [250, 500, 1000, 2000, 2000, 2000]
+    assert list(islice(ramped(100), 3)) == [100, 100, 100]
+    assert max(islice(ramped(300), 20)) == 300
