@@ -294,7 +294,8 @@ def load_topic_model(path: str | Path) -> LinearTextModel:
 def read_labelled_csv(
     path: str | Path, text_cols: Sequence[str], label_col: str
 ) -> tuple[list[str], list[str]]:
-    """Texts (the named columns joined by a space) and raw labels from a UTF-8 CSV file.
+    """Texts (the named columns joined by line breaks, as the project stores a message: title,
+    then body) and raw labels from a UTF-8 CSV file.
 
     Rows with an empty label are skipped. Missing file or columns raise ``TextModelError``
     naming what is missing and what the file has.
@@ -323,7 +324,7 @@ def read_labelled_csv(
                 label = (row.get(label_col) or "").strip()
                 if not label:
                     continue
-                texts.append(" ".join((row.get(c) or "").strip() for c in text_cols).strip())
+                texts.append("\n".join((row.get(c) or "").strip() for c in text_cols).strip())
                 labels.append(label)
     except UnicodeDecodeError as exc:
         raise TextModelError(f"数据文件不是 UTF-8 编码 (not UTF-8): {path}: {exc}") from None
@@ -350,7 +351,7 @@ def polarity_labels(raw: Sequence[Any]) -> list[str | None]:
 DEFAULT_SENTIMENT_FEATURES = "char:1-4@2"
 DEFAULT_SENTIMENT_C = 20.0
 DEFAULT_NB_POWER = 0.5
-DEFAULT_TOPIC_FEATURES = "char:1-3,word:1-1"
+DEFAULT_TOPIC_FEATURES = "char:1-3,word:1-1,lead:1-3"
 DEFAULT_TOPIC_C = 0.5
 DEFAULT_TOPIC_PRIOR = Path(__file__).resolve().parent / "models" / "topic_prior_hotline.npz"
 DEFAULT_PRIOR_WEIGHT = 0.1

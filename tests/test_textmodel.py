@@ -146,7 +146,7 @@ def test_read_labelled_csv_errors(tmp_path):
         w.writerow(["路灯", "小区路灯坏了", "城建"])
         w.writerow(["无标签", "这一行没有类别", ""])
     texts, labels = tm.read_labelled_csv(path, ["标题", "内容"], "类别")
-    assert texts == ["路灯 小区路灯坏了"] and labels == ["城建"]
+    assert texts == ["路灯\n小区路灯坏了"] and labels == ["城建"]
     with pytest.raises(tm.TextModelError, match="缺少列.*正文"):
         tm.read_labelled_csv(path, ["正文"], "类别")
     with pytest.raises(tm.TextModelError, match="不存在"):
@@ -244,3 +244,21 @@ def test_shipped_topic_prior_loads_and_knows_the_departments():
         tm.train_topic(
             ["a", "b"], ["x", "y"], prior=tm.DEFAULT_TOPIC_PRIOR.parent / "sentiment_default.npz"
         )
+
+
+def test_lead_block_sees_only_the_first_line_and_survives_saving(tmp_path):
+    f = make_features("lead:1-2/4")
+    lead = f.blocks[0]
+    assert lead.kind == "lead" and lead.chars == 4
+    f.fit(["公交线路\n学校招生老师", "学校招生很难\n公交"])
+    X = f.transform(["公交线路\n学校", "学校\n公交线路", "公交线路学校招生"])
+    # the first line only, at most 4 characters: rows 0 and 2 see the same "公交线路"
+    assert np.allclose(X[0].toarray(), X[2].toarray()) and X[0].nnz == 7
+    assert X[1].nnz == 3  # "学", "校", "学校"
+    with pytest.raises(tm.TextModelError, match="特征"):
+        tm.train_topic(["a", "b"], ["x", "y"], features="char:1-3/5")
+    texts = ["公交线路调整\n等车太久", "学校招生问题\n孩子上学"] * 4
+    model = tm.train_topic(texts, ["交通", "教育"] * 4, features="char:1-2,lead:1-2/6")
+    loaded = tm.load_topic_model(model.save(tmp_path / "t.npz"))
+    assert loaded.features.blocks[1].kind == "lead" and loaded.features.blocks[1].chars == 6
+    assert np.allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-6)

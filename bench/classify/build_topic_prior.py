@@ -84,7 +84,7 @@ def weak_training_set(shared: Path = SHARED) -> tuple[list[str], list[str], dict
         if title in titles or body in bodies:
             dropped += 1
             continue
-        text = f"{title} {body}".strip()
+        text = f"{title}\n{body}".strip()
         if text in seen:
             continue
         seen.add(text)
@@ -112,7 +112,7 @@ def other_messages(shared: Path = SHARED) -> list[str]:
     out, seen = [], set()
     for r in _rows(shared / "hotline_hot.csv"):
         title, body = (r.get("留言主题") or "").strip(), (r.get("留言详情") or "").strip()
-        text = f"{title} {body}".strip()
+        text = f"{title}\n{body}".strip()
         if title in titles or body in bodies or text in seen:
             continue
         seen.add(text)

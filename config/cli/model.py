@@ -35,7 +35,10 @@ JSON_OUT = typer.Option(False, "--json", help="以 JSON 输出指标")
 TASK = typer.Argument(..., help="sentiment | topic")
 OUT = typer.Option(..., "--out", help="模型输出文件 (.npz)")
 FEATURES = typer.Option(
-    None, "--features", help="特征, 如 char:1-4@2 或 char:1-3,word:1-1 (@N = 最少出现文档数)"
+    None,
+    "--features",
+    help="特征, 如 char:1-4@2 或 char:1-3,word:1-1,lead:1-3 (@N = 最少出现文档数; "
+    "lead = 第一行 (标题) 的前 30 字, lead:1-3/N 为前 N 字)",
 )
 C_OPT = typer.Option(None, "--c", help="正则化参数 C (越大正则越弱)")
 BAND = typer.Option(None, "--band", help="情感中性区间 LOW,HIGH (默认按数据中的中性样本选择)")
