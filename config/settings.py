@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     # --- analysis ---
     sentiment_engine: str = Field("default", description="'default' (shipped model), 'snownlp', or a model path")
     import_workers: int = Field(
-        -1, description="Processes preparing import batches ahead of storing; -1 = one fewer than the cores (max 4), 0 = none"
+        -1, description="Processes preparing import batches ahead of storing; -1 = as many as the cores (max 4), 0 = none"
     )
 
     # --- alerts ---

@@ -72,14 +72,15 @@ def _prepare_in_worker(items: list[RawPost]) -> list[Prepared]:
 
 
 def auto_workers(requested: int | None = None) -> int:
-    """Worker processes to use: ``requested`` if ≥ 0, else one fewer than the usable cores (max 4)."""
+    """Worker processes to use: ``requested`` if ≥ 0, else as many as the usable cores (max 4; the
+    workers run at lower priority, so the importing process still has a core), none on one core."""
     if requested is not None and requested >= 0:
         return requested
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(0, min(4, cores - 1))
+    return 0 if cores < 2 else min(4, cores)
 
 
 def prepared_batches(

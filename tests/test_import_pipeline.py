@@ -147,10 +147,10 @@ def test_import_goes_on_when_the_worker_dies(tmp_path):
     assert snapshot(engine) == snapshot(ref_engine)
 
 
-def test_auto_workers_leaves_a_core_for_the_importer():
+def test_auto_workers_follow_the_cores():
     assert auto_workers(0) == 0 and auto_workers(3) == 3
     cores = len(os.sched_getaffinity(0))
-    assert auto_workers(-1) == max(0, min(4, cores - 1))
+    assert auto_workers(-1) == (0 if cores < 2 else min(4, cores))
 
 
 def test_batches_ramp_up_then_keep_the_requested_size():

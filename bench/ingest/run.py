@@ -272,7 +272,7 @@ def main() -> None:
     ap.add_argument("--memory-rows", type=int, default=1_000_000, help="posts in the memory run (0: skip)")
     ap.add_argument("--batch-size", type=int, default=2_000)
     ap.add_argument("--workers", type=int, default=-1,
-                    help="import worker processes (default -1: as `yuqing import`, one fewer than the cores)")
+                    help="import worker processes (default -1: as `yuqing import`, as many as the cores)")
     ap.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
     ap.add_argument("--sentiment", help="sentiment engine for the run (YUQING_SENTIMENT_ENGINE; default: settings)")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/BENCHMARKS.md")

@@ -75,7 +75,7 @@ def hotline_cmd(
     simple_col: str | None = typer.Option(None, "--simple-col", help="标记简单问题的列 (值为 是/1/简单 时按3个工作日计)"),
     encoding: str | None = typer.Option(None, "--encoding", help="CSV 编码 (默认自动识别 UTF-8 / GB18030)"),
     batch_size: int = typer.Option(2_000, "--batch-size", help="每个事务的行数"),
-    workers: int | None = typer.Option(None, "--workers", help="预处理进程数 (默认: 核数减一, 最多4; 0 = 不另开进程)"),
+    workers: int | None = typer.Option(None, "--workers", help="预处理进程数 (默认: 与核数相同, 最多4; 0 = 不另开进程)"),
 ) -> None:
     """导入留言导出文件: 每行存为一条帖子和一条留言(含受理与答复时间、答复时限).
 
@@ -106,7 +106,7 @@ def posts_cmd(
     source: str | None = typer.Option(None, "--source", help="来源名称 (默认: 文件导入:文件名)"),
     encoding: str | None = typer.Option(None, "--encoding", help="CSV 编码 (默认自动识别 UTF-8 / GB18030)"),
     batch_size: int = typer.Option(2_000, "--batch-size", help="每个事务的行数"),
-    workers: int | None = typer.Option(None, "--workers", help="预处理进程数 (默认: 核数减一, 最多4; 0 = 不另开进程)"),
+    workers: int | None = typer.Option(None, "--workers", help="预处理进程数 (默认: 与核数相同, 最多4; 0 = 不另开进程)"),
 ) -> None:
     """导入任意帖子表格: 规范化、研判、去重、聚类后保存。
 
