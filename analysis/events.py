@@ -204,11 +204,9 @@ class IdfModel:
         self.cap = cap
         self.df: dict[str, int] = {}
         self.n = 0
-        self.cache: dict[str, float] = {}  # idf of terms seen since the last update
 
     def update(self, docs: Iterable[Iterable[str]]) -> None:
         docs = list(docs)
-        self.cache = {}
         self.n += len(docs)
         _count_elements(self.df, chain.from_iterable(docs))
         if len(self.df) > self.cap:
@@ -217,7 +215,6 @@ class IdfModel:
     def update_counts(self, counts: dict[str, int], n_docs: int) -> None:
         """The same as :meth:`update` over ``n_docs`` documents whose terms, each counted once per
         document, add up to ``counts`` (counted elsewhere, e.g. by an import worker)."""
-        self.cache = {}
         self.n += n_docs
         df = self.df
         get = df.get
@@ -236,7 +233,6 @@ def document_counts(feats: Iterable[PostFeatures]) -> dict[str, int]:
     def halve(self) -> None:
         """Halve every count (dropping zeros): bounded memory, older documents weigh less."""
         self.df = {t: c // 2 for t, c in self.df.items() if c >= 2}
-        self.cache = {}
         self.n = max(1, self.n // 2)
 
     def idf(self, term: str) -> float:
