@@ -35,7 +35,19 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, echo: bool = False) -
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+    if parsed.get_backend_name() == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _utc_session(dbapi_conn, _record):
+            # Sessions in UTC whatever the server's TimeZone: timestamptz values arrive in UTC (no
+            # conversion per value) and no SQL depends on the server's local time zone.
+            autocommit = dbapi_conn.autocommit
+            dbapi_conn.autocommit = True
+            dbapi_conn.execute("SET TIME ZONE 'UTC'")
+            dbapi_conn.autocommit = autocommit
+
+    return engine
 
 
 @contextmanager

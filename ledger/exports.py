@@ -8,8 +8,11 @@ in the local time zone. Nothing here commits or changes the ledger.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -112,13 +115,13 @@ class WeeklyData:
     top_events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _clock_outcome(c: Clock, at: datetime) -> str:
-    """on_time | late | open, as of ``at`` (the end of the week or the export time)."""
-    if c.status == "met":
-        return "late" if c.late else "on_time"
-    if c.status in ("missed", "breached"):
+def _outcome(status: str, late: bool | None, due_at: datetime | None, at: datetime) -> str:
+    """A clock's outcome, on_time | late | open, as of ``at`` (the end of the week or the export time)."""
+    if status == "met":
+        return "late" if late else "on_time"
+    if status in ("missed", "breached"):
         return "late"
-    if c.status in ("running", "warning", "paused") and c.due_at is not None and c.due_at < at:
+    if status in ("running", "warning", "paused") and due_at is not None and due_at < at:
         return "late"
     return "open"
 
@@ -128,27 +131,39 @@ def _week_cases(cm: Any, week: Week):
     return (cm.Case.discovered_at < week.end, or_(cm.Case.closed_at.is_(None), cm.Case.closed_at >= week.start))
 
 
+def _rows(session: Session, stmt: Any) -> list[Any]:
+    """The rows of a column select, fetched at once through the session's connection and used by
+    unpacking: the export reads tens of thousands of rows, and ORM rows with attribute access
+    cost more than the queries themselves."""
+    return session.connection().execute(stmt).all()
+
+
 def _related_rows(session: Session, cm: Any, week: Week) -> dict[str, dict]:
     """Clocks, releases, briefings, referrals and post counts of the week's cases: one query each,
-    the cases selected by a subquery (no list of thousands of ids sent back and forth)."""
+    the cases selected by a subquery (no list of thousands of ids sent back and forth).
+    Clock tuples: (rule, status, late, due_at, met_at, provisional); release tuples: the
+    columns of ``_RELEASE_COLS`` after the case id."""
     out: dict[str, dict] = {"clocks": defaultdict(list), "releases": defaultdict(list),
                             "briefings": {}, "referrals": {}, "posts": {}}
     ids = select(cm.Case.id).where(*_week_cases(cm, week)).scalar_subquery()
-    clock_cols = (Clock.subject_id, Clock.rule_id, Clock.rule_name, Clock.status, Clock.late, Clock.due_at,
-                  Clock.met_at, Clock.provisional)
-    for c in session.exec(select(*clock_cols).where(Clock.subject == "case", Clock.subject_id.in_(ids))
-                          .order_by(Clock.id)).all():
-        out["clocks"][c.subject_id].append(c)
+    clock_cols = (Clock.subject_id, func.coalesce(func.nullif(Clock.rule_name, ""), Clock.rule_id), Clock.status, Clock.late,
+                  Clock.due_at, Clock.met_at, Clock.provisional)
+    clocks = out["clocks"]
+    for subject_id, *rest in _rows(session, select(*clock_cols)
+                                   .where(Clock.subject == "case", Clock.status != "cancelled",
+                                          Clock.subject_id.in_(ids)).order_by(Clock.id)):
+        clocks[subject_id].append(rest)
     # review steps are only counted: the database counts them instead of shipping each JSON list
     release_cols = (cm.Release.case_id, cm.Release.title, cm.Release.kind, cm.Release.status, cm.Release.revision,
                     cm.Release.created_at, cm.Release.published_at, cm.Release.channel, cm.Release.url,
-                    func.coalesce(func.json_array_length(cm.Release.review_steps), 0).label("reviews"))
-    for r in session.exec(select(*release_cols).where(cm.Release.case_id.in_(ids)).order_by(cm.Release.id)).all():
-        out["releases"][r.case_id].append(r)
+                    func.coalesce(func.json_array_length(cm.Release.review_steps), 0))
+    releases = out["releases"]
+    for case_id, *rest in _rows(session, select(*release_cols).where(cm.Release.case_id.in_(ids))
+                                .order_by(cm.Release.id)):
+        releases[case_id].append(rest)
     for key, model in (("briefings", cm.Briefing), ("referrals", cm.Referral), ("posts", cm.CasePost)):
-        for case_id, n in session.exec(select(model.case_id, func.count()).where(model.case_id.in_(ids))
-                                       .group_by(model.case_id)).all():
-            out[key][case_id] = n
+        out[key] = dict(_rows(session, select(model.case_id, func.count()).where(model.case_id.in_(ids))
+                              .group_by(model.case_id)))
     return out
 
 
@@ -162,59 +177,75 @@ def _per_day(instants, week: Week) -> list[int]:
     return [counts.get(d, 0) for d in week.days]
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a week's rows become dicts. Those rows and dicts
+    form no reference cycles (reference counting frees them), yet creating some 100,000 of them
+    triggers full collections over the whole process heap, which cost as much as the queries."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
     """Read the week from the ledger: cases active in the week (discovered before its end and
     not closed before its start), their clocks, releases, commitments, the messages received in
     the week, and the figures derived from them."""
+    with _cyclic_gc_paused():
+        return _collect_week(session, week, now=now)
+
+
+def _collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
     data = WeeklyData(week=week)
     as_of = min(now, week.end)
     cm = case_tables
     unit_tally: dict[str, Counter] = defaultdict(Counter)
     rule_tally: dict[str, Counter] = defaultdict(Counter)
-    case_rows = session.exec(
-        select(*(getattr(cm.Case, c) for c in _CASE_COLS)).where(*_week_cases(cm, week))
-        .order_by(cm.Case.discovered_at, cm.Case.id)
-    ).all()
+    case_rows = _rows(session, select(*(getattr(cm.Case, c) for c in _CASE_COLS)).where(*_week_cases(cm, week))
+                      .order_by(cm.Case.discovered_at, cm.Case.id))
     related = _related_rows(session, cm, week)
-    for case in case_rows:
-        clocks = related["clocks"].get(case.id, [])
-        releases = related["releases"].get(case.id, [])
-        published = [r for r in releases if r.published_at is not None]
-        briefings = related["briefings"].get(case.id, 0)
-        referrals = related["referrals"].get(case.id, 0)
-        posts = related["posts"].get(case.id, 0)
-        unit = case.responsible_unit or "未指定"
+    start, end = week.start, week.end
+    all_clocks, all_releases = related["clocks"], related["releases"]
+    briefing_n, referral_n, post_n = related["briefings"], related["referrals"], related["posts"]
+    for (case_id, number, title, grade, status, responsible_unit, lead_unit, category, disposal_type,
+         discovered_at, reported_at, closed_at) in case_rows:
+        releases = all_releases.get(case_id, ())
+        published = [r[5] for r in releases if r[5] is not None]
+        unit = responsible_unit or "未指定"
+        title = mask(title)
         clock_cells = []
-        for c in clocks:
-            if c.status == "cancelled":
+        for rule, c_status, late, due_at, met_at, provisional in all_clocks.get(case_id, ()):
+            outcome = _outcome(c_status, late, due_at, as_of)
+            shown = CLOCK_STATUS.get(c_status, c_status)
+            clock_cells.append({"rule": rule, "due": due_at, "status": shown, "met_at": met_at,
+                                "provisional": provisional, "outcome": outcome})
+            if outcome == "open":
                 continue
-            outcome = _clock_outcome(c, as_of)
-            clock_cells.append({"rule": c.rule_name or c.rule_id, "due": c.due_at, "status": CLOCK_STATUS.get(c.status, c.status),
-                                "met_at": c.met_at, "provisional": c.provisional, "outcome": outcome})
-            in_week = (c.due_at is not None and week.start <= c.due_at < week.end) or (
-                c.met_at is not None and week.start <= c.met_at < week.end)
-            if in_week and outcome != "open":
-                rule_tally[c.rule_name or c.rule_id][outcome] += 1
+            if (due_at is not None and start <= due_at < end) or (met_at is not None and start <= met_at < end):
+                rule_tally[rule][outcome] += 1
                 unit_tally[unit][outcome] += 1
-            if outcome == "late" and c.status != "met":
-                data.overdue.append({"kind": "时限", "what": f"{case.number} {mask(case.title)}",
-                                     "item": c.rule_name or c.rule_id, "due": c.due_at, "unit": unit,
-                                     "status": CLOCK_STATUS.get(c.status, c.status)})
+            if outcome == "late" and c_status != "met":
+                data.overdue.append({"kind": "时限", "what": f"{number} {title}", "item": rule, "due": due_at,
+                                     "unit": unit, "status": shown})
         data.cases.append({
-            "id": case.id, "number": case.number, "title": mask(case.title), "grade": case.grade,
-            "status": case.status, "unit": unit, "lead_unit": case.lead_unit, "category": case.category,
-            "disposal_type": case.disposal_type, "discovered_at": case.discovered_at,
-            "leadership_reported_at": case.leadership_reported_at, "closed_at": case.closed_at,
-            "releases": len(published), "first_release_at": min((r.published_at for r in published), default=None),
-            "briefings": briefings, "referrals": referrals, "posts": posts, "clocks": clock_cells,
-            "new": week.start <= case.discovered_at < week.end,
+            "id": case_id, "number": number, "title": title, "grade": grade,
+            "status": status, "unit": unit, "lead_unit": lead_unit, "category": category,
+            "disposal_type": disposal_type, "discovered_at": discovered_at,
+            "leadership_reported_at": reported_at, "closed_at": closed_at,
+            "releases": len(published), "first_release_at": min(published, default=None),
+            "briefings": briefing_n.get(case_id, 0), "referrals": referral_n.get(case_id, 0),
+            "posts": post_n.get(case_id, 0), "clocks": clock_cells, "new": start <= discovered_at < end,
         })
-        for r in releases:
-            if (r.published_at and week.start <= r.published_at < week.end) or week.start <= r.created_at < week.end:
-                data.releases.append({"case": case.number, "title": mask(r.title), "kind": r.kind, "status": r.status,
-                                      "revision": r.revision, "created_at": r.created_at,
-                                      "published_at": r.published_at, "channel": r.channel, "url": r.url,
-                                      "reviews": int(r.reviews or 0)})
+        for r_title, kind, r_status, revision, created_at, published_at, channel, url, reviews in releases:
+            if (published_at and start <= published_at < end) or start <= created_at < end:
+                data.releases.append({"case": number, "title": mask(r_title), "kind": kind, "status": r_status,
+                                      "revision": revision, "created_at": created_at,
+                                      "published_at": published_at, "channel": channel, "url": url,
+                                      "reviews": int(reviews or 0)})
     next_week_end = week.end + timedelta(days=7)
     coms = session.exec(
         select(cm.Commitment).where(cm.Commitment.due_at < next_week_end,
@@ -246,32 +277,32 @@ def collect_week(session: Session, week: Week, *, now: datetime) -> WeeklyData:
                 func.substr(Message.text, 1, 300).label("text"), Message.unit, Message.received_at, Message.due_at,
                 Message.due_provisional, Message.replied_at, func.substr(Message.reply_text, 1, 300).label("reply_text"),
                 Message.on_time, Message.late_working_days)
-    msgs = session.exec(
-        select(*msg_cols).where(Message.received_at >= week.start, Message.received_at < week.end)
-        .order_by(Message.received_at, Message.id)
-    ).all()
-    for m in msgs:
-        unit = m.unit or "未指定"
-        if m.on_time is True:
+    msgs = _rows(session, select(*msg_cols).where(Message.received_at >= week.start, Message.received_at < week.end)
+                 .order_by(Message.received_at, Message.id))
+    for (m_id, external_id, channel, m_title, author, text, m_unit, received_at, due_at, provisional, replied_at,
+         reply_text, on_time, late_days) in msgs:
+        unit = m_unit or "未指定"
+        if on_time is True:
             outcome = "on_time"
-        elif m.on_time is False or (m.replied_at is None and m.due_at is not None and m.due_at < as_of):
+        elif on_time is False or (replied_at is None and due_at is not None and due_at < as_of):
             outcome = "late"
         else:
             outcome = "open"
+        m_title = mask(m_title or "")
         if outcome != "open":
             rule_tally["留言答复"][outcome] += 1
             unit_tally[unit][outcome] += 1
         if outcome == "late":
-            late = f"超期答复（{m.late_working_days}个工作日）" if m.late_working_days else "超期答复"
-            data.overdue.append({"kind": "留言", "what": f"{m.external_id} {mask(m.title or '')[:40]}", "item": "留言答复",
-                                 "due": m.due_at, "unit": unit, "status": "逾期未答复" if m.replied_at is None else late})
+            late = f"超期答复（{late_days}个工作日）" if late_days else "超期答复"
+            data.overdue.append({"kind": "留言", "what": f"{external_id} {m_title[:40]}", "item": "留言答复",
+                                 "due": due_at, "unit": unit, "status": "逾期未答复" if replied_at is None else late})
         data.messages.append({
-            "id": m.id, "external_id": m.external_id, "channel": m.channel, "title": mask(m.title or ""),
-            "author": mask(m.author or ""), "received_at": m.received_at, "due_at": m.due_at,
-            "provisional": m.due_provisional, "replied_at": m.replied_at,
-            "hours": round((m.replied_at - m.received_at).total_seconds() / 3600, 1) if m.replied_at else None,
-            "on_time": m.on_time, "late_working_days": m.late_working_days, "unit": unit,
-            "outcome": outcome, "reply": mask((m.reply_text or "")[:300]), "text": mask((m.text or "")[:300]),
+            "id": m_id, "external_id": external_id, "channel": channel, "title": m_title,
+            "author": mask(author or ""), "received_at": received_at, "due_at": due_at,
+            "provisional": provisional, "replied_at": replied_at,
+            "hours": round((replied_at - received_at).total_seconds() / 3600, 1) if replied_at else None,
+            "on_time": on_time, "late_working_days": late_days, "unit": unit,
+            "outcome": outcome, "reply": mask((reply_text or "")[:300]), "text": mask((text or "")[:300]),
         })
     data.clock_rates = [{"rule": k, "on_time": v["on_time"], "late": v["late"], "total": v["on_time"] + v["late"],
                          "rate": rate(v["on_time"], v["on_time"] + v["late"])} for k, v in sorted(rule_tally.items())]
