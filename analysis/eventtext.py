@@ -39,6 +39,13 @@ def _jieba():
     return jieba
 
 
+def load_segmenter() -> None:
+    """Load the word segmenter's dictionary now (about a second). An importer calls this before
+    forking its worker processes, so that they share the loaded dictionary instead of each
+    loading its own (for every file imported)."""
+    _jieba()
+
+
 def keywords(
     texts: Sequence[str], signature: dict[str, float] | None = None, *, k: int = 8
 ) -> list[str]:
