@@ -17,6 +17,7 @@ If a worker dies, the remaining batches are prepared here instead: the import go
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import multiprocessing
 import os
@@ -109,6 +110,7 @@ def prepared_batches(
         # those objects (the segmenter's dictionary alone is millions), and the workers' pages
         # stay shared. Unfrozen when the import ends.
         load_segmenter()
+        importlib.import_module("scipy.sparse")  # SimHash's, imported lazily: once here too
         gc.freeze()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(assessor,))
     ahead: deque[tuple[list[Any], Future | None]] = deque()
