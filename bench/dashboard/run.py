@@ -139,16 +139,18 @@ def render(results, *, gen: dict | None, args, server_version: str, loads: tuple
         lines.append(row)
     lines.append("")
     if before:
-        lines.append("\"before\": the same data and loads without the `0007_dashboard_indexes` migration, with "
-                     "`posts_per_day_sql` formatting a day for every post (`to_char` in the Asia/Shanghai zone) and "
-                     "`event_case_facts` loading whole posts (`flag_counts` already counted in the database); "
-                     "load average about 12 then, so part of the difference is the machine.")
+        lines.append("\"before\": " + (getattr(args, "baseline_note", None) or
+                                       "an earlier run on the same data with the same loads (`--baseline`)."))
         lines.append("")
     lines.append("For these pages: the indexes of `ledger/migrations/versions/0007_dashboard_indexes.py`; "
                  "`flag_counts` counts category / topic names in PostgreSQL (over `jsonb`) instead of shipping "
                  "5,000 JSON lists to Python; `posts_per_day_sql` counts one fetch-time index range per "
                  "Asia/Shanghai day instead of computing a day for every post; `event_case_facts` reads only "
-                 "the columns it uses.")
+                 "the columns it uses; `collect_week` (导出) reads the week's clocks from the covering index of "
+                 "`0008_export_clock_index` (index-only scan instead of a scan of the clock table), takes rows "
+                 "as tuples through the connection instead of ORM rows, holds the cyclic garbage collector "
+                 "while it builds some 100,000 row dicts, and PostgreSQL sessions run in UTC so timestamps "
+                 "need no conversion per value.")
     lines.append("")
     over = [r for r in results if not r.ok]
     if over:
@@ -179,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-write", action="store_true", help="do not write docs/BENCHMARKS.md")
     p.add_argument("--json", help="also write the raw results to this file")
     p.add_argument("--baseline", help="results of an earlier run (--json file) to show its p95 beside")
+    p.add_argument("--baseline-note", help="what the --baseline run was (written under the table)")
     args = p.parse_args(argv)
     if args.reuse and not args.schema:
         p.error("--reuse needs --schema")
