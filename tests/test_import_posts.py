@@ -127,3 +127,30 @@ def test_cli_posts_summary_and_refusal(tmp_path):
         names = set(s.execute(select(Source.name)).scalars())
     engine.dispose()
     assert names == {"文件导入:weibo.csv"}  # the refused run created no source
+
+
+def test_cli_imports_several_files_in_one_run_and_refuses_all_if_one_is_bad(tmp_path):
+    db = f"sqlite:///{tmp_path / 'multi.db'}"
+    a = write(tmp_path / "a.csv", ["userid", "text"], [["1", "甲文件第一条"], ["2", "甲文件第二条"]])
+    b = write(tmp_path / "b.csv", ["userid", "text"], [["3", "乙文件第一条"]])
+    bad = write(tmp_path / "bad.csv", ["userid", "内容"], [["4", "没有正文列"]])
+    # one bad file among several: nothing at all is stored, and the message names the file
+    res = _cli(["import", "posts", str(a), str(bad), "--text-col", "text"], db, tmp_path)
+    assert res.returncode == 2 and "bad.csv" in res.stderr and "Traceback" not in res.stderr
+    res = _cli(["import", "posts", str(a), str(a), "--text-col", "text"], db, tmp_path)
+    assert res.returncode == 2 and "两次" in res.stderr
+    from ledger.db import make_engine
+
+    engine = make_engine(db)
+    with session_scope(engine) as s:
+        assert s.execute(select(func.count()).select_from(Post)).scalar_one() == 0
+        assert s.execute(select(func.count()).select_from(Source)).scalar_one() == 0
+    res = _cli(["import", "posts", str(a), str(b), "--text-col", "text", "--author-col", "userid"], db, tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("导入完成")]
+    assert len(lines) == 2 and "新增 2 条" in lines[0] and "新增 1 条" in lines[1]
+    with session_scope(engine) as s:
+        per_source = dict(s.execute(select(Source.name, func.count(Post.id)).join(Post, Post.source_id == Source.id)
+                                    .group_by(Source.name)).all())
+    engine.dispose()
+    assert per_source == {"文件导入:a.csv": 2, "文件导入:b.csv": 1}
