@@ -4,7 +4,7 @@ Two uses in the project:
 
 * the sentiment model (positive / negative with a calibrated probability, a neutral band around
   the decision threshold gives the three-way label), and
-* the topic model a locality trains on its own labelled messages (``load_topic_model``).
+* the topic model a locality trains on its own labelled messages (``analysis.topicmodel``).
 
 Features are TF-IDF weighted character n-grams computed with numpy over a whole batch at once
 (n-grams are keyed by a 64-bit FNV-1a hash of their code points, looked up in a hash table),
@@ -17,7 +17,6 @@ Pure module: no database, no configuration package; paths and texts come in as a
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -283,11 +282,6 @@ def load_model(path: str | Path, task: str | None = None) -> LinearTextModel:
     return model
 
 
-def load_topic_model(path: str | Path) -> LinearTextModel:
-    """The topic model at ``path``: ``.predict(texts) -> [(label, probability)]`` and ``.labels``."""
-    return load_model(path, "topic")
-
-
 # --------------------------------------------------------------------------- data
 
 
@@ -351,10 +345,6 @@ def polarity_labels(raw: Sequence[Any]) -> list[str | None]:
 DEFAULT_SENTIMENT_FEATURES = "char:1-4@2"
 DEFAULT_SENTIMENT_C = 20.0
 DEFAULT_NB_POWER = 0.5
-DEFAULT_TOPIC_FEATURES = "char:1-3,word:1-1,lead:1-3"
-DEFAULT_TOPIC_C = 0.5
-DEFAULT_TOPIC_PRIOR = Path(__file__).resolve().parent / "models" / "topic_prior_hotline.npz"
-DEFAULT_PRIOR_WEIGHT = 0.1
 MAX_BAND_HALF_WIDTH = 0.15
 
 
@@ -576,132 +566,6 @@ def _choose_band(rows, *, folds: int, **recipe: Any) -> tuple[float, float]:
     return best
 
 
-def load_prior(prior: str | Path | LinearTextModel | None) -> LinearTextModel | None:
-    """The prior model for ``train_topic``: ``"default"`` is the shipped hotline prior
-    (``DEFAULT_TOPIC_PRIOR``, see docs/MODEL_CARD_topic_prior.md), ``None`` / ``"none"`` none,
-    otherwise a model object or the path of a saved model."""
-    if prior is None or isinstance(prior, LinearTextModel):
-        return prior
-    if str(prior).strip().lower() == "none":
-        return None
-    path = DEFAULT_TOPIC_PRIOR if str(prior) == "default" else Path(prior)
-    return _load_prior_cached(str(path))
-
-
-@functools.lru_cache(maxsize=4)
-def _load_prior_cached(path: str) -> LinearTextModel:
-    return load_model(path, "topic-prior")
-
-
-def _topic_features(features: str, prior: LinearTextModel | None, weight: float) -> Features:
-    feats = make_features(features)
-    if prior is not None:
-        name = str(prior.info.get("name", ""))
-        feats.blocks.append(PriorScores(prior, weight, name))
-    return feats
-
-
-def train_topic(
-    texts: Sequence[str],
-    labels: Sequence[str],
-    *,
-    features: str = DEFAULT_TOPIC_FEATURES,
-    C: float = DEFAULT_TOPIC_C,
-    balanced: bool = True,
-    seed: int = 0,
-    folds: int = 3,
-    prior: str | Path | LinearTextModel | None = "default",
-    prior_weight: float = DEFAULT_PRIOR_WEIGHT,
-) -> LinearTextModel:
-    """Train a topic classifier: linear SVM (one-vs-rest, balanced class weights) whose scores
-    become probabilities by a softmax with a temperature fitted on out-of-fold scores.
-
-    By default the features include the scores of the shipped hotline prior (a model trained on
-    the same platform's unlabelled messages, weakly labelled by the department that replied;
-    see ``load_prior``), weighted by ``prior_weight``; ``prior=None`` trains on n-grams only.
-    """
-    _check_spec(features)
-    if prior_weight < 0:
-        raise TextModelError(f"先验权重不能为负 (prior weight must be >= 0): {prior_weight}")
-    try:
-        prior_model = load_prior(prior) if prior_weight > 0 else None
-    except TextModelError as exc:
-        raise TextModelError(f"无法加载先验模型 (cannot load the prior): {exc}") from None
-    labels = [str(x).strip() for x in labels]
-    counts = {k: labels.count(k) for k in sorted(set(labels))}
-    if len(counts) < 2:
-        raise TextModelError("训练数据至少需要两个类别 (need at least two classes)")
-    texts = list(texts)
-    make = functools.partial(_topic_features, features, prior_model, prior_weight)
-    scale = (
-        _softmax_scale(texts, labels, make=make, C=C, balanced=balanced, seed=seed, folds=folds)
-        if min(counts.values()) >= folds
-        else 1.0
-    )
-    feats = make()
-    X = feats.fit_transform(texts)
-    clf = _fit_svm(X, np.asarray(labels, dtype=object), C, balanced, seed)
-    coef, intercept = clf.coef_ * scale, clf.intercept_ * scale
-    if len(counts) == 2:  # make the binary case a two-row softmax like the others
-        coef, intercept = (
-            np.vstack([-coef / 2, coef / 2]),
-            np.array([-intercept[0], intercept[0]]) / 2,
-        )
-    model = LinearTextModel(
-        task="topic",
-        features=feats,
-        classes=list(clf.classes_),
-        coef=coef,
-        intercept=intercept,
-        info={
-            "rows": len(labels),
-            "counts": counts,
-            "features": features,
-            "C": C,
-            "seed": seed,
-            "classifier": "linear-svm",
-            "softmax_scale": scale,
-            "n_features": feats.n_features,
-            "prior": str(prior_model.info.get("name", "custom")) if prior_model else None,
-            "prior_weight": prior_weight if prior_model else 0.0,
-        },
-    )
-    return model
-
-
-def _fit_svm(X, y: np.ndarray, C: float, balanced: bool, seed: int):
-    from sklearn.svm import LinearSVC
-
-    return LinearSVC(C=C, class_weight="balanced" if balanced else None, random_state=seed).fit(
-        X, y
-    )
-
-
-def _softmax_scale(texts, labels, *, make, C, balanced, seed, folds) -> float:
-    """Temperature that minimises the log-loss of softmax(scale * SVM scores) out of fold."""
-    from sklearn.model_selection import StratifiedKFold
-
-    y = np.asarray(labels, dtype=object)
-    classes = sorted(set(labels))
-    scores = np.zeros((len(y), len(classes)))
-    for a, b in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, y):
-        feats = make()
-        Xa = feats.fit_transform([texts[i] for i in a])
-        clf = _fit_svm(Xa, y[a], C, balanced, seed)
-        d = clf.decision_function(feats.transform([texts[i] for i in b]))
-        if d.ndim == 1:
-            d = np.stack([-d / 2, d / 2], axis=1)
-        scores[b] = d
-    truth = np.array([classes.index(v) for v in y])
-    best, best_loss = 1.0, math.inf
-    for scale in (0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30):
-        p = _softmax(scores * scale)
-        loss = -np.mean(np.log(np.clip(p[np.arange(len(y)), truth], 1e-12, 1.0)))
-        if loss < best_loss:
-            best, best_loss = float(scale), loss
-    return best
-
-
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -744,33 +608,6 @@ def sentiment_metrics(
         "macro_f1": round(_macro_f1(yt, yp, classes), 4),
         "per_class": {c: per_class(yt, yp, c) for c in classes},
     }
-
-
-def topic_metrics(true_labels: Sequence[str], pred_labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 and per-class precision / recall / F1 of topic predictions."""
-    yt, yp = np.array(true_labels, dtype=object), np.array(pred_labels, dtype=object)
-    classes = sorted(set(yt.tolist()))
-    return {
-        "rows": len(yt),
-        "accuracy": round(float((yt == yp).mean()), 4) if len(yt) else 0.0,
-        "macro_f1": round(_macro_f1(yt, yp, classes), 4),
-        "per_class": {c: per_class(yt, yp, c) for c in classes},
-    }
-
-
-def cross_validate_topic(
-    texts: Sequence[str], labels: Sequence[str], *, folds: int = 5, seed: int = 0, **train_kw: Any
-) -> dict[str, Any]:
-    """Stratified k-fold: every message is predicted by a model that did not see it."""
-    from sklearn.model_selection import StratifiedKFold
-
-    y = np.array([str(x).strip() for x in labels], dtype=object)
-    pred = np.empty(len(y), dtype=object)
-    texts = list(texts)
-    for a, b in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, y):
-        m = train_topic([texts[i] for i in a], y[a].tolist(), seed=seed, **train_kw)
-        pred[b] = [lab for lab, _ in m.predict([texts[i] for i in b])]
-    return {**topic_metrics(y.tolist(), pred.tolist()), "folds": folds, "seed": seed}
 
 
 def holdout_split(labels: Sequence[Any], fraction: float, seed: int) -> tuple[list[int], list[int]]:

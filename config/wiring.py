@@ -34,7 +34,7 @@ def load_gazetteer(settings: Settings) -> Gazetteer:
 def load_topic_model(path: Path) -> Any:
     """A trained topic classifier (``.predict(texts) -> [(label, prob)]``) from ``path``."""
     try:
-        from analysis.textmodel import load_topic_model as _load  # imported lazily: optional part
+        from analysis.topicmodel import load_topic_model as _load  # imported lazily: optional part
     except ImportError as exc:
         raise ConfigFileError(f"主题模型功能不可用 (topic models unavailable): {exc}") from exc
     return _load(path)

@@ -8,7 +8,7 @@ import json
 import random
 from pathlib import Path
 
-from analysis.textmodel import load_topic_model
+from analysis.topicmodel import load_topic_model
 from tests.cli import run_cli
 
 POS_WORDS = ["开心", "感谢", "点赞", "幸福", "太棒了", "喜欢", "加油", "温暖"]

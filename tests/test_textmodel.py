@@ -11,6 +11,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from analysis import textmodel as tm
+from analysis import topicmodel as topm
 from analysis.textfeatures import KeyIndex, make_features
 from tests.conftest import shared_data
 
@@ -63,7 +64,7 @@ def test_key_index_finds_every_key_and_rejects_others():
 
 def test_bad_feature_spec_is_a_clear_error():
     with pytest.raises(tm.TextModelError, match="特征"):
-        tm.train_topic(["a", "b"], ["x", "y"], features="chars:1-3")
+        topm.train_topic(["a", "b"], ["x", "y"], features="chars:1-3")
 
 
 @pytest.mark.parametrize(
@@ -103,14 +104,14 @@ def test_topic_training_and_public_api_on_hotline_sample(tmp_path):
         shared_data("hotline_labeled.csv"), ["留言主题", "留言详情"], "一级分类"
     )
     a, b = tm.holdout_split(labels, 0.25, 3)
-    model = tm.train_topic([texts[i] for i in a], [labels[i] for i in a], features="char:1-3")
+    model = topm.train_topic([texts[i] for i in a], [labels[i] for i in a], features="char:1-3")
     model.save(tmp_path / "topic.npz")
-    loaded = tm.load_topic_model(tmp_path / "topic.npz")
+    loaded = topm.load_topic_model(tmp_path / "topic.npz")
     assert sorted(loaded.labels) == sorted(set(labels))
     out = loaded.predict([texts[i] for i in b])
     assert len(out) == len(b)
     assert all(lab in loaded.labels and 0.0 < p <= 1.0 for lab, p in out)
-    metrics = tm.topic_metrics([labels[i] for i in b], [lab for lab, _ in out])
+    metrics = topm.topic_metrics([labels[i] for i in b], [lab for lab, _ in out])
     assert metrics["macro_f1"] > 0.5  # seven classes: chance is about 0.14
     assert loaded.predict([]) == []
 
@@ -118,7 +119,7 @@ def test_topic_training_and_public_api_on_hotline_sample(tmp_path):
 def test_topic_two_classes_gives_probabilities_that_sum_to_one():
     texts = ["路灯坏了 道路 施工", "学校 老师 学生", "道路 拥堵 路面", "教育 学校 招生"] * 3
     labels = ["城建", "教育", "城建", "教育"] * 3
-    model = tm.train_topic(texts, labels, features="char:1-2")
+    model = topm.train_topic(texts, labels, features="char:1-2")
     proba = model.predict_proba(["学校招生", "道路施工"])
     assert np.allclose(proba.sum(axis=1), 1.0)
     assert [lab for lab, _ in model.predict(["学校招生", "道路施工"])] == ["教育", "城建"]
@@ -135,7 +136,7 @@ def test_model_file_errors(tmp_path):
     model = tm.train_sentiment(texts, ["pos", "neg", "pos", "neg"] * 2, band=(0.4, 0.6))
     model.save(tmp_path / "s.npz")
     with pytest.raises(tm.TextModelError, match="模型类型不符"):
-        tm.load_topic_model(tmp_path / "s.npz")
+        topm.load_topic_model(tmp_path / "s.npz")
 
 
 def test_read_labelled_csv_errors(tmp_path):
@@ -203,26 +204,26 @@ def test_topic_uses_the_shipped_prior_by_default_and_can_switch_it_off(tmp_path)
     )
     a, b = tm.holdout_split(labels, 0.25, 3)
     tr_t, tr_l = [texts[i] for i in a], [labels[i] for i in a]
-    with_prior = tm.train_topic(tr_t, tr_l, features="char:1-3")
-    without = tm.train_topic(tr_t, tr_l, features="char:1-3", prior=None)
+    with_prior = topm.train_topic(tr_t, tr_l, features="char:1-3")
+    without = topm.train_topic(tr_t, tr_l, features="char:1-3", prior=None)
     assert with_prior.info["prior"] == "hotline-departments" and without.info["prior"] is None
     assert [blk.kind for blk in with_prior.features.blocks] == ["char", "prior"]
     assert [blk.kind for blk in without.features.blocks] == ["char"]
     assert with_prior.features.n_features == without.features.n_features + 7
     # the prior's weights carry over into the saved file: same predictions after loading
-    loaded = tm.load_topic_model(with_prior.save(tmp_path / "t.npz"))
+    loaded = topm.load_topic_model(with_prior.save(tmp_path / "t.npz"))
     test = [texts[i] for i in b]
     assert np.allclose(loaded.predict_proba(test), with_prior.predict_proba(test), atol=1e-5)
     assert loaded.features.blocks[-1].model.task == "topic-prior"
-    metrics = tm.topic_metrics([labels[i] for i in b], [lab for lab, _ in loaded.predict(test)])
+    metrics = topm.topic_metrics([labels[i] for i in b], [lab for lab, _ in loaded.predict(test)])
     assert metrics["macro_f1"] > 0.5
     # the prior also works for a locality's own, different categories
-    small = tm.train_topic(["学校 招生 老师", "公交 线路 站台"] * 4, ["教育", "交通"] * 4)
+    small = topm.train_topic(["学校 招生 老师", "公交 线路 站台"] * 4, ["教育", "交通"] * 4)
     assert [lab for lab, _ in small.predict(["学校老师", "公交站台"])] == ["教育", "交通"]
 
 
 def test_shipped_topic_prior_loads_and_knows_the_departments():
-    prior = tm.load_prior("default")
+    prior = topm.load_prior("default")
     assert prior.task == "topic-prior" and len(prior.classes) == 7
     assert prior.info["dropped_as_labelled"] >= 0 and prior.info["weakly_labelled"] > 1000
     texts = [
@@ -237,12 +238,12 @@ def test_shipped_topic_prior_loads_and_knows_the_departments():
         "劳动和社会保障",
         "交通运输",
     ]
-    assert tm.load_prior(None) is None and tm.load_prior("none") is None
+    assert topm.load_prior(None) is None and topm.load_prior("none") is None
     with pytest.raises(tm.TextModelError, match="不存在"):
-        tm.train_topic(["a", "b"], ["x", "y"], prior="/nonexistent/prior.npz")
+        topm.train_topic(["a", "b"], ["x", "y"], prior="/nonexistent/prior.npz")
     with pytest.raises(tm.TextModelError, match="模型类型不符"):
-        tm.train_topic(
-            ["a", "b"], ["x", "y"], prior=tm.DEFAULT_TOPIC_PRIOR.parent / "sentiment_default.npz"
+        topm.train_topic(
+            ["a", "b"], ["x", "y"], prior=topm.DEFAULT_TOPIC_PRIOR.parent / "sentiment_default.npz"
         )
 
 
@@ -256,9 +257,9 @@ def test_lead_block_sees_only_the_first_line_and_survives_saving(tmp_path):
     assert np.allclose(X[0].toarray(), X[2].toarray()) and X[0].nnz == 7
     assert X[1].nnz == 3  # "学", "校", "学校"
     with pytest.raises(tm.TextModelError, match="特征"):
-        tm.train_topic(["a", "b"], ["x", "y"], features="char:1-3/5")
+        topm.train_topic(["a", "b"], ["x", "y"], features="char:1-3/5")
     texts = ["公交线路调整\n等车太久", "学校招生问题\n孩子上学"] * 4
-    model = tm.train_topic(texts, ["交通", "教育"] * 4, features="char:1-2,lead:1-2/6")
-    loaded = tm.load_topic_model(model.save(tmp_path / "t.npz"))
+    model = topm.train_topic(texts, ["交通", "教育"] * 4, features="char:1-2,lead:1-2/6")
+    loaded = topm.load_topic_model(model.save(tmp_path / "t.npz"))
     assert loaded.features.blocks[1].kind == "lead" and loaded.features.blocks[1].chars == 6
     assert np.allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-6)

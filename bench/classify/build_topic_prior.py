@@ -30,9 +30,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 from analysis import textmodel as tm
+from analysis import topicmodel as topm
 
 SHARED = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"))
-OUT = tm.DEFAULT_TOPIC_PRIOR
+OUT = topm.DEFAULT_TOPIC_PRIOR
 FEATURES = "char:1-3@2,word:1-1@2"
 C = 10.0
 
@@ -161,7 +162,7 @@ def main() -> None:
             SHARED / "hotline_labeled.csv", ["留言主题", "留言详情"], "一级分类"
         )
         pred = [lab for lab, _ in model.predict(texts)]
-        print("zero-shot on hotline_labeled.csv:", tm.topic_metrics(labels, pred)["macro_f1"])
+        print("zero-shot on hotline_labeled.csv:", topm.topic_metrics(labels, pred)["macro_f1"])
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import textmodel as tm
+from analysis import topicmodel as topm
 from analysis.sentiment import DEFAULT_MODEL, LinearSentimentEngine, SnowNLPEngine, load_engine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,10 +169,10 @@ def bench_topic(args) -> dict:
     )
     runs, seconds = [], 0.0
     for seed in TOPIC_SEEDS:
-        out, wall, _cpu = timed(lambda s=seed: tm.cross_validate_topic(texts, labels, seed=s))
+        out, wall, _cpu = timed(lambda s=seed: topm.cross_validate_topic(texts, labels, seed=s))
         runs.append(out)
         seconds += wall
-    off = tm.cross_validate_topic(texts, labels, seed=0, prior=None)
+    off = topm.cross_validate_topic(texts, labels, seed=0, prior=None)
     f1s = [r["macro_f1"] for r in runs]
     return {
         **runs[0],
@@ -247,10 +248,10 @@ def render(s: dict, t: dict) -> str:
     lines += [
         "",
         (
-            f"Topic model (`yuqing model train topic`, defaults: {tm.DEFAULT_TOPIC_FEATURES} plus "
-            f"the shipped hotline prior's scores (weight {tm.DEFAULT_PRIOR_WEIGHT}, "
-            f"`{tm.DEFAULT_TOPIC_PRIOR.relative_to(REPO)}`, docs/MODEL_CARD_topic_prior.md), "
-            f"linear SVM C={tm.DEFAULT_TOPIC_C}, balanced class weights) on `hotline_labeled.csv` "
+            f"Topic model (`yuqing model train topic`, defaults: {topm.DEFAULT_TOPIC_FEATURES} plus "
+            f"the shipped hotline prior's scores (weight {topm.DEFAULT_PRIOR_WEIGHT}, "
+            f"`{topm.DEFAULT_TOPIC_PRIOR.relative_to(REPO)}`, docs/MODEL_CARD_topic_prior.md), "
+            f"linear SVM C={topm.DEFAULT_TOPIC_C}, balanced class weights) on `hotline_labeled.csv` "
             f"({t['rows']} messages, 留言主题 + 留言详情 → 一级分类), stratified {t['folds']}-fold "
             f"cross-validation, seeds {', '.join(map(str, t['seeds']))}: **macro-F1 "
             f"{t['f1_mean']:.3f}** (per seed {', '.join(f'{x:.3f}' for x in t['f1_all'])}), accuracy "

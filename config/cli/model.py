@@ -71,7 +71,8 @@ def _read(data: Path, text_col: str, label_col: str) -> tuple[list[str], list[st
 
 
 def _metrics(task: Task, predictor: Any, texts: list[str], labels: list[str]) -> dict[str, Any]:
-    from analysis.textmodel import polarity_labels, sentiment_metrics, topic_metrics
+    from analysis.textmodel import polarity_labels, sentiment_metrics
+    from analysis.topicmodel import topic_metrics
 
     if task is Task.sentiment:
         results = predictor.predict(texts)
@@ -132,6 +133,7 @@ def train_cmd(
     只用其余部分训练，并报告留出部分的指标。
     """
     from analysis import textmodel as tm
+    from analysis import topicmodel
 
     texts, labels = _read(data, text_col, label_col)
     strat = tm.polarity_labels(labels) if task is Task.sentiment else labels
@@ -155,7 +157,7 @@ def train_cmd(
                 fail("--band 只用于情感模型 (only for sentiment)", code=2)
             if prior not in ("default", "none") and not Path(prior).is_file():
                 fail(f"先验模型文件不存在 (prior file not found): {prior}", code=2)
-            model = tm.train_topic(tr_texts, tr_labels, prior=prior, **kw)
+            model = topicmodel.train_topic(tr_texts, tr_labels, prior=prior, **kw)
     except tm.TextModelError as exc:
         fail(str(exc), code=2)
     model.info.update(
@@ -234,6 +236,7 @@ def eval_cmd(
     主题: 准确率、宏平均 F1、各类 precision / recall / F1。
     """
     from analysis import textmodel as tm
+    from analysis import topicmodel
 
     predictor: Any
     try:
@@ -244,7 +247,7 @@ def eval_cmd(
                 fail(f"模型文件不存在 (model file not found): {model}", code=2)
             predictor = load_engine(model)
         else:
-            predictor = tm.load_topic_model(model)
+            predictor = topicmodel.load_topic_model(model)
     except (tm.TextModelError, ValueError) as exc:
         fail(str(exc), code=2)
     texts, labels = _read(data, text_col, label_col)
