@@ -18,8 +18,27 @@ def sink():
         yield s
 
 
+def _calendar_for(tmp_path, now: datetime) -> str:
+    """A config dir whose holidays.toml supplies this year and the next, so that the calendar
+    reminder (raised from December when next year's notice is missing, and all year when the
+    current year's is: tested in test_alerts.py) does not join this date-independent check."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    years = "".join(
+        f'[years.{y}]\nsource = "test"\nholidays = ["{y}-01-01"]\n'
+        for y in (now.year, now.year + 1)
+    )
+    (conf / "holidays.toml").write_text(years, encoding="utf-8")
+    return str(conf)
+
+
 def test_major_case_reports_warns_breaches_once_and_ack_silences(tmp_path, sink):
-    env = {"YUQING_ALERT_URLS": sink.url, "YUQING_DATA_DIR": str(tmp_path)}
+    t0 = datetime.now(UTC).replace(microsecond=0)  # `case open` records the case at the current time
+    env = {
+        "YUQING_ALERT_URLS": sink.url,
+        "YUQING_DATA_DIR": str(tmp_path),
+        "YUQING_CONFIG_DIR": _calendar_for(tmp_path, t0),
+    }
     db = f"sqlite:///{tmp_path / 'y.db'}"
 
     def yq(*args: str):
@@ -27,7 +46,6 @@ def test_major_case_reports_warns_breaches_once_and_ack_silences(tmp_path, sink)
         assert r.code == 0, r.err
         return r
 
-    t0 = datetime.now(UTC).replace(microsecond=0)  # `case open` records the case at the current time
     yq("case", "open", "--grade", "重大", "--title", "化工园区爆炸", "--discovered-at", t0.isoformat())
 
     def tick(delta: timedelta) -> list[str]:
