@@ -27,7 +27,7 @@ if str(REPO) not in sys.path:  # run as a script
 
 from sqlalchemy import create_engine, text
 
-from bench.common import write_section
+from bench.common import machine_reference, reference_note, write_section
 
 DEFAULT_PG = os.environ.get("YUQING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECTION = "## Dashboard"
@@ -83,7 +83,7 @@ def read_gen_info(server_url: str, schema: str) -> dict | None:
 
 
 def render(results, *, gen: dict | None, args, server_version: str, loads: tuple = (),
-           baseline: dict | None = None, largest_event: int = 0) -> str:
+           baseline: dict | None = None, largest_event: int = 0, reference_ms: float | None = None) -> str:
     from bench.dashboard.measure import export_runs
 
     counts = (gen or {}).get("counts", {})
@@ -120,7 +120,8 @@ def render(results, *, gen: dict | None, args, server_version: str, loads: tuple
                  f"{platform.python_implementation()} {platform.python_version()}, {server_version} (default "
                  f"settings, shared_buffers 128 MB), client and server on the same host; {args.runs} loads per "
                  f"page ({export_runs(args.runs)} for 导出). p95 by nearest rank: with few loads it is close to "
-                 "the slowest, and a load that waited for the CPU shows in it.")
+                 "the slowest, and a load that waited for the CPU shows in it."
+                 + (" " + reference_note(reference_ms) if reference_ms else ""))
     lines.append("")
     before = {r["page"]: r for r in (baseline or {}).get("results", [])}
     head = "| page | loads | SQL statements / load | p50 ms | p95 ms | max ms | p95 ≤ 300 ms | slowest query (p95 ms) |"
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             largest = c.execute(text("SELECT max(posts) FROM event")).scalar() or 0
         engine.dispose()
         load_before = os.getloadavg()[0]
+        reference = machine_reference()
         t0 = time.perf_counter()
         results = run_pages(url, now=now, runs=args.runs, only=set(args.only.split(",")) if args.only else None)
         print(f"measured in {time.perf_counter() - t0:.0f} s")
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"schema kept: {schema}")
     baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8")) if args.baseline else None
     section = render(results, gen=gen, args=args, server_version=server, loads=loads, baseline=baseline,
-                     largest_event=largest)
+                     largest_event=largest, reference_ms=reference)
     print(section)
     if args.json:
         Path(args.json).write_text(json.dumps({"gen": gen, "results": [r.__dict__ for r in results]},

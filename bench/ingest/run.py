@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench.common import write_section  # noqa: E402
+from bench.common import machine_reference, reference_note, write_section  # noqa: E402
 
 DATA = Path(os.environ.get("YUQING_SHARED_DATA", ROOT.parent / "shared" / "data"))
 WORKER_ENV = dict(os.environ)
@@ -293,7 +293,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     t = Path(tmp.name)
     loads = [load_average()]
-    results: dict[str, dict] = {}
+    results: dict[str, dict] = {"reference_ms": {"before": machine_reference()}}
     print("SQLite end-to-end ...", flush=True)
     results["sqlite_e2e"] = run_worker("e2e", url=f"sqlite:///{t / 'e2e.db'}", files=names,
                                        batch=args.batch_size, samples=0, workers=args.workers)
@@ -325,6 +325,7 @@ def main() -> None:
                                        batch=args.batch_size, samples=args.memory_rows, workers=args.workers)
         print(json.dumps(results["memory"]), flush=True)
     loads.append(load_average())
+    results["reference_ms"]["after"] = machine_reference()
     body = render(results, files, args, loads)
     print(body)
     if not args.no_write:
@@ -397,6 +398,10 @@ def render(results: dict, files: list[Path], args, loads: list[str]) -> str:
         out += ["", (f"`yuqing import hotline hotline_replies.csv` ({h['rows']:,} rows → {h['messages']:,} posts "
                      f"and messages with reply clocks, SQLite): {h['wall']:.1f} s wall, {h['cpu']:.1f} s CPU "
                      "(including building the assessor and the calendar).")]
+    ref = results.get("reference_ms") or {}
+    if ref:
+        out += ["", reference_note((ref["before"] + ref.get("after", ref["before"])) / 2)
+                + f" (before {ref['before']:,.0f} ms, after {ref.get('after', ref['before']):,.0f} ms)."]
     out += ["", ("Reproduce: `python bench/ingest/run.py` (options `--memory-rows N`, `--no-pg`, "
                  "`--batch-size`, `--sentiment`, `--no-write`).")]
     return "\n".join(out)
