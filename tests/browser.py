@@ -25,6 +25,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def healthy(base: str) -> bool:
+    """Whether the dashboard at ``base`` answers its health check."""
+    try:
+        with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    """Wait until the dashboard started by ``proc`` answers; fail with its output if it exits."""
+    deadline = time.monotonic() + timeout
+    while not healthy(base):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError(f"dashboard did not start: {out[-2000:]}")
+        time.sleep(0.5)
+
+
 @contextmanager
 def dashboard_server(db_url: str, *, extra_env: dict[str, str] | None = None):
     """Run ``yuqing dashboard --port P`` and wait until /_stcore/health answers."""
@@ -34,18 +53,7 @@ def dashboard_server(db_url: str, *, extra_env: dict[str, str] | None = None):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.stdout else ""
-                raise RuntimeError(f"dashboard did not start: {out[-2000:]}")
-            time.sleep(0.5)
+        wait_healthy(base, proc)
         yield base
     finally:
         proc.terminate()

@@ -94,3 +94,34 @@ def test_demo_runs_the_whole_path_offline(tmp_path):
         cases = s.exec(select(func.count()).select_from(Case)).one()[0]
         users = s.exec(select(func.count()).select_from(User)).one()[0]
     assert posts >= 8 and cases == 3 and users == 4
+
+
+def test_dashboard_command_stops_streamlit_on_sigterm(tmp_path):
+    """`yuqing dashboard` runs Streamlit as a child: a SIGTERM to the command (kill, systemd stop)
+    must stop that child too, not leave it serving the port."""
+    import psutil
+
+    from tests.browser import free_port, healthy, wait_healthy
+
+    port = free_port()
+    env = dict(os.environ, YUQING_DATABASE_URL=f"sqlite:///{tmp_path / 'd.db'}",
+               YUQING_DATA_DIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "config.cli.main", "dashboard", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    children: list[psutil.Process] = []
+    try:
+        wait_healthy(base, proc)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children, "the dashboard command has no Streamlit child"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        gone, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"Streamlit still running after SIGTERM: {[p.pid for p in alive]}"
+        assert not healthy(base)
+    finally:
+        for child in children:  # never leave a server behind, whatever failed
+            if child.is_running():
+                child.kill()
+        if proc.poll() is None:
+            proc.kill()

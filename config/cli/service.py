@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -71,11 +72,22 @@ def dashboard_cmd(
     open_engine(cfg)  # migrate first so the pages find their tables
     proc = dashboard_process(cfg, port, address=address)
     typer.echo(f"看板地址 (dashboard): http://{address}:{port}")
+
+    def _on_term(_signum, _frame):  # SIGTERM (kill, systemd stop): stop Streamlit as well
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _on_term)
     try:
-        sys.exit(proc.wait())
+        code = proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        code = 0
+    sys.exit(code)
 
 
 def demo_cmd(
