@@ -221,13 +221,13 @@ class Pages:
 
 PAGES: list[tuple[str, str]] = [
     ("值班台", "onduty"), ("事件", "events"), ("台账（列表与筛选）", "cases_list"), ("台账（案件页）", "case_page"),
-    ("留言办理", "messages"), ("统计（30天）", "stats"), ("导出（周数据汇总）", "export"), ("最新帖文", "posts"),
+    ("留言办理", "messages"), ("统计（30天）", "stats"), ("导出 · 生成（整周汇总）", "export"), ("最新帖文", "posts"),
     ("设置（来源）", "sources"),
 ]
 
 
 def export_runs(runs: int) -> int:
-    """Loads of the 导出 page (it reads a whole week of the ledger, so fewer than the others)."""
+    """Runs of the 导出 page's 生成 action (it reads a whole week of the ledger, so fewer than the others)."""
     return max(1, min(runs, 12))
 
 

@@ -119,7 +119,7 @@ def render(results, *, gen: dict | None, args, server_version: str, loads: tuple
     lines.append(f"Machine: 2 cores shared with other jobs (load average {load} before / after the timing), "
                  f"{platform.python_implementation()} {platform.python_version()}, {server_version} (default "
                  f"settings, shared_buffers 128 MB), client and server on the same host; {args.runs} loads per "
-                 f"page ({export_runs(args.runs)} for 导出). p95 by nearest rank: with few loads it is close to "
+                 f"page ({export_runs(args.runs)} for 导出 · 生成). p95 by nearest rank: with few loads it is close to "
                  "the slowest, and a load that waited for the CPU shows in it."
                  + (" " + reference_note(reference_ms) if reference_ms else ""))
     lines.append("")
@@ -152,6 +152,10 @@ def render(results, *, gen: dict | None, args, server_version: str, loads: tuple
                  "as tuples through the connection instead of ORM rows, holds the cyclic garbage collector "
                  "while it builds some 100,000 row dicts, and PostgreSQL sessions run in UTC so timestamps "
                  "need no conversion per value.")
+    lines.append("The 导出 page itself runs no query when it opens: it offers the files the Monday 08:00 job "
+                 "(or an earlier 生成) wrote for the chosen week. Its row times the database part of the 生成 "
+                 "button (`collect_week`: every case active in the week with its clocks, releases and "
+                 "commitments, and the week's messages), which then spends seconds writing the xlsx and docx.")
     lines.append("")
     over = [r for r in results if not r.ok]
     if over:
