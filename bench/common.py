@@ -49,8 +49,8 @@ def machine_reference(repeats: int = 3) -> float:
     return best * 1000.0
 
 
-def reference_note(ms: float) -> str:
-    """The sentence that goes under a benchmark's figures."""
+def reference_note(ms: float, detail: str = "") -> str:
+    """The sentence that goes under a benchmark's figures (``detail``: e.g. before / after)."""
     return (f"Machine speed during the run: the fixed reference workload of `bench/common.py` took "
-            f"{ms:,.0f} ms CPU (lower is faster; rates measured on machines whose reference differs "
-            "are not directly comparable).")
+            f"{ms:,.0f} ms CPU{f' ({detail})' if detail else ''}; lower is faster, and rates measured on "
+            "machines whose reference differs are not directly comparable.")

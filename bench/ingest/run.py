@@ -400,8 +400,9 @@ def render(results: dict, files: list[Path], args, loads: list[str]) -> str:
                      "(including building the assessor and the calendar).")]
     ref = results.get("reference_ms") or {}
     if ref:
-        out += ["", reference_note((ref["before"] + ref.get("after", ref["before"])) / 2)
-                + f" (before {ref['before']:,.0f} ms, after {ref.get('after', ref['before']):,.0f} ms)."]
+        after = ref.get("after", ref["before"])
+        out += ["", reference_note((ref["before"] + after) / 2,
+                                   f"mean of {ref['before']:,.0f} ms before and {after:,.0f} ms after")]
     out += ["", ("Reproduce: `python bench/ingest/run.py` (options `--memory-rows N`, `--no-pg`, "
                  "`--batch-size`, `--sentiment`, `--no-write`).")]
     return "\n".join(out)
