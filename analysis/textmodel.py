@@ -66,7 +66,8 @@ def normalize_polarity(value: Any) -> str | None:
 # --------------------------------------------------------------------------- models
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of a score matrix (computed in place on ``z``)."""
     z = z - z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
@@ -124,7 +125,7 @@ class LinearTextModel:
         """Mean of the binary row's P(positive) and the emotion rows' summed P(positive emotion)."""
         pos = np.array([p == "positive" for p in self.emotion_polarity or []])
         p_bin = 1.0 / (1.0 + np.exp(-z[:, 0]))
-        p_emo = _softmax(z[:, 1:].copy())[:, pos].sum(axis=1)
+        p_emo = softmax(z[:, 1:].copy())[:, pos].sum(axis=1)
         return (p_bin + p_emo) / 2.0
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -136,7 +137,7 @@ class LinearTextModel:
         if self.coef.shape[0] == 1:
             p = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p, p], axis=1)
-        return _softmax(z)
+        return softmax(z)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         """(label, probability) of the most probable class for each text."""
@@ -466,7 +467,8 @@ def _emotion_keys(raw_labels: Sequence[Any], pol: Sequence[str | None]) -> list[
     return keys
 
 
-def _check_spec(features: str) -> None:
+def check_feature_spec(features: str) -> None:
+    """Raise ``TextModelError`` (a message fit for the user) for a bad feature specification."""
     try:
         make_features(features)
     except FeatureSpecError as exc:
@@ -494,7 +496,7 @@ def train_sentiment(
     band [low, high] of scores that is called neutral (the band maximising three-way macro-F1,
     half-width at most 0.15). Without neutral rows the band is 0.45..0.55.
     """
-    _check_spec(features)
+    check_feature_spec(features)
     if nb_power < 0:
         raise TextModelError(f"NB 缩放指数不能为负 (nb_power must be >= 0): {nb_power}")
     pol = polarity_labels(raw_labels)
@@ -560,7 +562,7 @@ def _choose_band(rows, *, folds: int, **recipe: Any) -> tuple[float, float]:
     for lo in np.arange(0.5, 0.5 - MAX_BAND_HALF_WIDTH - 1e-9, -0.025):
         for hi in np.arange(0.5, 0.5 + MAX_BAND_HALF_WIDTH + 1e-9, 0.025):
             pred = np.where(scores < lo, "negative", np.where(scores > hi, "positive", "neutral"))
-            f1 = _macro_f1(labels, pred, ("negative", "neutral", "positive"))
+            f1 = macro_f1_score(labels, pred, ("negative", "neutral", "positive"))
             if f1 > best_f1 + 1e-9:
                 best, best_f1 = (round(float(lo), 3), round(float(hi), 3)), f1
     return best
@@ -569,7 +571,8 @@ def _choose_band(rows, *, folds: int, **recipe: Any) -> tuple[float, float]:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _macro_f1(y_true, y_pred, classes) -> float:
+def macro_f1_score(y_true, y_pred, classes) -> float:
+    """Unweighted mean of the per-class F1 over ``classes``."""
     return float(np.mean([per_class(y_true, y_pred, c)["f1"] for c in classes]))
 
 
@@ -605,7 +608,7 @@ def sentiment_metrics(
         "pos_neg_rows": int(pn.sum()),
         "pos_neg_accuracy": round(float((binary == yt[pn]).mean()), 4) if pn.any() else 0.0,
         "negative_recall": per_class(yt, yp, "negative")["recall"],
-        "macro_f1": round(_macro_f1(yt, yp, classes), 4),
+        "macro_f1": round(macro_f1_score(yt, yp, classes), 4),
         "per_class": {c: per_class(yt, yp, c) for c in classes},
     }
 

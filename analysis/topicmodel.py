@@ -25,11 +25,11 @@ from analysis.textmodel import (
     LinearTextModel,
     PriorScores,
     TextModelError,
-    _check_spec,
-    _macro_f1,
-    _softmax,
+    check_feature_spec,
     load_model,
+    macro_f1_score,
     per_class,
+    softmax,
 )
 
 DEFAULT_TOPIC_FEATURES = "char:1-3,word:1-1,lead:1-3"
@@ -87,7 +87,7 @@ def train_topic(
     the same platform's unlabelled messages, weakly labelled by the department that replied;
     see ``load_prior``), weighted by ``prior_weight``; ``prior=None`` trains on n-grams only.
     """
-    _check_spec(features)
+    check_feature_spec(features)
     if prior_weight < 0:
         raise TextModelError(f"先验权重不能为负 (prior weight must be >= 0): {prior_weight}")
     try:
@@ -162,7 +162,7 @@ def _softmax_scale(texts, labels, *, make, C, balanced, seed, folds) -> float:
     truth = np.array([classes.index(v) for v in y])
     best, best_loss = 1.0, math.inf
     for scale in (0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30):
-        p = _softmax(scores * scale)
+        p = softmax(scores * scale)
         loss = -np.mean(np.log(np.clip(p[np.arange(len(y)), truth], 1e-12, 1.0)))
         if loss < best_loss:
             best, best_loss = float(scale), loss
@@ -176,7 +176,7 @@ def topic_metrics(true_labels: Sequence[str], pred_labels: Sequence[str]) -> dic
     return {
         "rows": len(yt),
         "accuracy": round(float((yt == yp).mean()), 4) if len(yt) else 0.0,
-        "macro_f1": round(_macro_f1(yt, yp, classes), 4),
+        "macro_f1": round(macro_f1_score(yt, yp, classes), 4),
         "per_class": {c: per_class(yt, yp, c) for c in classes},
     }
 
