@@ -116,7 +116,7 @@ def test_dashboard_command_stops_streamlit_on_sigterm(tmp_path):
         assert children, "the dashboard command has no Streamlit child"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-        gone, alive = psutil.wait_procs(children, timeout=15)
+        _gone, alive = psutil.wait_procs(children, timeout=15)
         assert not alive, f"Streamlit still running after SIGTERM: {[p.pid for p in alive]}"
         assert not healthy(base)
     finally:

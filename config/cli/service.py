@@ -49,6 +49,16 @@ def _child_env(cfg) -> dict[str, str]:
     return env
 
 
+def _stop_child(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Ask a child process to stop (SIGTERM), kill it if it has not within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def dashboard_process(cfg, port: int, *, address: str = "127.0.0.1") -> subprocess.Popen:
     """Start the Streamlit dashboard as a child process."""
     cmd = [
@@ -80,12 +90,7 @@ def dashboard_cmd(
     try:
         code = proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop_child(proc)
         code = 0
     sys.exit(code)
 
@@ -128,11 +133,7 @@ def demo_cmd(
     finally:
         platform.stop()
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop_child(proc)
         time.sleep(0.1)
     typer.echo("演示已结束 (demo stopped)")
 
