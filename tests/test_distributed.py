@@ -119,6 +119,23 @@ def _wait(condition, what: str, procs, timeout: float = 90) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
+def _wait_stable(value, seconds: float, procs, timeout: float = 90) -> None:
+    """Wait until ``value()`` has not changed for ``seconds``."""
+    deadline = time.monotonic() + timeout
+    last, since = value(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        for p in procs:
+            if p.poll() is not None:
+                pytest.fail(f"worker exited early: {p.communicate()[1][-2000:]}")
+        now = value()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return
+    pytest.fail("the count never settled")
+
+
 def _count_posts(engine, sid: int) -> int:
     with session_scope(engine) as s:
         return len(list(s.execute(select(Post.id).where(Post.source_id == sid))))
@@ -167,7 +184,8 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
         workers[1].communicate(timeout=30)
         assert workers[1].returncode == -signal.SIGKILL
         _wait(drained, "the third round", workers[:1])
-        time.sleep(2.0)  # w1 finishes what it holds
+        # w1 finishes what it holds: up to 16 requests at 300 ms each, two at a time (about 2.4 s)
+        _wait_stable(lambda: _count_posts(engine, slow), seconds=4.0, procs=workers[:1])
         lost = total - _count_posts(engine, slow)
         assert seed_source(engine, REDIS_URL, prefix, slow, NOW.replace(hour=5)) == PAGES
         _wait(lambda: _count_posts(engine, slow) == total and drained(), "the fourth round", workers[:1])
@@ -196,14 +214,17 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
     assert shared["w1:list_pages"] + shared["w2:list_pages"] == 2 * PAGES
 
     # the slow source after the kill: every page stored exactly once; a page fetched twice only
-    # when the killed worker had taken it (it holds at most CONCURRENT_REQUESTS = 16 requests)
+    # when it was lost with the killed worker. That worker held at most CONCURRENT_REQUESTS = 16
+    # requests in its downloader plus the responses waiting in its scraper for the synchronous
+    # store (a few: storing a page takes much less than the 150 ms between two downloads); it
+    # never holds the queue.
     with session_scope(engine) as s:
         slow_ids = [r[0] for r in s.execute(select(Post.external_id).where(Post.source_id == slow))]
     assert sorted(slow_ids) == sorted({site.url(f"/gen/item/{n}-{k}.html")
                                        for n in range(PAGES + 1, 2 * PAGES + 1) for k in range(PER_PAGE)})
     again = Counter(p for p in site.fetched("/gen/item/") if _list_no(p) > PAGES)
-    assert len(again) == total and sum(c - 1 for c in again.values()) <= 16
-    assert lost <= 16
+    assert len(again) == total and sum(c - 1 for c in again.values()) <= lost
+    assert lost <= 16 + 4, lost
     final = queue_stats(REDIS_URL, prefix)
     assert {k: w1.get(k.split(":")[1], 0) for k in final["counts"] if k.startswith("w1:")} == \
         {k: v for k, v in final["counts"].items() if k.startswith("w1:")}  # printed = shared counters
