@@ -36,7 +36,7 @@ from analysis.assess import Assessor
 from crawlers.dates import parse_cn_datetime
 from crawlers.pipeline import MIN_ROWS_FOR_WORKERS, prepared_batches, ramped
 from ledger import audit
-from ledger.db import session_scope
+from ledger.db import PlannerStats, session_scope
 from ledger.intake import MessageResult, RawMessage, RawPost, post_ids, store_messages, store_posts
 from ledger.models.core import Message, Source
 from ledger.sources import add_source
@@ -524,6 +524,7 @@ def import_file(
     def posts_of(batch: list[Any]) -> list[RawPost]:
         return [r[0] if isinstance(r, tuple) else r for r in batch]
 
+    stats = PlannerStats("post")  # PostgreSQL: the planner sees the table as it grows
     use = workers if report.rows >= min_rows_for_workers else 0
     sizes = ramped(batch_size) if use else batch_size  # with workers: short first batches fill the pipeline
     for batch, prepared in prepared_batches(_batches(kept(), sizes), assessor, workers=use,
@@ -539,6 +540,7 @@ def import_file(
                 links = post_ids(session, source_id=source_id, external_ids=[m.external_id for m in messages])
                 report.messages.merge(store_messages(session, source_id=source_id, items=messages,
                                                      post_ids=links, reply_clock=reply_clock, now=now))
+        stats.grew(engine, res.inserted)
         if on_batch is not None:
             on_batch(report)
     report.seconds = time.perf_counter() - started
