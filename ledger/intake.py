@@ -429,6 +429,55 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]], texts: list[dic
     session.connection().exec_driver_sql(sql, tuples)
 
 
+_PG_PLANS: dict[Any, tuple[list[str], list[tuple[str, Any, bool]]]] = {}
+_STAGE = "yq_post_in"  # the staging table of a batch (temporary: this connection only)
+
+
+def _pg_plan(dialect) -> tuple[list[str], list[tuple[str, Any, bool]]]:
+    """The ``post`` columns a new row fills (all but ``id``) and, per column, its bind processor
+    and whether it is a JSON column (cached per dialect)."""
+    plan = _PG_PLANS.get(dialect)
+    if plan is None:
+        names = [c.name for c in _POST.columns if c.name != "id"]
+        params = [(n, _POST.c[n].type.dialect_impl(dialect).bind_processor(dialect), n in _JSON_COLUMNS)
+                  for n in names]
+        plan = _PG_PLANS[dialect] = (names, params)
+    return plan
+
+
+def _insert_postgres(session: Session, rows: list[dict[str, Any]],
+                     texts: list[dict[str, str] | None] | None) -> dict[str, int]:
+    """Insert post rows on PostgreSQL: ``COPY`` into a temporary staging table, then one
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``, in row order (ids follow the batch).
+    Several times cheaper, on the client and on the server, than an ``executemany`` of one
+    ``INSERT`` per row; JSON columns serialised ahead (in an import worker) go in as they are.
+    Returns external_id → id of the rows inserted (not those another writer had stored)."""
+    names, params = _pg_plan(session.get_bind().dialect)
+    cols = ", ".join(f'"{n}"' for n in names)  # column names from the model, not from input
+    raw = session.connection().connection.dbapi_connection
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMPORARY TABLE {_STAGE} AS SELECT 0 AS n, {cols} FROM {_POST.name} WITH NO DATA")
+        with cur.copy(f"COPY {_STAGE} (n, {cols}) FROM STDIN") as copy:
+            for n, row in enumerate(rows):
+                ready = texts[n] if texts is not None else None
+                out: list[Any] = [n]
+                for name, proc, is_json in params:
+                    if is_json:
+                        text = ready.get(name) if ready is not None else None
+                        value = text if text is not None else json.dumps(row[name])
+                    else:
+                        value = row[name]
+                        if proc is not None:
+                            value = proc(value)
+                    out.append(value)
+                copy.write_row(out)
+        cur.execute(f"INSERT INTO {_POST.name} ({cols}) SELECT {cols} FROM {_STAGE} ORDER BY n "
+                    "ON CONFLICT ON CONSTRAINT uq_post_source_external DO NOTHING RETURNING external_id, id")
+        ids = dict(cur.fetchall())
+        cur.execute(f"DROP TABLE {_STAGE}")
+    return ids
+
+
 def _insert_new(session: Session, source_id: int, new_items: list, values: list, now: datetime,
                 json_texts: list[dict[str, str] | None] | None = None) -> list[Post]:
     if not new_items:
@@ -464,7 +513,11 @@ def _insert_new(session: Session, source_id: int, new_items: list, values: list,
     # cheaper in CPU than INSERT … RETURNING over many VALUES rows (psycopg parses each such
     # statement with its tens of thousands of placeholders anew). A row another process stored
     # between the existence query and this insert is skipped by the insert and then taken as new.
-    if json_texts is not None and session.get_bind().dialect.name == "sqlite":
+    dialect = session.get_bind().dialect.name
+    ids: dict[str, int] = {}
+    if dialect == "postgresql":
+        ids = _insert_postgres(session, rows, json_texts)
+    elif json_texts is not None and dialect == "sqlite":
         _insert_sqlite(session, rows, json_texts)
     else:
         if json_texts is not None:  # decoded for SQLAlchemy's JSON type on other databases
@@ -473,7 +526,9 @@ def _insert_new(session: Session, source_id: int, new_items: list, values: list,
                     row[key] = json.loads(text)
         stmt = _insert_ignoring_duplicates(session, _POST, "uq_post_source_external")
         session.execute(stmt, rows)
-    ids = {ext: pk for ext, (pk, *_rest) in _existing(session, source_id, [r["external_id"] for r in rows]).items()}
+    missing = [r["external_id"] for r in rows if r["external_id"] not in ids]
+    if missing:  # not returned by the insert (or not asked): read back
+        ids.update((ext, pk) for ext, (pk, *_rest) in _existing(session, source_id, missing).items())
     fresh: list[Post] = []
     for row in rows:
         pk = ids.get(row["external_id"])
