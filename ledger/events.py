@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, func, select, type_coerce, update
 from sqlalchemy import event as sa_event
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
@@ -432,6 +433,20 @@ def _write(
         order = compiled.positiontup
         session.connection().exec_driver_sql(
             str(compiled), [tuple(row[k] for k in order) for row in params_rows]
+        )
+    elif dialect.name == "postgresql":
+        # one statement for the batch: the rows as four arrays joined to ``post`` by id (an
+        # executemany sends and plans one UPDATE per post)
+        cols = ("b_id", "b_dup", "b_event", "b_sim")
+        arrays = {k: [row[k] for row in params_rows] for k in cols}
+        session.execute(
+            sql_text(
+                f"UPDATE {pt.name} SET dup_of_id = v.dup, event_id = v.ev, simhash = v.sim "
+                "FROM unnest(CAST(:b_id AS integer[]), CAST(:b_dup AS integer[]), "
+                "CAST(:b_event AS integer[]), CAST(:b_sim AS bigint[])) AS v(id, dup, ev, sim) "
+                f"WHERE {pt.name}.id = v.id"
+            ),
+            arrays,
         )
     else:
         session.execute(stmt, params_rows)
