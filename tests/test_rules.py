@@ -27,6 +27,21 @@ def test_term_index_finds_every_occurrence_including_overlaps() -> None:
     assert "欠薪" not in hits
 
 
+def test_term_index_orders_hits_by_first_appearance_and_survives_pickling() -> None:
+    """Severity reasons and disposal cues are listed in the order of the hits: terms by where they
+    first start, those starting at one place alphabetically, single characters last; an import
+    worker gets the index pickled and must find the same."""
+    import pickle
+
+    terms = ["工资", "拖欠工资", "拖欠", "欠", "伤亡", "爆炸", "工"]
+    text = "工厂爆炸致伤亡，拖欠工资"
+    hits = TermIndex(terms).scan(text)
+    assert list(hits) == ["爆炸", "伤亡", "拖欠", "拖欠工资", "工资", "工", "欠"]
+    assert hits["工"] == [0, 10] and hits["拖欠工资"] == [8]
+    again = pickle.loads(pickle.dumps(TermIndex(terms)))
+    assert list(again.scan(text).items()) == list(hits.items())
+
+
 def test_term_index_is_case_insensitive_for_latin_and_handles_empty() -> None:
     index = TermIndex(["P2P", "GDP"])
     assert set(index.scan("某p2p平台暴雷，gdp数据")) == {"p2p", "gdp"}
