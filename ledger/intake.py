@@ -5,9 +5,10 @@ A batch of :class:`RawPost` items is normalised, assessed, deduplicated against 
 id, new content) is updated and its earlier version kept in ``post_version``. Evidence (the raw
 response, compressed) is stored with its SHA-256.
 
-The write path is built for throughput: one existence query per batch, new rows written with one
-bulk ``INSERT`` (``ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL, so a concurrent or repeated
-run cannot store a post twice) and their ids read back with one query, and the stored rows handed back as fully
+The write path is built for throughput: one existence query per batch; new rows written with
+``ON CONFLICT DO NOTHING`` (so a concurrent or repeated run cannot store a post twice), on SQLite
+by one ``executemany`` and their ids read back with one query, on PostgreSQL by ``COPY`` into a
+staging table and one ``INSERT … SELECT … RETURNING``; the stored rows handed back as fully
 loaded :class:`Post` objects (no per-row ORM flush) for event clustering.
 
 Citizens' messages (留言) from hotline exports go through :func:`store_messages`, linked to the
