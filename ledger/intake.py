@@ -510,10 +510,10 @@ def _insert_new(session: Session, source_id: int, new_items: list, values: list,
         for name, default in others:
             row[name] = default() if callable(default) else default
         rows.append(row)
-    # executemany of one small statement, then one query for the ids: on PostgreSQL this is ~3x
-    # cheaper in CPU than INSERT … RETURNING over many VALUES rows (psycopg parses each such
-    # statement with its tens of thousands of placeholders anew). A row another process stored
-    # between the existence query and this insert is skipped by the insert and then taken as new.
+    # PostgreSQL: COPY and one INSERT … SELECT … RETURNING (_insert_postgres). Elsewhere an
+    # executemany of one small statement, then one query for the ids (cheaper than INSERT …
+    # RETURNING over many VALUES rows). A row another process stored between the existence query
+    # and this insert is skipped by the insert, its id read back, and then taken as new.
     dialect = session.get_bind().dialect.name
     ids: dict[str, int] = {}
     if dialect == "postgresql":
