@@ -97,7 +97,9 @@ class PlannerStats:
             self._added += added
             if self._added < max(self.min_rows, self._known):
                 return False
-            conn.execute(text(f'ANALYZE "{self.table}"'))  # a checked identifier, not user input
+            from psycopg import sql  # the identifier quoted by the driver
+
+            conn.connection.dbapi_connection.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(self.table)))
         self._known += self._added
         self._added = 0
         self.runs += 1

@@ -439,17 +439,17 @@ def _write(
         # executemany sends and plans one UPDATE per post)
         cols = ("b_id", "b_dup", "b_event", "b_sim")
         arrays = {k: [row[k] for row in params_rows] for k in cols}
-        session.execute(
-            sql_text(
-                f"UPDATE {pt.name} SET dup_of_id = v.dup, event_id = v.ev, simhash = v.sim "
-                "FROM unnest(CAST(:b_id AS integer[]), CAST(:b_dup AS integer[]), "
-                "CAST(:b_event AS integer[]), CAST(:b_sim AS bigint[])) AS v(id, dup, ev, sim) "
-                f"WHERE {pt.name}.id = v.id"
-            ),
-            arrays,
-        )
+        session.execute(_UPDATE_FROM_ARRAYS, arrays)
     else:
         session.execute(stmt, params_rows)
+
+
+_UPDATE_FROM_ARRAYS = sql_text(  # the ``post`` table of ledger.models.core.Post
+    "UPDATE post SET dup_of_id = v.dup, event_id = v.ev, simhash = v.sim "
+    "FROM unnest(CAST(:b_id AS integer[]), CAST(:b_dup AS integer[]), "
+    "CAST(:b_event AS integer[]), CAST(:b_sim AS bigint[])) AS v(id, dup, ev, sim) "
+    "WHERE post.id = v.id"
+)
 
 
 def _event_row(

@@ -453,12 +453,16 @@ def _insert_postgres(session: Session, rows: list[dict[str, Any]],
     Several times cheaper, on the client and on the server, than an ``executemany`` of one
     ``INSERT`` per row; JSON columns serialised ahead (in an import worker) go in as they are.
     Returns external_id → id of the rows inserted (not those another writer had stored)."""
+    from psycopg import sql  # identifiers composed by the driver, quoted; values only by COPY
+
     names, params = _pg_plan(session.get_bind().dialect)
-    cols = ", ".join(f'"{n}"' for n in names)  # column names from the model, not from input
+    stage, table = sql.Identifier(_STAGE), sql.Identifier(_POST.name)
+    cols = sql.SQL(", ").join(sql.Identifier(n) for n in names)
     raw = session.connection().connection.dbapi_connection
     with raw.cursor() as cur:
-        cur.execute(f"CREATE TEMPORARY TABLE {_STAGE} AS SELECT 0 AS n, {cols} FROM {_POST.name} WITH NO DATA")
-        with cur.copy(f"COPY {_STAGE} (n, {cols}) FROM STDIN") as copy:
+        cur.execute(sql.SQL("CREATE TEMPORARY TABLE {} AS SELECT 0 AS n, {} FROM {} WITH NO DATA")
+                    .format(stage, cols, table))
+        with cur.copy(sql.SQL("COPY {} (n, {}) FROM STDIN").format(stage, cols)) as copy:
             for n, row in enumerate(rows):
                 ready = texts[n] if texts is not None else None
                 out: list[Any] = [n]
@@ -472,10 +476,11 @@ def _insert_postgres(session: Session, rows: list[dict[str, Any]],
                             value = proc(value)
                     out.append(value)
                 copy.write_row(out)
-        cur.execute(f"INSERT INTO {_POST.name} ({cols}) SELECT {cols} FROM {_STAGE} ORDER BY n "
-                    "ON CONFLICT ON CONSTRAINT uq_post_source_external DO NOTHING RETURNING external_id, id")
+        cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY n ON CONFLICT ON CONSTRAINT "
+                            "uq_post_source_external DO NOTHING RETURNING external_id, id")
+                    .format(table, cols, cols, stage))
         ids = dict(cur.fetchall())
-        cur.execute(f"DROP TABLE {_STAGE}")
+        cur.execute(sql.SQL("DROP TABLE {}").format(stage))
     return ids
 
 
