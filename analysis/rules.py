@@ -54,7 +54,7 @@ class TermIndex:
         self.terms: frozenset[str] = frozenset(uniq)
         self._auto = ahocorasick.Automaton()
         for t in uniq:
-            self._auto.add_word(t, (t, len(t) - 1, len(t) == 1))
+            self._auto.add_word(t, (t, len(t) - 1))
         if uniq:
             self._auto.make_automaton()
 
@@ -66,19 +66,16 @@ class TermIndex:
         if not text or not self.terms:
             return {}
         found: dict[str, list[int]] = {}
-        singles = False
-        for end, (t, back, single) in self._auto.iter(text.lower()):
+        for end, (t, back) in self._auto.iter(text.lower()):
             pos = found.get(t)
             if pos is None:
                 found[t] = [end - back]
-                singles = singles or single
             else:
                 pos.append(end - back)
         if len(found) < 2:
             return found
         # an occurrence is reported at its end: put the terms in order of their first start
-        order = sorted(found, key=lambda t: (len(t) == 1, found[t][0], t)) if singles else \
-            sorted(found, key=lambda t: (found[t][0], t))
+        order = sorted(found, key=lambda t: (len(t) == 1, found[t][0], t))
         return {t: found[t] for t in order}
 
 

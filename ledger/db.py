@@ -69,10 +69,10 @@ class PlannerStats:
     a burst into a young table the planner still sees the statistics of a nearly empty one (or
     none) and picks sequential scans for lookups that an index answers in milliseconds (the
     content-hash lookup of event clustering went from about 3 ms to 60 ms per batch at 50,000
-    posts). ``grew(session, n)`` after each stored batch runs ``ANALYZE`` on the table whenever
-    the rows added since the last one reach the size the table had then (and at least
-    ``min_rows``): a handful of runs over an import, each a sample of at most 30,000 rows by
-    default. Call it after the batch is committed. No-op on other databases (SQLite plans these lookups from its indexes alone)."""
+    posts). ``grew(engine, n)``, called after each stored batch is committed, runs ``ANALYZE`` on
+    the table whenever the rows added since the last one reach the size the table had then (and
+    at least ``min_rows``): a handful of runs over an import, each a sample of at most 30,000 rows
+    by default. No-op on other databases (SQLite plans these lookups from its indexes alone)."""
 
     def __init__(self, table: str, *, min_rows: int = 2_000) -> None:
         if not table.isidentifier():

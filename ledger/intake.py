@@ -403,10 +403,31 @@ def _sqlite_plan(dialect) -> tuple[str, list[tuple[str, Any, bool]]]:
         stmt = sqlite_insert(_POST).values({n: bindparam(n) for n in names}).on_conflict_do_nothing(
             index_elements=["source_id", "external_id"])
         compiled = stmt.compile(dialect=dialect)
-        params = [(n, _POST.c[n].type.dialect_impl(dialect).bind_processor(dialect), n in _JSON_COLUMNS)
-                  for n in compiled.positiontup]
-        plan = _SQLITE_PLANS[dialect] = (str(compiled), params)
+        plan = _SQLITE_PLANS[dialect] = (str(compiled), _column_params(dialect, compiled.positiontup))
     return plan
+
+
+def _column_params(dialect, names: Sequence[str]) -> list[tuple[str, Any, bool]]:
+    """Per ``post`` column in ``names``: its name, its bind processor and whether it is JSON."""
+    return [(n, _POST.c[n].type.dialect_impl(dialect).bind_processor(dialect), n in _JSON_COLUMNS)
+            for n in names]
+
+
+def _driver_values(row: dict[str, Any], ready: dict[str, str] | None,
+                   params: list[tuple[str, Any, bool]]) -> list[Any]:
+    """A row's values as the driver takes them, in the order of ``params``: what SQLAlchemy would
+    send, JSON columns taken as serialised ahead (``ready``) where they were."""
+    out = []
+    for name, proc, is_json in params:
+        if is_json:
+            text = ready.get(name) if ready is not None else None
+            value = text if text is not None else json.dumps(row[name])  # as SQLAlchemy's JSON type does
+        else:
+            value = row[name]
+            if proc is not None:
+                value = proc(value)
+        out.append(value)
+    return out
 
 
 def _insert_sqlite(session: Session, rows: list[dict[str, Any]], texts: list[dict[str, str] | None]) -> None:
@@ -414,19 +435,7 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]], texts: list[dic
     serialised ahead (in an import worker): the same statement and values SQLAlchemy would send,
     without its per-row parameter processing, a tenth of the import's time in this process."""
     sql, params = _sqlite_plan(session.get_bind().dialect)
-    tuples = []
-    for row, ready in zip(rows, texts, strict=True):
-        out = []
-        for name, proc, is_json in params:
-            if is_json:
-                text = ready.get(name) if ready is not None else None
-                value = text if text is not None else json.dumps(row[name])  # as SQLAlchemy's JSON type does
-            else:
-                value = row[name]
-                if proc is not None:
-                    value = proc(value)
-            out.append(value)
-        tuples.append(tuple(out))
+    tuples = [tuple(_driver_values(row, ready, params)) for row, ready in zip(rows, texts, strict=True)]
     session.connection().exec_driver_sql(sql, tuples)
 
 
@@ -440,9 +449,7 @@ def _pg_plan(dialect) -> tuple[list[str], list[tuple[str, Any, bool]]]:
     plan = _PG_PLANS.get(dialect)
     if plan is None:
         names = [c.name for c in _POST.columns if c.name != "id"]
-        params = [(n, _POST.c[n].type.dialect_impl(dialect).bind_processor(dialect), n in _JSON_COLUMNS)
-                  for n in names]
-        plan = _PG_PLANS[dialect] = (names, params)
+        plan = _PG_PLANS[dialect] = (names, _column_params(dialect, names))
     return plan
 
 
@@ -464,18 +471,7 @@ def _insert_postgres(session: Session, rows: list[dict[str, Any]],
                     .format(stage, cols, table))
         with cur.copy(sql.SQL("COPY {} (n, {}) FROM STDIN").format(stage, cols)) as copy:
             for n, row in enumerate(rows):
-                ready = texts[n] if texts is not None else None
-                out: list[Any] = [n]
-                for name, proc, is_json in params:
-                    if is_json:
-                        text = ready.get(name) if ready is not None else None
-                        value = text if text is not None else json.dumps(row[name])
-                    else:
-                        value = row[name]
-                        if proc is not None:
-                            value = proc(value)
-                    out.append(value)
-                copy.write_row(out)
+                copy.write_row([n, *_driver_values(row, texts[n] if texts is not None else None, params)])
         cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY n ON CONFLICT ON CONSTRAINT "
                             "uq_post_source_external DO NOTHING RETURNING external_id, id")
                     .format(table, cols, cols, stage))
