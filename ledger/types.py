@@ -29,6 +29,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=None)
         return value
 
+    def result_processor(self, dialect, coltype):
+        # PostgreSQL gives timestamptz values aware, in the session's time zone, which
+        # ledger.db.make_engine pins to UTC: they are returned as they come, with no Python call
+        # per value (tens of thousands per weekly export)
+        if dialect.name == "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
         if value is None or value.tzinfo is UTC:  # PostgreSQL sessions run in UTC (ledger.db)
             return value
