@@ -72,10 +72,15 @@ def list_sources(session: Session, *, enabled_only: bool = False) -> list[Source
 
 
 def record_success(session: Session, *, source: Source, items: int, now: datetime,
-                   etag: str | None = None, last_modified: str | None = None) -> None:
-    """Mark a crawl as succeeded: resets the failure count, keeps conditional-GET state."""
+                   etag: str | None = None, last_modified: str | None = None,
+                   warning: str | None = None) -> None:
+    """Mark a crawl as succeeded: resets the failure count, keeps conditional-GET state.
+
+    ``warning``: what the crawl skipped (see ``crawlers.web.crawl_warning``); a crawl without
+    one clears the previous crawl's."""
     was_down = source.status == "down"
     source.status = "ok"
+    source.last_warning = warning[:4000] if warning else None
     source.last_success_at = now
     source.last_crawl_at = now
     source.consecutive_failures = 0

@@ -42,6 +42,8 @@ class Source(SourceBase, table=True):
     consecutive_failures: int = 0
     last_items: int | None = None
     last_crawl_at: datetime | None = _dt()
+    # what the last successful crawl skipped (pages that failed or held no text); None: nothing
+    last_warning: str | None = Field(default=None, sa_type=Text)
 
 
 class SourceCreate(SourceBase):
