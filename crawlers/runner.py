@@ -45,6 +45,7 @@ class CrawlReport:
     not_modified: bool = False
     error: str | None = None
     marked_down: bool = False
+    warning: str | None = None  # what a successful crawl skipped (Fetched.warning)
 
 
 class CrawlError(Exception):
@@ -57,6 +58,10 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+
+    def warning(self) -> str | None:
+        """What this crawl skipped, for the source's health (None: nothing)."""
+        return None
 
 
 def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> Fetched:
@@ -122,8 +127,9 @@ def crawl_source(engine: Engine, source_id: int, *, options: CrawlOptions, asses
         result = IntakeResult()
         if fetched.items:
             result = store_posts(session, source_id=source_id, items=fetched.items, assessor=assessor, now=now)
+        report.warning = fetched.warning()
         record_success(session, source=src, items=len(fetched.items), now=now,
-                       etag=fetched.etag, last_modified=fetched.last_modified)
+                       etag=fetched.etag, last_modified=fetched.last_modified, warning=report.warning)
     report.ok = True
     report.fetched = len(fetched.items)
     report.inserted, report.updated, report.unchanged = result.inserted, result.updated, result.unchanged

@@ -316,3 +316,23 @@ def test_admin_tests_a_source_without_storing(demo_db):
     assert any("共 2 条" in s.value for s in at.success), [e.value for e in at.error]
     with session_scope(demo_db) as s:
         assert s.exec(select(func.count()).select_from(Post)).one()[0] == 0
+
+
+def test_sources_tab_shows_what_the_last_crawl_skipped(demo_db):
+    from sqlalchemy import select
+
+    from ledger.models import Source
+    from ledger.sources import record_success
+
+    now = datetime.now(UTC)
+    warning = "本次抓取发现 2 个问题（其中详情页请求失败 1 个）：http://example.org/a.html：HTTP 404；http://example.org/b.html：空页面 (empty page)"
+    with session_scope(demo_db) as s:
+        first, *others = s.exec(select(Source).order_by(Source.id)).scalars().all()
+        record_success(s, source=first, items=3, now=now, warning=warning)
+        for src in others:
+            record_success(s, source=src, items=1, now=now)
+    at = _render("admin", _principal(demo_db, "admin"))
+    table = at.dataframe[0].value
+    shown = dict(zip(table["id"], table["上次抓取的问题"], strict=True))
+    assert shown[first.id] == warning
+    assert all(shown[src.id] == "" for src in others)

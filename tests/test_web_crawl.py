@@ -166,6 +166,37 @@ def test_bad_detail_pages_are_skipped_with_reasons(mixed, site):
     assert mixed.counts["unsafe_links"] == 4  # javascript: x2, data:, mailto:
 
 
+def test_a_crawl_that_skips_pages_succeeds_with_the_problems_kept_on_the_source(mixed, site, sqlite_engine, assessor):
+    cfg = {"list_urls": [site.url("/mixed/list.html")], "item_links": "ul.items a", "title": "h1.title",
+           "body": "div.content", "published_at": ".time", "author": ".author", "politeness": FAST}
+    sid = _add(sqlite_engine, "部分页面出错的来源", "html", cfg)
+    report = crawl_source(sqlite_engine, sid, options=CrawlOptions(), assessor=assessor, now=NOW)
+    assert report.ok and report.inserted == 2, report.error
+    with session_scope(sqlite_engine) as s:
+        src = get_source(s, sid)
+        assert (src.status, src.consecutive_failures, src.last_error) == ("ok", 0, None)
+        warning = src.last_warning
+    assert warning == report.warning
+    # the same site gives the same problems as the crawl of the fixture: counted, the first few named
+    assert warning.startswith(f"本次抓取发现 {len(mixed.notes)} 个问题"
+                              f"（其中详情页请求失败 {mixed.counts['detail_failed']} 个）：")
+    named = [f"{url}：{reason}" for url, reason in mixed.notes if f"{url}：{reason}" in warning]
+    assert len(named) == 3 and warning.endswith(f"；等共 {len(mixed.notes)} 项")
+    listed = run_cli("source", "list", db_url=str(sqlite_engine.url))
+    assert listed.code == 0, listed.err
+    assert f"上次抓取的问题: {warning}" in listed.out
+
+    # the next crawl without problems (only the page already stored is linked) clears it
+    with session_scope(sqlite_engine) as s:
+        src = get_source(s, sid)
+        src.config = {**cfg, "item_links": "ul.items li:first-child a"}
+        s.add(src)
+    again = crawl_source(sqlite_engine, sid, options=CrawlOptions(), assessor=assessor, now=NOW)
+    assert again.ok and again.fetched == 0 and again.warning is None, again.error
+    with session_scope(sqlite_engine) as s:
+        assert get_source(s, sid).last_warning is None
+
+
 def test_hostile_html_ends_as_plain_text(mixed, site):
     hostile = next(i for i in mixed.items if i.url.endswith("/mixed/hostile.html"))
     assert hostile.title == "关于停水通知的投诉"

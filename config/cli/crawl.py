@@ -32,6 +32,8 @@ def crawl_cmd(
         return
     typer.echo(f"抓取完成 (crawled): 获取 {report.fetched} 条, 新增 {report.inserted}, "
                f"更新 {report.updated}, 未变 {report.unchanged}")
+    if report.warning:
+        typer.echo(f"注意 (warning): {report.warning}")
 
 
 def register(app: typer.Typer) -> None:

@@ -83,6 +83,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON 输出")) 
                 "last_success_at": iso_local(s.last_success_at), "last_error": s.last_error,
                 "last_error_at": iso_local(s.last_error_at),
                 "consecutive_failures": s.consecutive_failures, "last_items": s.last_items,
+                "last_warning": s.last_warning,
             }
             for s in list_sources(session)
         ]
@@ -99,6 +100,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON 输出")) 
             f"  最近成功 {r['last_success_at'] or '-'}  连续失败 {r['consecutive_failures']}"
             f"  上次条数 {r['last_items'] if r['last_items'] is not None else '-'}"
             + (f"\n      最近错误: {r['last_error']}" if r["last_error"] and r["status"] != "ok" else "")
+            + (f"\n      上次抓取的问题: {r['last_warning']}" if r["last_warning"] and r["status"] == "ok" else "")
         )
 
 

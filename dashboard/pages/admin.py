@@ -22,7 +22,8 @@ def _sources() -> None:
         rows = [{"id": s.id, "名称": s.name, "类型": s.kind, "地址": s.url or "—", "启用": s.enabled,
                  "状态": status_zh.get(s.status, s.status), "最近成功": local_time(s.last_success_at),
                  "连续失败": s.consecutive_failures, "上次条数": s.last_items,
-                 "最近错误": s.last_error or ""} for s in list_sources(session)]
+                 "最近错误": s.last_error or "",
+                 "上次抓取的问题": (s.last_warning or "") if s.status == "ok" else ""} for s in list_sources(session)]
     if not rows:
         st.info("尚未配置来源（可用命令 yuqing source add 添加）")
         return
