@@ -61,6 +61,8 @@ def preview_source(engine: Engine, settings: Settings, source_id: int, now: date
         fresh = Source.model_validate(source.model_dump())
         fresh.etag = fresh.last_modified = None
         fetched = fetch_feed_source(fresh, options, now)
+        if fetched.problem:
+            notes = [(source.url or "", fetched.problem)]
     else:
         raise ValueError(f"来源类型 {source.kind!r} 不能试抓 (kind cannot be fetched; use `yuqing import`)")
     rows = []

@@ -78,8 +78,16 @@ def fetch_feed(
         raise FeedError(f"无法获取 (fetch failed): {exc.__class__.__name__}: {exc}") from exc
 
 
-def parse_feed(body: bytes, *, base_url: str | None = None, content_type: str | None = None) -> list[RawPost]:
-    """Parse RSS/Atom bytes into items. A body that is not a feed raises :class:`FeedError`."""
+@dataclass
+class ParsedFeed:
+    items: list[RawPost]
+    problem: str | None = None  # a malformed but complete feed, read leniently: what was wrong
+
+
+def parse_feed(body: bytes, *, base_url: str | None = None, content_type: str | None = None) -> ParsedFeed:
+    """Parse RSS/Atom bytes into items. A body that is not a feed, or is cut off, raises
+    :class:`FeedError`; a complete feed with errors (an undefined entity, a tag left open, a
+    charset other than declared) is read leniently and its ``problem`` says what was wrong."""
     if not body or not body.strip():
         raise FeedError("空响应 (empty response): not a feed")
     headers = {"content-type": content_type} if content_type else None
@@ -93,6 +101,11 @@ def parse_feed(body: bytes, *, base_url: str | None = None, content_type: str | 
     if parsed.get("bozo") and _truncated(body):
         # a cut-off document: the entries feedparser recovered may be partial; store none of them
         raise FeedError(f"订阅源不完整或格式错误 (truncated / malformed feed): {parsed.get('bozo_exception')}")
+    problem = None
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        problem = (f"订阅源格式不规范，已按宽松方式读取 {len(parsed.entries)} 条，请核对是否完整"
+                   f" (malformed feed read leniently): {exc.__class__.__name__}: {exc}")
     items: list[RawPost] = []
     for entry in parsed.entries:
         link = entry.get("link")
@@ -125,7 +138,7 @@ def parse_feed(body: bytes, *, base_url: str | None = None, content_type: str | 
                 raw_content_type="application/json; feed-entry",
             )
         )
-    return items
+    return ParsedFeed(items, problem)
 
 
 _CLOSERS = (b"</rss>", b"</feed>", b"</rdf:rdf>", b"</rdf>")

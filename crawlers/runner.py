@@ -58,10 +58,11 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+    problem: str | None = None  # e.g. a malformed feed read leniently
 
     def warning(self) -> str | None:
-        """What this crawl skipped, for the source's health (None: nothing)."""
-        return None
+        """What went wrong in this (successful) crawl, for the source's health (None: nothing)."""
+        return self.problem
 
 
 def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> Fetched:
@@ -75,10 +76,10 @@ def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> F
                          max_bytes=options.max_bytes, proxy=options.proxy)
         if got.not_modified:
             return Fetched([], source.etag, source.last_modified, not_modified=True)
-        items = parse_feed(got.body, base_url=source.url, content_type=got.content_type)
+        parsed = parse_feed(got.body, base_url=source.url, content_type=got.content_type)
     except FeedError as exc:
         raise CrawlError(str(exc)) from exc
-    return Fetched(items, got.etag, got.last_modified)
+    return Fetched(parsed.items, got.etag, got.last_modified, problem=parsed.problem)
 
 
 def _web_fetcher(source: Source, options: CrawlOptions, now: datetime, engine: Engine | None = None) -> Fetched:
@@ -127,7 +128,8 @@ def crawl_source(engine: Engine, source_id: int, *, options: CrawlOptions, asses
         result = IntakeResult()
         if fetched.items:
             result = store_posts(session, source_id=source_id, items=fetched.items, assessor=assessor, now=now)
-        report.warning = fetched.warning()
+        # unchanged since the last fetch (304): so is what was wrong with it
+        report.warning = src.last_warning if fetched.not_modified else fetched.warning()
         record_success(session, source=src, items=len(fetched.items), now=now,
                        etag=fetched.etag, last_modified=fetched.last_modified, warning=report.warning)
     report.ok = True

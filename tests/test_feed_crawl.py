@@ -147,3 +147,32 @@ def test_oversized_feed_is_refused(sqlite_engine, assessor, fixed_now):
         report = crawl_source(sqlite_engine, sid, options=CrawlOptions(max_bytes=1000), assessor=assessor,
                               now=fixed_now)
     assert not report.ok and "过大" in report.error
+
+
+def test_malformed_but_complete_feed_is_stored_with_the_problem_on_the_source(sqlite_engine, assessor, fixed_now):
+    # an entity HTML knows but XML does not, in an otherwise whole feed: read leniently, not refused
+    sloppy = RSS.replace("小区停水三天无人管", "小区停水&nbsp;三天无人管")
+    with FeedServer() as srv:
+        srv.set("/sloppy", sloppy.encode())
+        sid = _source(sqlite_engine, srv.base + "/sloppy")
+        report = crawl_source(sqlite_engine, sid, options=CrawlOptions(), assessor=assessor, now=fixed_now)
+        assert report.ok and report.inserted == 2, report.error
+        with Session(sqlite_engine) as s:
+            src = s.get(Source, sid)
+            assert src.status == "ok" and src.last_error is None
+            assert src.last_warning == report.warning
+            assert "订阅源格式不规范" in src.last_warning and "读取 2 条" in src.last_warning
+            assert "undefined entity" in src.last_warning
+        # unchanged (answered 304): the problem stays
+        same = crawl_source(sqlite_engine, sid, options=CrawlOptions(), assessor=assessor,
+                            now=fixed_now + timedelta(minutes=5))
+        assert same.ok and same.not_modified and same.warning == report.warning
+        with Session(sqlite_engine) as s:
+            assert s.get(Source, sid).last_warning == report.warning
+        # fixed at the source: the next crawl stores nothing new and clears the problem
+        srv.set("/sloppy", RSS.encode())
+        again = crawl_source(sqlite_engine, sid, options=CrawlOptions(), assessor=assessor,
+                             now=fixed_now + timedelta(minutes=10))
+        assert again.ok and again.warning is None
+        with Session(sqlite_engine) as s:
+            assert s.get(Source, sid).last_warning is None
