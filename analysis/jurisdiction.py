@@ -11,7 +11,7 @@ a locality string.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,6 +165,17 @@ class Gazetteer:
             return self.city_departments.get(unit) or self.department_format.format(locality=self.city, unit=unit)
         override = self.county_departments.get(county, {}).get(unit)
         return override or self.department_format.format(locality=self.city + county, unit=unit)
+
+    def unit_names(self, lead_units: Iterable[str] = ()) -> list[str]:
+        """Every responsible unit this gazetteer can name: the city's government and, for each of
+        ``lead_units`` (the topics' 主管部门), its department; then the same for each county in
+        the order of the file. No name twice."""
+        leads = list(dict.fromkeys(u for u in lead_units if u))
+        out = [self._government(None), *(self._department(None, u) for u in leads)]
+        for county in self.county_departments:
+            out.append(self._government(county))
+            out.extend(self._department(county, u) for u in leads)
+        return list(dict.fromkeys(out))
 
     # ------------------------------------------------------------------ resolve
     def resolve(self, text: str, hits: Hits, lead_units: Sequence[str] = ()) -> JurisdictionResult:

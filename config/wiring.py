@@ -31,6 +31,15 @@ def load_gazetteer(settings: Settings) -> Gazetteer:
         raise ConfigFileError(f"地名库配置错误 {config_path('units.toml', settings)}: {exc}") from exc
 
 
+def known_units(settings: Settings) -> list[str]:
+    """The responsible units the configuration names, for the dashboard's unit pickers: each
+    locality's government and the lead department of every focus topic (``rules.toml``, also
+    the topic model's units) at each level, as the jurisdiction rules would write them."""
+    rules = load_rule_config(settings)
+    leads = [r.lead_unit for r in rules.rules.rules if r.lead_unit] + list(rules.model_units.values())
+    return load_gazetteer(settings).unit_names(leads)
+
+
 def load_topic_model(path: Path) -> Any:
     """A trained topic classifier (``.predict(texts) -> [(label, prob)]``) from ``path``."""
     try:

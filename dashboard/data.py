@@ -49,6 +49,44 @@ def case_env():
     return _case_env_for(str(cfg.config_dir) if cfg.config_dir else None)
 
 
+@st.cache_resource
+def _configured_units_for(config_dir: str | None) -> list[str]:
+    from config.wiring import known_units
+
+    return known_units(settings())
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _units_in_use_at(url: str) -> list[str]:
+    from ledger.dashqueries import units_in_use
+    from ledger.db import session_scope
+
+    with session_scope(_engine_for(url)) as session:
+        return units_in_use(session)
+
+
+def unit_options() -> list[str]:
+    """Units to pick from: those the configuration names (governments and lead departments of
+    the gazetteer, cached per config dir; saving a config file clears the cache), then the
+    others already used in the ledger (cases, commitments, messages, roster, users; read at most
+    once a minute), in that order."""
+    cfg = settings()
+    configured = _configured_units_for(str(cfg.config_dir) if cfg.config_dir else None)
+    return list(dict.fromkeys([*configured, *_units_in_use_at(database_url())]))
+
+
+def unit_picker(container, label: str, *, value: str | None, key: str) -> str | None:
+    """A unit field: pick a known unit (typing filters the list) or enter a new name, so that one
+    unit is not split into several spellings across cases, commitments and statistics."""
+    options = unit_options()
+    value = (value or "").strip() or None
+    if value is not None and value not in options:
+        options = [value, *options]
+    picked = container.selectbox(label, options, index=options.index(value) if value else None, key=key,
+                                 accept_new_options=True, placeholder="选择或输入单位名称")
+    return (picked or "").strip() or None
+
+
 def now() -> datetime:
     """The current instant (the dashboard is a composition root: it reads the clock here)."""
     return datetime.now(UTC)

@@ -86,6 +86,20 @@ def distinct_values(session: Session, column) -> list[str]:
     return [v for v in session.exec(select(column).distinct().order_by(column)).scalars() if v]  # type: ignore[call-overload]
 
 
+def units_in_use(session: Session) -> list[str]:
+    """Unit names the ledger already holds: cases' responsible and lead units, commitments'
+    owners, messages' units, the roster's people and unit users, sorted, without repeats."""
+    from ledger.models.alerts import Person
+    from ledger.models.cases import Commitment
+    from ledger.models.users import User
+
+    names: set[str] = set()
+    for column in (Case.responsible_unit, Case.lead_unit, Commitment.owner_unit, Message.unit, Person.unit,
+                   User.unit):
+        names.update(distinct_values(session, column))
+    return sorted(names)
+
+
 def posts_per_day_sql(session: Session, *, since: datetime) -> list[tuple[str, int]]:
     """Posts per Asia/Shanghai day since ``since``, counted in the database."""
     dialect = session.get_bind().dialect.name

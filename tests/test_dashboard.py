@@ -271,12 +271,15 @@ def test_events_page_and_open_case_from_event(demo_db, sqlite_url):
     assert len(events) > 0 and (events["热度"].diff().dropna() <= 1e-9).all()  # hottest first
     with session_scope(demo_db) as s:
         before = s.exec(select(func.count()).select_from(Case)).one()[0]
+    suggested = at.selectbox(key="ev_case_unit").value  # the unit jurisdiction suggests, preselected
+    assert suggested and suggested in at.selectbox(key="ev_case_unit").options
     at.button[0].click().run()  # the 立案 form of the selected event
     assert not at.error, [e.value for e in at.error]
     with session_scope(demo_db) as s:
         assert s.exec(select(func.count()).select_from(Case)).one()[0] == before + 1
         case = s.exec(select(Case).order_by(Case.id.desc())).scalars().first()
         assert case.event_id is not None and case.created_by == "zhiban"
+        assert case.responsible_unit == suggested
 
 
 def test_export_page_generates_downloads(demo_db, tmp_path, monkeypatch):
@@ -336,3 +339,35 @@ def test_sources_tab_shows_what_the_last_crawl_skipped(demo_db):
     shown = dict(zip(table["id"], table["上次抓取的问题"], strict=True))
     assert shown[first.id] == warning
     assert all(shown[src.id] == "" for src in others)
+
+
+def test_case_form_picks_the_unit_from_the_configured_and_used_units(demo_db):
+    from sqlalchemy import select
+
+    from ledger.models.cases import Case
+
+    from config.caseconfig import load_case_env
+    from ledger.cases import open_case
+
+    with session_scope(demo_db) as s:  # a unit the configuration does not name, already used
+        open_case(s, title="旧案", grade="一般", discovered_at=datetime.now(UTC) - timedelta(days=2),
+                  now=datetime.now(UTC), actor="t", env=load_case_env(get_settings()),
+                  responsible_unit="示例市城管执法局直属大队")
+    duty = _principal(demo_db, "zhiban")
+    at = _render("cases", duty)
+    picker = at.selectbox(key="oc_unit")
+    assert picker.value is None  # nothing chosen for the duty officer
+    options = picker.options
+    # the gazetteer's governments and lead departments, as jurisdiction names them …
+    assert options[0] == "示例市人民政府"
+    assert {"示例市青山区人民政府", "示例市云溪县人社局", "示例市生态环境局河西分局"} <= set(options)
+    # … then the units already in the ledger that the configuration does not name
+    assert options.index("示例市城管执法局直属大队") > options.index("示例市云溪县人社局")
+    assert "示例市城管执法局直属大队" in options and len(options) == len(set(options))
+    next(t for t in at.text_input if t.label == "标题").input("路灯长期不亮")
+    picker.set_value("示例市青山区住建局")
+    next(b for b in at.button if b.label == "立案").click().run()
+    assert not at.error, [e.value for e in at.error]
+    with session_scope(demo_db) as s:
+        case = s.exec(select(Case).where(Case.title == "路灯长期不亮")).scalars().one()
+        assert case.responsible_unit == "示例市青山区住建局"

@@ -112,3 +112,19 @@ def test_bad_gazetteer_is_refused(raw: dict, message: str) -> None:
     with pytest.raises(RuleError) as err:
         Gazetteer.from_dict(raw)
     assert message in str(err.value)
+
+
+def test_unit_names_are_the_units_resolve_can_name(gaz) -> None:
+    names = gaz.unit_names(["人社局", "生态环境局", "人社局", ""])
+    assert names[:3] == ["示例市人民政府", "示例市人社局", "示例市生态环境局"]
+    assert len(names) == len(set(names))
+    # every county's government and departments, with the file's overrides
+    for county in ("青山区", "河西区", "云溪县"):
+        assert f"示例市{county}人民政府" in names and f"示例市{county}人社局" in names
+    assert "示例市生态环境局河西分局" in names and "示例市河西区生态环境局" not in names
+    assert "示例高新区管委会" in names
+    # exactly what resolution gives for a post about wages in a county
+    r = resolve(gaz, "云溪县桃源镇有工地拖欠工资", ("人社局",))
+    assert r.responsible_unit in names
+    # without lead units: the governments only
+    assert all(n.endswith(("人民政府", "管委会")) for n in gaz.unit_names()) and len(gaz.unit_names()) > 3

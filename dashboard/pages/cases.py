@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import SHANGHAI, case_env, countdown, engine, local_time, now
+from dashboard.data import SHANGHAI, case_env, countdown, engine, local_time, now, unit_picker
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -83,7 +83,7 @@ def _open_case_form(user: Principal) -> None:
             c = st.columns(3)
             grade = c[0].selectbox("等级", list(env.policy.grades))
             disposal = c[1].selectbox("处置类型", ["（待定）", *env.policy.disposal.keys()])
-            unit = c[2].text_input("责任单位")
+            unit = unit_picker(c[2], "责任单位", value=None, key="oc_unit")
             c2 = st.columns(2)
             day = c2[0].date_input("发现日期", value=now().astimezone(SHANGHAI).date())
             at = c2[1].time_input("发现时间", value=now().astimezone(SHANGHAI).time().replace(second=0, microsecond=0))
@@ -94,7 +94,7 @@ def _open_case_form(user: Principal) -> None:
                     return
                 _act("立案", open_case, title=title, grade=grade, discovered_at=_local_dt(day, at), now=now(),
                      actor=user.username, env=env, summary=summary or None,
-                     disposal_type=None if disposal == "（待定）" else disposal, responsible_unit=unit or None)
+                     disposal_type=None if disposal == "（待定）" else disposal, responsible_unit=unit)
 
 
 def render(user: Principal) -> None:
@@ -265,10 +265,10 @@ def _commitments(user: Principal, d: dict, show) -> None:
         st.markdown("**记录承诺**")
         text = st.text_input("承诺内容")
         cc = st.columns(2)
-        owner = cc[0].text_input("责任单位", value=user.unit or d.get("responsible_unit") or "")
+        owner = unit_picker(cc[0], "责任单位", value=user.unit or d.get("responsible_unit"), key=f"cm_unit_{d['id']}")
         due = cc[1].date_input("期限", value=now().astimezone(SHANGHAI).date() + timedelta(days=30))
         if st.form_submit_button("保存承诺"):
-            _act("记录承诺", add_commitment, case_id=d["id"], text=text, owner_unit=owner, due_date=due, now=now(),
+            _act("记录承诺", add_commitment, case_id=d["id"], text=text, owner_unit=owner or "", due_date=due, now=now(),
                  actor=user.username, env=env)
     if rows:
         with st.form(f"cmu_{d['id']}", clear_on_submit=True):
@@ -306,10 +306,10 @@ def _actions(user: Principal, d: dict) -> None:
                 st.rerun()
     if may(user.role, "assign"):
         cc = st.columns([2, 2, 1])
-        unit = cc[0].text_input("责任单位", value=d.get("responsible_unit") or "", key=f"as_u_{cid}")
+        unit = unit_picker(cc[0], "责任单位", value=d.get("responsible_unit"), key=f"as_u_{cid}")
         disposal = cc[1].selectbox("处置类型", ["（不变）", *env.policy.disposal.keys()], key=f"as_d_{cid}")
         if cc[2].button("保存", key=f"as_go_{cid}"):
-            changes = {"responsible_unit": unit or None}
+            changes = {"responsible_unit": unit}
             if disposal != "（不变）":
                 changes["disposal_type"] = disposal
             _act("交办信息", update_case, case_id=cid, now=now(), actor=user.username, env=env, changes=changes)

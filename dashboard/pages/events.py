@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import SHANGHAI, case_env, engine, local_time, now
+from dashboard.data import SHANGHAI, case_env, engine, local_time, now, unit_picker
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -68,7 +68,7 @@ def _open_from_event(user: Principal, event_id: int, label: str, facts: dict) ->
         grades = list(env.policy.grades)
         grade = st.selectbox("等级（系统建议已预选）", grades,
                              index=grades.index(facts["grade"]) if facts["grade"] in grades else 0)
-        unit = st.text_input("责任单位（系统建议）", value=facts.get("responsible_unit") or "")
+        unit = unit_picker(st, "责任单位（系统建议）", value=facts.get("responsible_unit"), key="ev_case_unit")
         st.caption(f"发现时间：{local_time(facts['discovered_at'])}（该事件帖文首次入库时间）")
         if st.form_submit_button("立案", type="primary"):
             disposal = facts.get("disposal_type")
@@ -76,7 +76,7 @@ def _open_from_event(user: Principal, event_id: int, label: str, facts: dict) ->
                 with session_scope(engine()) as session:
                     case = open_case(session, title=title, grade=grade, discovered_at=facts["discovered_at"],
                                      now=now(), actor=user.username, env=env, event_id=event_id,
-                                     post_ids=facts["post_ids"], responsible_unit=unit or None,
+                                     post_ids=facts["post_ids"], responsible_unit=unit,
                                      category=facts.get("category"), jurisdiction=facts.get("jurisdiction"),
                                      disposal_type=disposal if disposal in env.policy.disposal else None)
                     number = case.number
