@@ -202,3 +202,21 @@ def test_a_local_cases_toml_changes_the_review_steps(db, capsys, monkeypatch, tm
     (local / "cases.toml").write_text(custom.replace('"发现" = ["研判"]', '"发现" = ["完成"]'), encoding="utf-8")
     code, _, err = run(["case", "list"], capsys)
     assert code == 1 and "cases.toml" in err and "未知状态" in err
+
+
+def test_a_unit_name_nobody_knows_is_stored_with_a_notice_naming_the_close_ones(db, capsys) -> None:
+    code, out, err = run(["case", "open", "--title", "小区路灯不亮", "--grade", "一般",
+                          "--discovered-at", recent(1), "--unit", "住建局"], capsys)
+    assert code == 0, err
+    case_id = out.strip()
+    assert "注意: 单位「住建局」不在单位清单和已有记录中, 是否应为: 示例市住建局" in err
+    code, out, err = run(["case", "show", case_id, "--json"], capsys)
+    assert json.loads(out)["responsible_unit"] == "住建局"  # stored as given: a notice, not a refusal
+    # a unit the gazetteer names, or one already in the ledger, passes silently
+    code, out, err = run(["case", "edit", case_id, "--unit", "示例市青山区住建局", "--co-unit", "住建局"], capsys)
+    assert code == 0 and "注意" not in err, err
+    # a name close to nothing known is recorded as a new unit, and said so
+    code, out, err = run(["case", "commitment", "add", case_id, "--text", "一周内修复路灯",
+                          "--owner-unit", "某某物业公司", "--due", "2030-01-01"], capsys)
+    assert code == 0, err
+    assert "注意: 单位「某某物业公司」不在单位清单和已有记录中 (按新单位记录)" in err

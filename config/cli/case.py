@@ -67,6 +67,33 @@ def _run(work: Callable[[Any, Any, Any], T]) -> T:
         engine.dispose()
 
 
+def _unit_notices(session: Any, names: list[str | None]) -> list[str]:
+    """A notice for each unit name that neither the configuration (``known_units``) nor the
+    ledger knows, with the closest known names: one unit spelt several ways splits its cases,
+    statistics and on-time rates. Nothing is refused; the name is stored as given."""
+    import difflib
+
+    from config.wiring import known_units
+    from ledger.dashqueries import units_in_use
+
+    given = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
+    if not given:
+        return []
+    try:
+        configured = known_units(settings())
+    except ValueError:  # a broken units.toml / rules.toml: reported by the commands that need them
+        configured = []
+    pool = list(dict.fromkeys([*configured, *units_in_use(session)]))
+    out = []
+    for name in given:
+        if name in pool:
+            continue
+        close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
+        out.append(f"注意: 单位「{name}」不在单位清单和已有记录中"
+                   + (f", 是否应为: {'、'.join(close)}" if close else " (按新单位记录)"))
+    return out
+
+
 def _when(value: str | None, option: str, default: Any) -> Any:
     return parse_instant(value, option) if value is not None else default
 
@@ -105,20 +132,23 @@ def open_cmd(
     occ = _when(occurred_at, "--occurred-at", None)
 
     def work(session, env, now):
+        notices = _unit_notices(session, [unit, lead_unit, *co_unit])
         case = open_case(
             session, title=title, grade=grade, discovered_at=disc, occurred_at=occ, now=now, actor=actor,
             env=env, summary=summary, category=category, topic=topic, disposal_type=disposal_type,
             jurisdiction=jurisdiction, responsible_unit=unit, lead_unit=lead_unit, co_units=co_unit,
             event_id=event, post_ids=post,
         )
-        return case.id, case.number
+        return case.id, case.number, notices
 
-    case_id, number = _run(work)
+    case_id, number, notices = _run(work)
     if as_json:
         print_json({"id": case_id, "number": number})
     else:
         typer.echo(case_id)
         echo_err(f"已立案: {number} (id {case_id})")
+    for notice in notices:
+        echo_err(notice)
 
 
 @case_app.command("show")
@@ -257,9 +287,14 @@ def edit_cmd(
         changes["co_units"] = co_unit
     if occurred_at is not None:
         changes["occurred_at"] = parse_instant(occurred_at, "--occurred-at")
-    number = _run(lambda session, env, now: update_case(
-        session, case_id=case_ref, now=now, actor=actor, env=env, changes=changes).number)
+    def work(session, env, now):
+        notices = _unit_notices(session, [unit, lead_unit, *co_unit])
+        return update_case(session, case_id=case_ref, now=now, actor=actor, env=env, changes=changes).number, notices
+
+    number, notices = _run(work)
     typer.echo(f"已修改: {number}")
+    for notice in notices:
+        echo_err(notice)
 
 
 @case_app.command("report")
@@ -399,10 +434,15 @@ def commitment_add_cmd(
     from ledger.caseitems import add_commitment
 
     due_date = _date(due, "--due")
-    cid = _run(lambda session, env, now: add_commitment(
-        session, case_id=case_ref, text=text, owner_unit=owner_unit, due_date=due_date, now=now,
-        actor=actor, env=env).id)
+    def work(session, env, now):
+        notices = _unit_notices(session, [owner_unit])
+        return add_commitment(session, case_id=case_ref, text=text, owner_unit=owner_unit, due_date=due_date,
+                              now=now, actor=actor, env=env).id, notices
+
+    cid, notices = _run(work)
     typer.echo(cid)
+    for notice in notices:
+        echo_err(notice)
 
 
 @commitment_app.command("update")
