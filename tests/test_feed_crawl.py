@@ -163,6 +163,12 @@ def test_malformed_but_complete_feed_is_stored_with_the_problem_on_the_source(sq
             assert src.last_warning == report.warning
             assert "订阅源格式不规范" in src.last_warning and "读取 2 条" in src.last_warning
             assert "undefined entity" in src.last_warning
+        # `yuqing source test` (preview, nothing stored) lists the same problem beside the entries
+        from config.runtime import preview_source
+        from config.settings import get_settings
+
+        _src, rows, total, notes = preview_source(sqlite_engine, get_settings(), sid, fixed_now)
+        assert total == 2 and notes == [(srv.base + "/sloppy", src.last_warning)]
         # unchanged (answered 304): the problem stays
         same = crawl_source(sqlite_engine, sid, options=CrawlOptions(), assessor=assessor,
                             now=fixed_now + timedelta(minutes=5))
