@@ -344,10 +344,9 @@ def test_sources_tab_shows_what_the_last_crawl_skipped(demo_db):
 def test_case_form_picks_the_unit_from_the_configured_and_used_units(demo_db):
     from sqlalchemy import select
 
-    from ledger.models.cases import Case
-
     from config.caseconfig import load_case_env
     from ledger.cases import open_case
+    from ledger.models.cases import Case
 
     with session_scope(demo_db) as s:  # a unit the configuration does not name, already used
         open_case(s, title="旧案", grade="一般", discovered_at=datetime.now(UTC) - timedelta(days=2),
@@ -371,3 +370,32 @@ def test_case_form_picks_the_unit_from_the_configured_and_used_units(demo_db):
     with session_scope(demo_db) as s:
         case = s.exec(select(Case).where(Case.title == "路灯长期不亮")).scalars().one()
         assert case.responsible_unit == "示例市青山区住建局"
+
+
+def test_duty_page_says_which_sources_leave_a_blind_spot(demo_db):
+    from sqlalchemy import select
+
+    from ledger.models import Source
+    from ledger.sources import add_source, record_failure, record_success
+
+    duty = _principal(demo_db, "zhiban")
+    now = datetime.now(UTC)
+    with session_scope(demo_db) as s:
+        for src in s.exec(select(Source)).scalars().all():
+            record_success(s, source=src, items=1, now=now)
+    at = _render("onduty", duty)
+    assert not at.warning and any("均正常" in c.value for c in at.caption), [c.value for c in at.caption]
+    with session_scope(demo_db) as s:
+        down = add_source(s, name="县论坛", kind="rss", url="http://127.0.0.1:9/x", actor="t", now=now)
+        for _ in range(3):
+            record_failure(s, source=down, error="HTTP 503", now=now, down_after=3)
+        partial = add_source(s, name="网上问政", kind="rss", url="http://127.0.0.1:9/y", actor="t", now=now)
+        record_success(s, source=partial, items=3, now=now, warning="本次抓取发现 2 个问题：…")
+        off = add_source(s, name="已停用来源", kind="rss", url="http://127.0.0.1:9/z", actor="t", now=now)
+        off.enabled = False
+        for _ in range(3):
+            record_failure(s, source=off, error="HTTP 404", now=now, down_after=3)
+    at = _render("onduty", duty)
+    (warning,) = [w.value for w in at.warning]
+    assert "中断 1 个（县论坛）" in warning and "部分页面未能采集 1 个（网上问政）" in warning
+    assert "已停用来源" not in warning and "最近抓取失败" not in warning

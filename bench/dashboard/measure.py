@@ -101,10 +101,14 @@ class Pages:
         from ledger.alerts import alert_to_dict, list_alerts
         from ledger.dashqueries import flagged_posts, open_cases_with_clocks
         from ledger.duty import on_duty_at
+        from ledger.sources import list_sources
 
         at, unit = self.now, self._unit()
         with session_scope(self.engine) as s:
             t("on_duty_at", lambda: on_duty_at(s, at=at).as_dict())
+        with session_scope(self.engine) as s:  # the source-health line
+            t("list_sources", lambda: [(x.name, x.status, bool(x.last_warning))
+                                       for x in list_sources(s, enabled_only=True)])
         with session_scope(self.engine) as s:
             t("open_cases_with_clocks", lambda: [(c.number, [k.due_at for k in ks])
                                                  for c, ks in open_cases_with_clocks(s, unit=unit)])

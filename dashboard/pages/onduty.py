@@ -1,4 +1,5 @@
-"""Page 值班台: who is on duty, unacknowledged alerts, open cases with running clocks, flagged posts."""
+"""Page 值班台: who is on duty, whether every source is being collected, unacknowledged alerts, open
+cases with running clocks, flagged posts."""
 
 from __future__ import annotations
 
@@ -24,6 +25,37 @@ def _on_duty_box() -> None:
     c1, c2 = st.columns(2)
     c1.metric("当前值班", people)
     c2.metric("带班领导", leaders)
+
+
+def source_health_line() -> tuple[str, str]:
+    """("ok" | "warning", text): whether every enabled source is being collected, for the duty
+    officer; a source that is down, failing, or skipping pages leaves a blind spot."""
+    from ledger.db import session_scope
+    from ledger.sources import list_sources
+
+    with session_scope(engine()) as session:
+        sources = [(s.name, s.status, bool(s.last_warning)) for s in list_sources(session, enabled_only=True)]
+    if not sources:
+        return "warning", "尚未配置信息来源：没有在监测任何渠道"
+    groups = [
+        ("中断", [n for n, st_, _ in sources if st_ == "down"]),
+        ("最近抓取失败", [n for n, st_, _ in sources if st_ == "error"]),
+        ("部分页面未能采集", [n for n, st_, w in sources if st_ == "ok" and w]),
+    ]
+    parts = [f"{label} {len(names)} 个（{'、'.join(names[:5])}{'等' if len(names) > 5 else ''}）"
+             for label, names in groups if names]
+    if not parts:
+        waiting = sum(1 for _, st_, _ in sources if st_ == "new")
+        return "ok", f"信息来源 {len(sources)} 个均正常" + (f"（其中 {waiting} 个尚未抓取）" if waiting else "")
+    return "warning", f"信息来源 {len(sources)} 个，其中" + "，".join(parts) + "。详见 设置 · 来源"
+
+
+def _source_health() -> None:
+    level, text = source_health_line()
+    if level == "ok":
+        st.caption(text)
+    else:
+        st.warning(text)
 
 
 def _alerts(user: Principal) -> None:
@@ -128,6 +160,7 @@ def render(user: Principal) -> None:
     def live() -> None:
         st.caption(f"更新于 {local_time(now())}（每 {every} 秒自动刷新）")
         _on_duty_box()
+        _source_health()
         _cases(user)
         _flagged(user)
 
