@@ -100,8 +100,4 @@ def mask_pii(text: str | None) -> tuple[str, list[str]]:
 
 def mask(text: str | None) -> str:
     """Masked text only."""
-    if not text:
-        return ""
-    if not _CANDIDATE.search(text):  # most texts hold no number at all: one scan answers
-        return text
     return mask_pii(text)[0]

@@ -38,7 +38,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
-        if value is None or value.tzinfo is UTC:  # PostgreSQL sessions run in UTC (ledger.db)
+        if value is None or value.tzinfo is UTC:
             return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
