@@ -45,7 +45,7 @@ class CrawlReport:
     not_modified: bool = False
     error: str | None = None
     marked_down: bool = False
-    warning: str | None = None  # what a successful crawl skipped (Fetched.warning)
+    warning: str | None = None  # what went wrong in a successful crawl (Fetched.problem)
 
 
 class CrawlError(Exception):
@@ -58,11 +58,9 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
-    problem: str | None = None  # e.g. a malformed feed read leniently
-
-    def warning(self) -> str | None:
-        """What went wrong in this (successful) crawl, for the source's health (None: nothing)."""
-        return self.problem
+    # what went wrong in this successful crawl, for the source's health (a malformed feed read
+    # leniently, detail pages skipped: crawlers.web.crawl_warning); None: nothing
+    problem: str | None = None
 
 
 def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> Fetched:
@@ -129,7 +127,7 @@ def crawl_source(engine: Engine, source_id: int, *, options: CrawlOptions, asses
         if fetched.items:
             result = store_posts(session, source_id=source_id, items=fetched.items, assessor=assessor, now=now)
         # unchanged since the last fetch (304): so is what was wrong with it
-        report.warning = src.last_warning if fetched.not_modified else fetched.warning()
+        report.warning = src.last_warning if fetched.not_modified else fetched.problem
         record_success(session, source=src, items=len(fetched.items), now=now,
                        etag=fetched.etag, last_modified=fetched.last_modified, warning=report.warning)
     report.ok = True

@@ -49,15 +49,13 @@ class WebFetched(Fetched):
     counts: dict[str, int] = field(default_factory=dict)
     requests: int = 0
 
-    def warning(self) -> str | None:
-        return crawl_warning(self.notes, self.counts)
-
 
 def crawl_warning(notes: list[tuple[str, str]], counts: dict[str, int], *, shown: int = 3) -> str | None:
     """A summary, for the source's health, of what a successful crawl noted about single pages and
     entries (detail pages that failed, pages without text, ids taken from the URL, …): the count
-    and the first ``shown`` with their reasons. None when nothing was skipped. A crawl that stores some posts while others
-    fail must not look healthy: a site that breaks page by page shows here first."""
+    and the first ``shown`` with their reasons; None when nothing was noted. A crawl that stores
+    some posts while others fail must not look healthy: a site that breaks page by page shows
+    here first."""
     if not notes:
         return None
     failed = counts.get("detail_failed", 0)
@@ -276,4 +274,5 @@ def fetch_web_source(source, options: CrawlOptions, now: datetime, *, known_ids:
     if kind == "html" and attempted and not items:
         shown = "; ".join(f"{url}: {reason}" for url, reason in notes[:3])
         raise CrawlError(f"详情页全部失败 (every detail page failed): {shown}")
-    return WebFetched(items=items, notes=notes, counts=counts, requests=result.get("requests", 0))
+    return WebFetched(items=items, notes=notes, counts=counts, requests=result.get("requests", 0),
+                      problem=crawl_warning(notes, counts))
