@@ -13,9 +13,11 @@ from sqlalchemy import and_, func, select, text
 from sqlmodel import Session
 
 from ledger.caseviews import of_unit
-from ledger.models.cases import Case
+from ledger.models.alerts import Person
+from ledger.models.cases import Case, Commitment
 from ledger.models.clocks import Clock
 from ledger.models.core import Message, Post
+from ledger.models.users import User
 
 CLOSED_STATUSES = ("办结", "归档")
 OPEN_CLOCK_STATUSES = ("running", "warning", "missed", "breached", "paused")
@@ -89,10 +91,6 @@ def distinct_values(session: Session, column) -> list[str]:
 def units_in_use(session: Session) -> list[str]:
     """Unit names the ledger already holds: cases' responsible and lead units, commitments'
     owners, messages' units, the roster's people and unit users, sorted, without repeats."""
-    from ledger.models.alerts import Person
-    from ledger.models.cases import Commitment
-    from ledger.models.users import User
-
     names: set[str] = set()
     for column in (Case.responsible_unit, Case.lead_unit, Commitment.owner_unit, Message.unit, Person.unit,
                    User.unit):
