@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # 18-digit resident ID (last may be X) and legacy 15-digit; bounded so longer digit runs do not match.
@@ -101,3 +103,21 @@ def mask_pii(text: str | None) -> tuple[str, list[str]]:
 def mask(text: str | None) -> str:
     """Masked text only."""
     return mask_pii(text)[0]
+
+
+def mask_many(texts: Sequence[str | None]) -> list[str]:
+    """``[mask(t) for t in texts]``, faster for many short texts: one candidate scan over all
+    of them (joined by line breaks, which no candidate spans), then only the texts holding a
+    candidate are masked one by one."""
+    out = [t or "" for t in texts]
+    joined = "\n".join(out)
+    hits = [m.start() for m in _CANDIDATE.finditer(joined)]
+    if not hits:
+        return out
+    starts, pos = [], 0
+    for t in out:
+        starts.append(pos)
+        pos += len(t) + 1
+    for i in sorted({bisect_right(starts, h) - 1 for h in hits}):
+        out[i] = mask_pii(out[i])[0]
+    return out

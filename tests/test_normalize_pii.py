@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analysis.normalize import content_hash, html_to_text, normalize_text
-from analysis.pii import find_pii, mask, mask_pii
+from analysis.pii import find_pii, mask, mask_many, mask_pii
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,17 @@ def test_ordinary_numbers_are_not_masked():
     text = "2019年共投入资金12345678元，编号20190425，楼号3栋502室"
     assert mask(text) == text
     assert find_pii(text) == []
+
+
+def test_mask_many_masks_each_text_as_mask_does():
+    """Batch masking joins the texts for one scan: a number split over two texts (or over a
+    line break inside one) must not be masked, one inside any text must be, and texts without
+    a candidate come back unchanged, None as ""."""
+    texts = ["电话13812345678", None, "", "普通文本", "13812\n345678", "1381234", "5678 邮箱 a@b.cn",
+             "身份证110101199003071234号\n第二行 0571-88889999", "2019年投入12345678元", "@"]
+    out = mask_many(texts)
+    assert out == [mask(t) for t in texts]
+    assert out[0] == "电话138****5678" and out[1] == "" and out[3] == "普通文本"
+    assert out[4] == "13812\n345678" and out[5] == "1381234" and out[6] == "5678 邮箱 a***@b.cn"
+    assert "110101********1234" in out[7] and "88889999" not in out[7]
+    assert mask_many([]) == []
