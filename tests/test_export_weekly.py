@@ -115,17 +115,27 @@ def test_weekly_export_lists_exactly_the_messages_of_the_week(tmp_path, hotline_
     assert len(overdue.rows) - 1 == min(late, 50)
 
 
-@pytest.fixture
-def case_world(sqlite_engine, sqlite_url, tmp_path, monkeypatch):
+def _world(engine, url, tmp_path, monkeypatch):
     monkeypatch.delenv("YUQING_CONFIG_DIR", raising=False)
     monkeypatch.setattr(alerting, "TICK_HOOKS", [])
     monkeypatch.setattr(alerting, "AFTER_COMMIT_HOOKS", [])
-    cfg = get_settings(database_url=sqlite_url, data_dir=tmp_path, alert_urls=[])
-    return sqlite_engine, cfg
+    cfg = get_settings(database_url=url, data_dir=tmp_path, alert_urls=[])
+    return engine, cfg
 
 
-def test_cases_clocks_commitments_and_masking_read_back(case_world, tmp_path):
-    engine, cfg = case_world
+@pytest.fixture
+def case_world(sqlite_engine, sqlite_url, tmp_path, monkeypatch):
+    return _world(sqlite_engine, sqlite_url, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def any_case_world(any_engine, any_url, tmp_path, monkeypatch):
+    """The same on a SQLite file and on PostgreSQL (where the export reads on two connections)."""
+    return _world(any_engine, any_url, tmp_path, monkeypatch)
+
+
+def test_cases_clocks_commitments_and_masking_read_back(any_case_world, tmp_path):
+    engine, cfg = any_case_world
     env = load_case_env(cfg)
     week = parse_week("2026-W10")  # Monday 2026-03-02
     mon = week.start + timedelta(hours=2)  # 10:00 local
@@ -147,6 +157,14 @@ def test_cases_clocks_commitments_and_masking_read_back(case_world, tmp_path):
     with Session(engine) as s:
         data = collect_week(s, week, now=week.end + timedelta(days=1))
         result = export_weekly(s, week=week, out_dir=tmp_path / "x", now=week.end + timedelta(days=1))
+    with Session(engine) as s:  # on PostgreSQL: the driver and its two connections against SQLAlchemy's rows
+        assert collect_week(s, week, now=week.end + timedelta(days=1), read_ahead=False) == data
+    with Session(engine) as s:  # a change of the session's own, not yet committed, is in its export
+        source_id = s.exec(select(Message.source_id)).first()
+        s.add(Message(source_id=source_id, external_id="m2", title="未提交", text="", received_at=mon))
+        s.flush()
+        assert [m["external_id"] for m in collect_week(s, week, now=week.end).messages] == ["m1", "m2"]
+        s.rollback()
     book = load_workbook(result.xlsx)
     ws = book["案件台账"]
     header = [c.value for c in ws[1]]
