@@ -84,8 +84,6 @@ def read_gen_info(server_url: str, schema: str) -> dict | None:
 
 def render(results, *, gen: dict | None, args, server_version: str, loads: tuple = (),
            baseline: dict | None = None, largest_event: int = 0, reference_ms: float | None = None) -> str:
-    from bench.dashboard.measure import export_runs
-
     counts = (gen or {}).get("counts", {})
     timings = (gen or {}).get("timings", {})
     lines = [SECTION, ""]
@@ -119,8 +117,8 @@ def render(results, *, gen: dict | None, args, server_version: str, loads: tuple
     lines.append(f"Machine: 2 cores shared with other jobs (load average {load} before / after the timing), "
                  f"{platform.python_implementation()} {platform.python_version()}, {server_version} (default "
                  f"settings, shared_buffers 128 MB), client and server on the same host; {args.runs} loads per "
-                 f"page ({export_runs(args.runs)} for 导出 · 生成). p95 by nearest rank: with few loads it is close to "
-                 "the slowest, and a load that waited for the CPU shows in it."
+                 "page. p95 by nearest rank: with few loads it is close to the slowest, and a load that waited "
+                 "for the CPU shows in it."
                  + (" " + reference_note(reference_ms) if reference_ms else ""))
     lines.append("")
     before = {r["page"]: r for r in (baseline or {}).get("results", [])}
@@ -148,10 +146,15 @@ def render(results, *, gen: dict | None, args, server_version: str, loads: tuple
                  "5,000 JSON lists to Python; `posts_per_day_sql` counts one fetch-time index range per "
                  "Asia/Shanghai day instead of computing a day for every post; `event_case_facts` reads only "
                  "the columns it uses; `collect_week` (导出) reads the week's clocks from the covering index of "
-                 "`0008_export_clock_index` (index-only scan instead of a scan of the clock table), takes rows "
-                 "as tuples through the connection instead of ORM rows, holds the cyclic garbage collector "
-                 "while it builds some 100,000 row dicts, and PostgreSQL sessions run in UTC so timestamps "
-                 "need no conversion per value.")
+                 "`0008_export_clock_index` (index-only scan instead of a scan of the clock table), reads only "
+                 "the releases of the week and has the database count each case's briefings, referrals, posts "
+                 "and publications, runs its six selects through the driver with the binary protocol on two "
+                 "connections in two helper threads (the server answers two queries at once while the page "
+                 "builds rows from those already read; a session with uncommitted changes of its own reads "
+                 "everything itself), masks personal numbers with one scan over all texts "
+                 "(`analysis.pii.mask_many`), holds the cyclic garbage collector while it builds some 30,000 "
+                 "row dicts and frees the rows read before it runs again, and PostgreSQL sessions run in UTC "
+                 "so timestamps need no conversion per value.")
     lines.append("The 导出 page itself runs no query when it opens: it offers the files the Monday 08:00 job "
                  "(or an earlier 生成) wrote for the chosen week. Its row times the database part of the 生成 "
                  "button (`collect_week`: every case active in the week with its clocks, releases and "
