@@ -140,7 +140,7 @@ def case_page(user: Principal, case_id: int) -> None:
         d = case_detail(session, case_id=case_id, policy=env.policy)
     show = (lambda s: s) if user.can_see_pii else (lambda s: mask(s) if s else s)
     st.header(f"{d['number']} {d['title']}")
-    c = st.columns(4)
+    c = st.columns([1, 1, 2.4, 1.6])  # unit names run to ten characters and more
     c[0].metric("等级", d["grade"])
     c[1].metric("状态", d["status"])
     c[2].metric("责任单位", d.get("responsible_unit") or "—")

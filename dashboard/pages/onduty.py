@@ -149,7 +149,8 @@ def _flagged(user: Principal) -> None:
     if not rows:
         st.info("近三天没有超过阈值的帖文")
         return
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={"敏感度": st.column_config.NumberColumn(format="%.2f")})
 
 
 def render(user: Principal) -> None:
