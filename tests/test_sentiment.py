@@ -93,3 +93,16 @@ def test_snownlp_engine_still_works():
     assert all(r.label in LABELS and 0.0 <= r.score <= 1.0 for r in results)
     assert results[0].score > results[1].score
     assert results[2] == SentimentResult("neutral", 0.5)
+
+
+def test_snownlp_engine_scores_the_opening_of_a_long_page():
+    """A crawled page of 200,000 characters is scored by its first 1,000: scoring all of it with
+    SnowNLP would hold a crawl worker for many minutes."""
+    from snownlp import SnowNLP
+
+    engine = load_engine("snownlp")
+    opening = "质量太差了，非常失望。" * 100  # 1,100 characters
+    page = opening + "这个东西真的很好用，非常满意。" * 13_000
+    (result,) = engine.predict([page])
+    assert result.score == pytest.approx(float(SnowNLP(page[:1000]).sentiments))
+    assert result.label == "negative"
