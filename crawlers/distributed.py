@@ -61,6 +61,7 @@ def keys(prefix: str) -> dict[str, str]:
         "dupefilter": f"{prefix}:dupefilter",
         "stats": f"{prefix}:stats",
         "workers": f"{prefix}:workers",
+        "notes": f"{prefix}:notes",  # + ":<source>:<round>": what that round skipped, for every worker
     }
 
 
@@ -302,6 +303,45 @@ def _spider_class():
         def note(self, url: str, reason: str) -> None:
             self.logger.warning("%s: %s", url, reason)
 
+        # -- what a round skipped ----------------------------------------------------------------
+        # A round's detail pages are fetched by any worker, so what one of them skips (a page
+        # that failed, a page without text) goes into a Redis list per source and round, shared
+        # by all; the source's warning is rewritten from it each time, as a local crawl writes it
+        # once at its end (crawlers.web.crawl_warning).
+        def _notes_key(self, sid: int, round_: Any) -> str:
+            return f"{keys(self.prefix)['notes']}:{sid}:{round_}"
+
+        def round_warning(self, sid: int, round_: Any) -> str | None:
+            from crawlers.web import crawl_warning
+
+            key = self._notes_key(sid, round_)
+            pipe = self.server.pipeline()
+            pipe.lrange(key, 0, 2)
+            pipe.llen(key)
+            pipe.hget(key + ":counts", "detail_failed")
+            first, total, failed = pipe.execute()
+            notes = [tuple(json.loads(raw)) for raw in first]
+            return crawl_warning(notes, {"detail_failed": int(failed or 0)}, total=total)
+
+        def skipped(self, sid: int, round_: Any, url: str, reason: str, *, failed: bool = False) -> None:
+            self.note(url, reason)
+            key = self._notes_key(sid, round_)
+            pipe = self.server.pipeline()
+            pipe.rpush(key, json.dumps([url, reason], ensure_ascii=False))
+            pipe.expire(key, ROUND_TTL_SECONDS)
+            if failed:
+                pipe.hincrby(key + ":counts", "detail_failed", 1)
+                pipe.expire(key + ":counts", ROUND_TTL_SECONDS)
+            pipe.execute()
+            self._record_warning(sid, self.round_warning(sid, round_))
+
+        def _record_warning(self, sid: int, warning: str | None) -> None:
+            from ledger.db import session_scope
+            from ledger.sources import get_source, record_warning
+
+            with session_scope(self.engine) as session:
+                record_warning(session, source=get_source(session, sid), warning=warning)
+
         def spider_idle(self):
             """Take the next seed; close after ``max_idle`` seconds without any work (0 = never)."""
             if self.count_size(self.redis_key) > 0:
@@ -338,14 +378,17 @@ def _spider_class():
                                                                       Post.external_id.in_(eids)))
                 return {r[0] for r in rows}
 
-        def _record(self, source_id: int, *, error: str | None, items: int = 0) -> None:
+        def _record(self, source_id: int, *, error: str | None, items: int = 0, round_: Any = None) -> None:
             from ledger.db import session_scope
             from ledger.sources import get_source, record_failure, record_success
 
+            # a list page of a round: what the round has skipped so far stays on the source (a new
+            # round has skipped nothing yet, so the last round's warning goes)
+            warning = self.round_warning(source_id, round_) if error is None else None
             with session_scope(self.engine) as session:
                 src = get_source(session, source_id)
                 if error is None:
-                    record_success(session, source=src, items=items, now=self.clock())
+                    record_success(session, source=src, items=items, now=self.clock(), warning=warning)
                 else:
                     record_failure(session, source=src, error=error, now=self.clock(),
                                    down_after=self.down_after)
@@ -376,7 +419,9 @@ def _spider_class():
 
             self.last_activity = time.monotonic()
             self.bump("detail_failed")
-            self.note(failure.request.url, describe_failure(failure))
+            meta = failure.request.meta
+            self.skipped(int(meta["source_id"]), meta.get("round"), failure.request.url, describe_failure(failure),
+                         failed=True)
 
         def parse_list(self, response) -> Iterator[Request]:
             self.last_activity = time.monotonic()
@@ -402,7 +447,7 @@ def _spider_class():
                               meta={"eid": eid, "list_url": response.url, "source_id": sid,
                                     "round": meta.get("round")})
             if meta.get("page", 1) == 1:
-                self._record(sid, error=None, items=new)
+                self._record(sid, error=None, items=new, round_=meta.get("round"))
             if cfg.get("stop_at_known") and known and not new:
                 return
             page = int(meta.get("page", 1))
@@ -418,15 +463,19 @@ def _spider_class():
             self.last_activity = time.monotonic()
             self.bump("detail_pages")
             sid = int(response.meta["source_id"])
-            helper = self._helper(sid, self.source_config(sid))
+            helper = self._helper(sid, self.source_config(sid), round_=response.meta.get("round"))
             for item in helper.parse_detail(response):
                 item.extra["source_id"] = sid
                 yield item
 
-        def _helper(self, sid: int, cfg: dict[str, Any]) -> ListDetailSpider:
-            """A configured single-source spider used only for its parsing methods."""
+        def _helper(self, sid: int, cfg: dict[str, Any], *, round_: Any = None) -> ListDetailSpider:
+            """A configured single-source spider used only for its parsing methods; what it notes
+            about a detail page counts as skipped in the round."""
             helper = ListDetailSpider(job={"config": cfg, "now": self.clock().isoformat(), "known_ids": []})
-            helper.note = self.note  # type: ignore[method-assign]
+            if round_ is None:
+                helper.note = self.note  # type: ignore[method-assign]
+            else:
+                helper.note = lambda url, reason: self.skipped(sid, round_, url, reason)  # type: ignore[method-assign]
             return helper
 
     return DistributedListDetailSpider

@@ -50,20 +50,22 @@ class WebFetched(Fetched):
     requests: int = 0
 
 
-def crawl_warning(notes: list[tuple[str, str]], counts: dict[str, int], *, shown: int = 3) -> str | None:
+def crawl_warning(notes: list[tuple[str, str]], counts: dict[str, int], *, shown: int = 3,
+                  total: int | None = None) -> str | None:
     """A summary, for the source's health, of what a successful crawl noted about single pages and
     entries (detail pages that failed, pages without text, ids taken from the URL, …): the count
     and the first ``shown`` with their reasons; None when nothing was noted. A crawl that stores
     some posts while others fail must not look healthy: a site that breaks page by page shows
-    here first."""
-    if not notes:
+    here first. ``total``: how many notes there are when ``notes`` holds only the first ones."""
+    n = len(notes) if total is None else total
+    if not n:
         return None
     failed = counts.get("detail_failed", 0)
-    head = f"本次抓取发现 {len(notes)} 个问题"
+    head = f"本次抓取发现 {n} 个问题"
     if failed:
         head += f"（其中详情页请求失败 {failed} 个）"
     listed = "；".join(f"{url}：{reason}" for url, reason in notes[:shown])
-    more = f"；等共 {len(notes)} 项" if len(notes) > shown else ""
+    more = f"；等共 {n} 项" if n > shown else ""
     return f"{head}：{listed}{more}"
 
 

@@ -94,6 +94,13 @@ def record_success(session: Session, *, source: Source, items: int, now: datetim
         audit.record(session, actor="system", action="source.up", entity="source", entity_id=source.id, now=now)
 
 
+def record_warning(session: Session, *, source: Source, warning: str | None) -> None:
+    """Replace what the source's current crawl has skipped so far (crawl workers sharing one
+    round write it as they go); the status and the success time stay as they are."""
+    source.last_warning = warning[:4000] if warning else None
+    session.add(source)
+
+
 def record_failure(session: Session, *, source: Source, error: str, now: datetime, down_after: int) -> bool:
     """Record a failed crawl on the source; returns True when this failure marks it down."""
     source.last_error = error[:4000]

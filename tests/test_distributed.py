@@ -141,6 +141,11 @@ def _count_posts(engine, sid: int) -> int:
         return len(list(s.execute(select(Post.id).where(Post.source_id == sid))))
 
 
+def _warning(engine, source_id: int) -> str | None:
+    with session_scope(engine) as s:
+        return s.get(Source, source_id).last_warning
+
+
 def _failures(engine, source_id: int) -> int:
     with session_scope(engine) as s:
         return s.get(Source, source_id).consecutive_failures or 0
@@ -167,12 +172,29 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
             broken = add_source(s, name="坏掉的列表", kind="html", url=None, now=NOW, actor="test",
                                 config={"list_urls": [site.url("/broken/list.html")], "item_links": "a",
                                         "body": "div"}, interval_seconds=None, cron=None, enabled=True).id
+        # and a source whose detail pages fail one by one gets what the round skipped on it,
+        # whichever worker fetched them
+        mixed_cfg = {"list_urls": [site.url("/mixed/list.html")], "item_links": "ul.items a", "title": "h1.title",
+                     "body": "div.content", "published_at": ".time", "author": ".author"}
+        with session_scope(engine) as s:
+            mixed = add_source(s, name="部分页面出错", kind="html", url=None, now=NOW, actor="test",
+                               config=mixed_cfg, interval_seconds=None, cron=None, enabled=True).id
         assert seed_source(engine, REDIS_URL, prefix, sid, NOW.replace(hour=3)) == PAGES
         assert seed_source(engine, REDIS_URL, prefix, broken, NOW.replace(hour=3)) == 1
-        _wait(lambda: len(site.fetched("/gen/list")) == 2 * PAGES and drained() and _failures(engine, broken),
-              "the second round", workers)
+        assert seed_source(engine, REDIS_URL, prefix, mixed, NOW.replace(hour=3)) == 1
+        _wait(lambda: len(site.fetched("/gen/list")) == 2 * PAGES and drained() and _failures(engine, broken)
+              and _count_posts(engine, mixed) == 3, "the second round", workers)
+        _wait_stable(lambda: _warning(engine, mixed), seconds=3.0, procs=workers)
         time.sleep(1.0)
         shared = queue_stats(REDIS_URL, prefix)["counts"]
+        warning = _warning(engine, mixed)
+        # 404, 500 (after its retries) and robots.txt: failed requests; the empty page: no text.
+        # (The 2 MB page is within a worker's 10 MB limit and stored; the redirect loop ends
+        # silently, its second visit dropped by the shared fingerprint set.)
+        assert warning.startswith("本次抓取发现 4 个问题（其中详情页请求失败 3 个）："), warning
+        assert warning.endswith("；等共 4 项") and warning.count(site.base) == 3
+        with session_scope(engine) as s:
+            assert s.get(Source, mixed).status == "ok"
 
         # a third source on slow pages: w2 is SIGKILLed in the middle of it. What it had taken
         # from the queue is lost for that round; the next round stores every page, once.
@@ -188,7 +210,13 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
         _wait_stable(lambda: _count_posts(engine, slow), seconds=4.0, procs=workers[:1])
         lost = total - _count_posts(engine, slow)
         assert seed_source(engine, REDIS_URL, prefix, slow, NOW.replace(hour=5)) == PAGES
-        _wait(lambda: _count_posts(engine, slow) == total and drained(), "the fourth round", workers[:1])
+        # the mixed source's next round skips the same pages: its warning tells of that round only
+        assert seed_source(engine, REDIS_URL, prefix, mixed, NOW.replace(hour=5)) == 1
+        _wait(lambda: _count_posts(engine, slow) == total and drained()
+              and len(site.fetched("/mixed/missing.html")) == 2, "the fourth round", workers[:1])
+        _wait_stable(lambda: _warning(engine, mixed), seconds=3.0, procs=workers[:1])
+        assert _warning(engine, mixed).startswith("本次抓取发现 4 个问题（其中详情页请求失败 3 个）："), \
+            _warning(engine, mixed)
         time.sleep(1.0)
         workers[0].send_signal(signal.SIGTERM)  # graceful stop: the worker prints its counters
         w1 = _finish(workers[0])
@@ -209,9 +237,10 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
     assert len(fetched) == total and set(fetched.values()) == {1}
     # both workers took part; their counters add up
     assert shared["w1:detail_pages"] > 0 and shared["w2:detail_pages"] > 0, shared
-    assert shared["w1:detail_pages"] + shared["w2:detail_pages"] == total
-    assert shared["w1:stored"] + shared["w2:stored"] == total
-    assert shared["w1:list_pages"] + shared["w2:list_pages"] == 2 * PAGES
+    # (plus the mixed source's list page and its four pages that answered: three stored, one empty)
+    assert shared["w1:detail_pages"] + shared["w2:detail_pages"] == total + 4
+    assert shared["w1:stored"] + shared["w2:stored"] == total + 3
+    assert shared["w1:list_pages"] + shared["w2:list_pages"] == 2 * PAGES + 1
 
     # the slow source after the kill: every page stored exactly once; a page fetched twice only
     # when it was lost with the killed worker. That worker held at most CONCURRENT_REQUESTS = 16
@@ -233,7 +262,7 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
         assert bad.status == "error" and "HTTP 500" in bad.last_error
         assert good.status == "ok" and good.last_success_at is not None
     assert final["workers"] == ["w2"]  # w1 unregistered when it stopped; the killed w2 could not
-    assert final["counts"]["w1:stored"] + final["counts"]["w2:stored"] == 2 * total
+    assert final["counts"]["w1:stored"] + final["counts"]["w2:stored"] == 2 * total + 3
     engine.dispose()
 
 
