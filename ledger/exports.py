@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, select
 
 from analysis.pii import mask, mask_many
+from ledger.clocks import MET, OPEN_STATUSES, OVERDUE_STATUSES
 from ledger.models import cases as case_tables
 from ledger.models.clocks import Clock
 from ledger.models.core import Message
@@ -124,10 +125,11 @@ class WeeklyData:
 _START = bindparam("week_start", type_=UTCDateTime())
 _END = bindparam("week_end", type_=UTCDateTime())
 _NEXT_END = bindparam("next_week_end", type_=UTCDateTime())
+_WEEK_NAMES = frozenset(p.key for p in (_START, _END, _NEXT_END))
 
 
 def _week_params(week: Week) -> dict[str, datetime]:
-    return {"week_start": week.start, "week_end": week.end, "next_week_end": week.end + timedelta(days=7)}
+    return {_START.key: week.start, _END.key: week.end, _NEXT_END.key: week.end + timedelta(days=7)}
 
 
 def _week_cases(cm: Any) -> tuple[Any, Any]:
@@ -244,7 +246,6 @@ class _DriverPlan:
         return out
 
 
-_WEEK_NAMES = frozenset(("week_start", "week_end", "next_week_end"))
 _PLANS: dict[Any, tuple[_DriverPlan, ...]] = {}
 
 
@@ -414,10 +415,6 @@ def _add_commitments(data: WeeklyData, rows: list[Any], tally: _Tally, as_of: da
                                           "due": due_at, "unit": owner_unit, "status": "逾期未落实"})
 
 
-_LATE_STATUSES = frozenset(("missed", "breached"))
-_OPEN_STATUSES = frozenset(("running", "warning", "paused"))
-
-
 def _add_cases(data: WeeklyData, case_rows: list[Any], clock_rows: list[Any], release_rows: list[Any],
                tally: _Tally, as_of: datetime) -> None:
     start, end = data.week.start, data.week.end
@@ -438,9 +435,9 @@ def _add_cases(data: WeeklyData, case_rows: list[Any], clock_rows: list[Any], re
         for rule, c_status, late, due_at, met_at, provisional in all_clocks.get(case_id, ()):
             # on_time | late | open as of ``as_of`` (the end of the week or the export time):
             # a running clock whose due time has passed is already late
-            if c_status == "met":
+            if c_status == MET:
                 outcome = "late" if late else "on_time"
-            elif c_status in _LATE_STATUSES or (c_status in _OPEN_STATUSES and due_at is not None and due_at < as_of):
+            elif c_status in OVERDUE_STATUSES or (c_status in OPEN_STATUSES and due_at is not None and due_at < as_of):
                 outcome = "late"
             else:
                 outcome = "open"
