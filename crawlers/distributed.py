@@ -311,29 +311,30 @@ def _spider_class():
         def _notes_key(self, sid: int, round_: Any) -> str:
             return f"{keys(self.prefix)['notes']}:{sid}:{round_}"
 
-        def round_warning(self, sid: int, round_: Any) -> str | None:
+        def round_warning(self, sid: int, round_: Any, *, add: tuple[str, str, bool] | None = None) -> str | None:
+            """The round's warning; ``add``: first record one more skipped page (url, reason,
+            whether its request failed), in the same round trip to Redis."""
             from crawlers.web import crawl_warning
 
             key = self._notes_key(sid, round_)
             pipe = self.server.pipeline()
+            if add is not None:
+                url, reason, failed = add
+                pipe.rpush(key, json.dumps([url, reason], ensure_ascii=False))
+                pipe.expire(key, ROUND_TTL_SECONDS)
+                if failed:
+                    pipe.hincrby(key + ":counts", "detail_failed", 1)
+                    pipe.expire(key + ":counts", ROUND_TTL_SECONDS)
             pipe.lrange(key, 0, 2)
             pipe.llen(key)
             pipe.hget(key + ":counts", "detail_failed")
-            first, total, failed = pipe.execute()
+            first, total, n_failed = pipe.execute()[-3:]
             notes = [tuple(json.loads(raw)) for raw in first]
-            return crawl_warning(notes, {"detail_failed": int(failed or 0)}, total=total)
+            return crawl_warning(notes, {"detail_failed": int(n_failed or 0)}, total=total)
 
         def skipped(self, sid: int, round_: Any, url: str, reason: str, *, failed: bool = False) -> None:
             self.note(url, reason)
-            key = self._notes_key(sid, round_)
-            pipe = self.server.pipeline()
-            pipe.rpush(key, json.dumps([url, reason], ensure_ascii=False))
-            pipe.expire(key, ROUND_TTL_SECONDS)
-            if failed:
-                pipe.hincrby(key + ":counts", "detail_failed", 1)
-                pipe.expire(key + ":counts", ROUND_TTL_SECONDS)
-            pipe.execute()
-            self._record_warning(sid, self.round_warning(sid, round_))
+            self._record_warning(sid, self.round_warning(sid, round_, add=(url, reason, failed)))
 
         def _record_warning(self, sid: int, warning: str | None) -> None:
             from ledger.db import session_scope
@@ -429,7 +430,7 @@ def _spider_class():
             meta = response.meta
             sid = int(meta["source_id"])
             cfg = self.source_config(sid)
-            helper = self._helper(sid, cfg)
+            helper = self._helper(sid, cfg, round_=meta.get("round"))
             sel = Selector(text=helper._decode(response), type="html", base_url=response.url)
             found: dict[str, str] = {}
             for href in link_targets(sel, cfg["item_links"]):
@@ -468,14 +469,11 @@ def _spider_class():
                 item.extra["source_id"] = sid
                 yield item
 
-        def _helper(self, sid: int, cfg: dict[str, Any], *, round_: Any = None) -> ListDetailSpider:
+        def _helper(self, sid: int, cfg: dict[str, Any], *, round_: Any) -> ListDetailSpider:
             """A configured single-source spider used only for its parsing methods; what it notes
-            about a detail page counts as skipped in the round."""
+            about a page counts as skipped in the round, as in a local crawl."""
             helper = ListDetailSpider(job={"config": cfg, "now": self.clock().isoformat(), "known_ids": []})
-            if round_ is None:
-                helper.note = self.note  # type: ignore[method-assign]
-            else:
-                helper.note = lambda url, reason: self.skipped(sid, round_, url, reason)  # type: ignore[method-assign]
+            helper.note = lambda url, reason: self.skipped(sid, round_, url, reason)  # type: ignore[method-assign]
             return helper
 
     return DistributedListDetailSpider
