@@ -118,6 +118,6 @@ def mask_many(texts: Sequence[str | None]) -> list[str]:
     for t in out:
         starts.append(pos)
         pos += len(t) + 1
-    for i in sorted({bisect_right(starts, h) - 1 for h in hits}):
+    for i in {bisect_right(starts, h) - 1 for h in hits}:
         out[i] = mask_pii(out[i])[0]
     return out

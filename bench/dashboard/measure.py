@@ -242,16 +242,15 @@ def run_pages(url: str, *, now: datetime, runs: int = 40, only: set[str] | None 
             if only and name not in only:
                 continue
             fn = getattr(pages, name)
-            n = runs
             fn(Timer())  # warm-up (imports, first plans)
             timer, totals = Timer(), []
             pages.statements = 0
-            for _ in range(n):
+            for _ in range(runs):
                 t0 = time.perf_counter()
                 fn(timer)
                 totals.append((time.perf_counter() - t0) * 1000)
-            res = PageResult(label, n, *_summary(totals), {q: _summary(v) for q, v in timer.parts.items()},
-                             round(pages.statements / n))
+            res = PageResult(label, runs, *_summary(totals), {q: _summary(v) for q, v in timer.parts.items()},
+                             round(pages.statements / runs))
             log(f"  {label}: p50 {res.p50} ms, p95 {res.p95} ms, max {res.max} ms "
                 + ("" if res.ok else "  (over budget) ") + "; ".join(f"{q} p95 {v[1]}" for q, v in res.queries.items()))
             results.append(res)
