@@ -134,18 +134,23 @@ class PreparedBatch(list):
         self.term_counts = term_counts
 
     def __reduce__(self):
-        # the posts' terms travel as one run for the whole batch (see analysis.events.TermSpan)
+        # Columns, not objects: a list of strings or small dicts loads several times faster than
+        # as many pickled dataclass instances, and loading is on the importing process's critical
+        # path. The posts' terms travel as one run for the whole batch (analysis.events.TermSpan).
         packed, starts = pack_batch_terms([p.features for p in self])
-        light = [
-            Prepared(p.title, p.text, p.digest, p.values,
-                     PostFeatures([], {}, p.features.hashtags, p.features.entities, p.features.tag_words),
-                     p.fingerprint, p.json)
-            for p in self
-        ]
-        return (_rebuild_batch, (light, pack_counts(self.term_counts), packed, starts))
+        columns = (
+            [p.title for p in self], [p.text for p in self], [p.digest for p in self], [p.values for p in self],
+            [p.fingerprint for p in self], [p.json for p in self], [p.features.hashtags for p in self],
+            [p.features.entities for p in self], [p.features.tag_words for p in self],
+        )
+        return (_rebuild_batch, (columns, pack_counts(self.term_counts), packed, starts))
 
 
-def _rebuild_batch(items: list[Prepared], counts: Any, packed: Any, starts: list[int]) -> PreparedBatch:
+def _rebuild_batch(columns: tuple[list, ...], counts: Any, packed: Any, starts: list[int]) -> PreparedBatch:
+    items = [
+        Prepared(title, text, digest, values, PostFeatures([], {}, tags, names, words), fp, texts)
+        for title, text, digest, values, fp, texts, tags, names, words in zip(*columns, strict=True)
+    ]
     unpack_batch_terms(packed, starts, [p.features for p in items])
     return PreparedBatch(items, unpack_counts(counts))
 
