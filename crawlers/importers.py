@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 
 from analysis.assess import Assessor
 from crawlers.dates import parse_cn_datetime
-from crawlers.pipeline import MIN_ROWS_FOR_WORKERS, prepared_batches, ramped
+from crawlers.pipeline import MIN_ROWS_FOR_WORKERS, import_gc, prepared_batches, ramped
 from ledger import audit
 from ledger.db import PlannerStats, session_scope
 from ledger.intake import MessageResult, RawMessage, RawPost, post_ids, store_messages, store_posts
@@ -480,6 +480,21 @@ def _batches(records: Iterator[Any], size: int | Iterator[int]) -> Iterator[list
         yield batch
 
 
+def _posts_of(batch: list[Any]) -> list[RawPost]:
+    """The posts of a batch of records (hotline records are post/message pairs)."""
+    return [r[0] if isinstance(r, tuple) else r for r in batch]
+
+
+@dataclass
+class FileJob:
+    """One file of a multi-file import: where it is, the source it goes into and, when the caller
+    has just checked it with :func:`validate`, the row count that gave (the check is not repeated)."""
+
+    path: Path
+    source_id: int
+    validated_rows: int | None = None
+
+
 def import_file(
     engine: Engine,
     path: Path,
@@ -507,51 +522,115 @@ def import_file(
     one is stored (``crawlers.pipeline``); used for files of at least ``min_rows_for_workers``
     rows (starting a worker costs more than it saves on a small file).
     """
-    started = time.perf_counter()
-    path = Path(path)
-    rename = rename or {}
-    report = ImportReport(source_id=source_id)
-    report.rows = validated_rows if validated_rows is not None else validate(
-        path, spec, rename=rename, encoding=encoding)
-    records = _records(path, spec, rename=rename, encoding=encoding, on_error=_strict)
-    def kept() -> Iterator[Any]:
-        for rec in records:
-            if rec is SKIP:
-                report.skipped += 1
-            else:
-                yield rec
+    (report,) = import_files(
+        engine, [FileJob(Path(path), source_id, validated_rows)], spec, assessor=assessor, now=now,
+        rename=rename, encoding=encoding, batch_size=batch_size, reply_clock=reply_clock, actor=actor,
+        on_batch=on_batch, workers=workers, min_rows_for_workers=min_rows_for_workers)
+    return report
 
-    def posts_of(batch: list[Any]) -> list[RawPost]:
-        return [r[0] if isinstance(r, tuple) else r for r in batch]
+
+def import_files(
+    engine: Engine,
+    jobs: Sequence[FileJob],
+    spec: TableSpec,
+    *,
+    assessor: Assessor,
+    now: datetime,
+    rename: dict[str, str] | None = None,
+    encoding: str | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    reply_clock: Callable[[Message], Any] | None = None,
+    actor: str = "import",
+    on_batch: Callable[[ImportReport], None] | None = None,
+    on_file: Callable[[ImportReport], None] | None = None,
+    workers: int = 0,
+    min_rows_for_workers: int = MIN_ROWS_FOR_WORKERS,
+) -> list[ImportReport]:
+    """Import ``jobs`` in turn, each file as :func:`import_file` does (validated first unless the
+    job says it was, stored in batches of one transaction each, audited when done), through one
+    pipeline: the workers are started once and prepare the next file's first batches while the
+    last ones of a file are stored, so the cores stay busy across file boundaries. A batch never
+    holds rows of two files. ``on_file(report)`` is called as each file is finished; the reports
+    are returned in the order of ``jobs``. Every file is checked before anything is stored; a file
+    that changes after its check and can no longer be read raises ImportFileError (naming it)
+    after everything read before the bad row is stored, as a killed import would leave it."""
+    rename = rename or {}
+    reports = [ImportReport(source_id=job.source_id) for job in jobs]
+    for job, report in zip(jobs, reports, strict=True):
+        report.rows = job.validated_rows if job.validated_rows is not None else validate(
+            job.path, spec, rename=rename, encoding=encoding)
+
+    use = workers if sum(r.rows for r in reports) >= min_rows_for_workers else 0
+    sizes = ramped(batch_size) if use else itertools.repeat(batch_size)  # with workers: short first batches
+
+    def tagged() -> Iterator[tuple[int, list[Any]]]:
+        for n, (job, report) in enumerate(zip(jobs, reports, strict=True)):
+            records = _records(job.path, spec, rename=rename, encoding=encoding, on_error=_strict)
+
+            def kept(records=records, report=report) -> Iterator[Any]:
+                for rec in records:
+                    if rec is SKIP:
+                        report.skipped += 1
+                    else:
+                        yield rec
+
+            try:
+                for batch in _batches(kept(), sizes):
+                    yield n, batch
+            except ImportFileError as exc:  # the file changed after it was checked: say which
+                raise ImportFileError(f"{job.path.name}: {exc}") from exc
+            yield n, []  # the file's end: finished here, in order, before the next file's rows
 
     stats = PlannerStats("post")  # PostgreSQL: the planner sees the table as it grows
-    use = workers if report.rows >= min_rows_for_workers else 0
-    sizes = ramped(batch_size) if use else batch_size  # with workers: short first batches fill the pipeline
-    for batch, prepared in prepared_batches(_batches(kept(), sizes), assessor, workers=use,
-                                            posts_of=posts_of):
+    started = time.perf_counter()
+    with import_gc():
+        _store_batches(engine, jobs, reports, prepared_batches(tagged(), assessor, workers=use,
+                                                               posts_of=lambda tb: _posts_of(tb[1])),
+                       assessor=assessor, now=now, reply_clock=reply_clock, actor=actor, stats=stats,
+                       on_batch=on_batch, on_file=on_file, started=started)
+    return reports
+
+
+def _store_batches(engine: Engine, jobs: Sequence[FileJob], reports: list[ImportReport], stream: Iterator, *,
+                   assessor: Assessor, now: datetime, reply_clock, actor: str, stats: PlannerStats,
+                   on_batch, on_file, started: float) -> None:
+    """Store the prepared batches of :func:`import_files` (an empty batch ends its file)."""
+    for (n, batch), prepared in stream:
+        job, report = jobs[n], reports[n]
+        if not batch:
+            _finish_file(engine, job, report, actor=actor, now=now, seconds=time.perf_counter() - started)
+            started = time.perf_counter()
+            if on_file is not None:
+                on_file(report)
+            continue
         with session_scope(engine) as session:
-            res = store_posts(session, source_id=source_id, items=posts_of(batch), assessor=assessor, now=now,
-                              prepared=prepared)
+            res = store_posts(session, source_id=job.source_id, items=_posts_of(batch), assessor=assessor,
+                              now=now, prepared=prepared)
             report.inserted += res.inserted
             report.updated += res.updated
             report.unchanged += res.unchanged
             messages = [r[1] for r in batch if isinstance(r, tuple)]
             if messages:
-                links = post_ids(session, source_id=source_id, external_ids=[m.external_id for m in messages])
-                report.messages.merge(store_messages(session, source_id=source_id, items=messages,
+                links = post_ids(session, source_id=job.source_id,
+                                 external_ids=[m.external_id for m in messages])
+                report.messages.merge(store_messages(session, source_id=job.source_id, items=messages,
                                                      post_ids=links, reply_clock=reply_clock, now=now))
         stats.grew(engine, res.inserted)
         if on_batch is not None:
             on_batch(report)
-    report.seconds = time.perf_counter() - started
+
+
+def _finish_file(engine: Engine, job: FileJob, report: ImportReport, *, actor: str, now: datetime,
+                 seconds: float) -> None:
+    """Record a file's import in the audit log and complete its report."""
+    report.seconds = seconds
     with session_scope(engine) as session:
-        src = session.get(Source, source_id)
+        src = session.get(Source, job.source_id)
         report.source_name = src.name if src else ""
-        audit.record(session, actor=actor, action="import.file", entity="source", entity_id=source_id, now=now,
-                     after={"file": path.name, "rows": report.rows, "inserted": report.inserted,
-                            "unchanged": report.unchanged, "updated": report.updated,
-                            "messages_inserted": report.messages.inserted})
-    return report
+        audit.record(session, actor=actor, action="import.file", entity="source", entity_id=job.source_id,
+                     now=now, after={"file": job.path.name, "rows": report.rows, "inserted": report.inserted,
+                                     "unchanged": report.unchanged, "updated": report.updated,
+                                     "messages_inserted": report.messages.inserted})
 
 
 def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
@@ -567,6 +646,7 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
 
 __all__ = [
     "CHANNELS",
+    "FileJob",
     "ImportFileError",
     "ImportReport",
     "TableSpec",
@@ -574,6 +654,7 @@ __all__ = [
     "ensure_source",
     "hotline_spec",
     "import_file",
+    "import_files",
     "open_rows",
     "parse_mapping",
     "posts_spec",

@@ -70,7 +70,7 @@ def worker_e2e(url: str, files: list[str], batch: int, samples: int, workers: in
     """Import each file like ``yuqing import posts FILE --text-col text --author-col userid``."""
     from config.settings import get_settings
     from config.wiring import build_assessor
-    from crawlers.importers import ensure_source, import_file, posts_spec
+    from crawlers.importers import FileJob, ensure_source, import_files, posts_spec
     from crawlers.pipeline import auto_workers
     from ledger.db import make_engine
     from ledger.migrate import upgrade
@@ -95,15 +95,17 @@ def worker_e2e(url: str, files: list[str], batch: int, samples: int, workers: in
 
     n_workers = auto_workers(workers)
     w0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
-    inserted = 0
-    for f in files:
-        path = Path(f)
-        spec = posts_spec(text_col="text", author_col="userid", now=now)
-        sid, _ = ensure_source(engine, name=f"文件导入:{path.name}", kind="file", config={}, actor="bench", now=now)
-        rep = import_file(engine, path, spec, source_id=sid, assessor=assessor, now=now, batch_size=batch,
-                          on_batch=sample, workers=n_workers)
+    spec = posts_spec(text_col="text", author_col="userid", now=now)
+    jobs = [FileJob(Path(f), ensure_source(engine, name=f"文件导入:{Path(f).name}", kind="file", config={},
+                                           actor="bench", now=now)[0]) for f in files]
+
+    def file_done(rep) -> None:
+        nonlocal total_rows
         total_rows += rep.rows
-        inserted += rep.inserted
+
+    reports = import_files(engine, jobs, spec, assessor=assessor, now=now, batch_size=batch, on_batch=sample,
+                           on_file=file_done, workers=n_workers)
+    inserted = sum(r.inserted for r in reports)
     wall, cpu, wcpu = time.perf_counter() - w0, time.process_time() - c0, _children_cpu() - k0
     engine.dispose()
     return {"rows": total_rows, "inserted": inserted, "wall": wall, "cpu": cpu + wcpu, "main_cpu": cpu,

@@ -27,11 +27,12 @@ def _reply_clock(cfg):
 
 def _run(paths: list[Path], spec_factory, *, source_of, kind: str, config_of, rename: dict[str, str],
          encoding: str | None, batch_size: int, with_clock: bool, workers: int | None = None) -> None:
-    """Import ``paths`` in turn in this process (one assessor, one set of workers' preloads).
+    """Import ``paths`` in turn in this process, through one pipeline (one assessor, one set of
+    workers, which prepare the next file's first rows while the last ones of a file are stored).
 
     Every file is checked before anything is stored: if one is refused, none is imported."""
     from config.wiring import build_assessor
-    from crawlers.importers import ImportFileError, ensure_source, import_file, validate
+    from crawlers.importers import FileJob, ImportFileError, ensure_source, import_files, validate
     from crawlers.pipeline import auto_workers
 
     for path in paths:
@@ -63,17 +64,14 @@ def _run(paths: list[Path], spec_factory, *, source_of, kind: str, config_of, re
         def progress(rep) -> None:
             echo_err(f"  已处理 {rep.inserted + rep.unchanged + rep.updated} 条 (新增 {rep.inserted})")
 
-        for path in paths:
-            source_id, _name = ensure_source(engine, name=source_of(path), kind=kind, config=config_of(path),
-                                             actor="cli", now=now)
-            try:
-                report = import_file(engine, path, spec, source_id=source_id, assessor=assessor, now=now,
-                                     rename=rename, encoding=encoding, batch_size=batch_size,
-                                     reply_clock=reply_clock, actor="cli",
-                                     on_batch=progress, validated_rows=rows[path], workers=n_workers)
-            except ImportFileError as exc:  # the file changed after it was checked
-                fail(f"导入中止 (import stopped): {path.name}: {exc}", code=2)
-            typer.echo(report.summary())
+        jobs = [FileJob(path, ensure_source(engine, name=source_of(path), kind=kind, config=config_of(path),
+                                            actor="cli", now=now)[0], rows[path]) for path in paths]
+        try:
+            import_files(engine, jobs, spec, assessor=assessor, now=now, rename=rename, encoding=encoding,
+                         batch_size=batch_size, reply_clock=reply_clock, actor="cli", on_batch=progress,
+                         on_file=lambda report: typer.echo(report.summary()), workers=n_workers)
+        except ImportFileError as exc:  # a file changed after it was checked
+            fail(f"导入中止 (import stopped): {exc}", code=2)
     finally:
         engine.dispose()
 
