@@ -340,6 +340,7 @@ class EventClusterer:
         self.postings: dict[str, list[EventState]] = {}
         self.tag_words: dict[str, list[EventState]] = {}
         self.owners: dict[str, EventState] = {}  # anchor -> largest event dominated by it
+        self.dead = 0  # events evicted or merged away since the postings were last swept
 
     # --- vectors -------------------------------------------------------------------------
     def vector(self, feats: PostFeatures) -> dict[str, float]:
@@ -513,7 +514,12 @@ class EventClusterer:
     def new_event(self) -> EventState:
         ev = EventState()
         self._remember(ev)
+        self._sweep_if_due()
         return ev
+
+    def _sweep_if_due(self) -> None:
+        if self.dead > max(1_000, len(self.events)):
+            self.drop_dead()
 
     def add_to(self, ev: EventState, vec: dict[str, float]) -> None:
         p = self.params
@@ -565,6 +571,7 @@ class EventClusterer:
             old.alive = False
             old.centroid = {}  # no longer a candidate: keep its totals only
             old.norm2, old.inv = 0.0, 1.0
+            self.dead += 1
         if len(self.postings) > self.params.df_cap:
             self.prune_postings()
 
@@ -620,6 +627,7 @@ class EventClusterer:
             if linked is not None:
                 keep, gone = self._merge(ev, linked)
                 merged.append((gone, keep))
+        self._sweep_if_due()
         return merged
 
     def _merge(self, a: EventState, b: EventState) -> tuple[EventState, EventState]:
@@ -678,20 +686,34 @@ class EventClusterer:
             if e is gone:
                 self.owners[t] = keep
         self.events.pop(id(gone), None)
+        self.dead += 1
         self.touch(keep)
 
     def prune_postings(self) -> None:
-        """Drop postings that only point to evicted events; if still too many, the oldest terms."""
-        for t in [t for t, pl in self.postings.items() if not any(e.alive for e in pl)]:
-            del self.postings[t]
+        """Drop the postings of events no longer active; if still too many terms, the oldest."""
+        self.drop_dead()
         excess = len(self.postings) - self.params.df_cap // 2
         if excess > 0:
             for t in list(self.postings)[:excess]:  # dicts keep insertion order: oldest first
                 del self.postings[t]
-        for w in [w for w, evs in self.tag_words.items() if not any(e.alive for e in evs)]:
-            del self.tag_words[w]
+
+    def drop_dead(self) -> None:
+        """Remove evicted and merged-away events from the postings, tag words and owners. Only
+        active events are candidates anyway; without this sweep the lists would keep the dead
+        events (and their centroids) in memory until a term's list filled up, so memory would
+        grow with the number of events ever seen instead of staying bounded by the active ones.
+        Run (between assignments, never inside a loop over the index) once as many events have
+        died as are active, and at least 1,000: linear in the index, rare enough to cost little."""
+        for table in (self.postings, self.tag_words):
+            for key, evs in list(table.items()):
+                live = [e for e in evs if e.alive]
+                if not live:
+                    del table[key]
+                elif len(live) != len(evs):
+                    table[key] = live  # an existing key keeps its place (oldest-first pruning)
         for t in [t for t, e in self.owners.items() if not e.alive]:
             del self.owners[t]
+        self.dead = 0
 
 
 def _anchor_positions(f: PostFeatures, lo: int, hi: int, keys: list[str]) -> dict[str, int]:

@@ -383,6 +383,31 @@ def test_cli_lists_the_hottest_events(sqlite_url):
     assert missing.code != 0 and "事件不存在" in missing.err
 
 
+def test_dead_events_leave_the_index_so_memory_follows_the_active_events():
+    """Events evicted from the LRU or merged away are swept from the postings, tag words and owners
+    (else the index keeps every event ever seen, with its centroid, until its term lists fill)."""
+    import gc
+
+    from analysis.events import EventClusterer, EventState
+
+    cl = EventClusterer(EventParams(max_active=50))
+    feats = [features(f"第{i}号：{chr(0x4E00 + 3 * i)}{chr(0x5000 + 5 * i)}{chr(0x6000 + 7 * i)}路段施工 #{i}号通告#")
+             for i in range(4_000)]
+    cl.idf.update(f.terms.keys() for f in feats)
+    for f in feats:
+        _ev, created = cl.assign(cl.vector(f))
+        assert created  # every post is about something else
+    indexed = {id(e): e for table in (cl.postings, cl.tag_words) for evs in table.values() for e in evs}
+    dead = [e for e in indexed.values() if not e.alive]
+    assert len(cl.events) == 50
+    assert len(dead) <= 1_000 < 4_000 - 50  # swept: at most one sweep's worth of dead events held
+    assert all(e.alive for e in cl.owners.values())
+    del indexed, dead, _ev
+    gc.collect()
+    in_memory = sum(isinstance(o, EventState) for o in gc.get_objects())
+    assert in_memory <= 50 + 1_000  # the events evicted before the last sweep are freed
+
+
 def test_clusterer_memory_is_bounded_and_evicted_events_still_count(sqlite_engine):
     from analysis.events import EventClusterer
 
