@@ -495,37 +495,19 @@ class FileJob:
     validated_rows: int | None = None
 
 
-def import_file(
-    engine: Engine,
-    path: Path,
-    spec: TableSpec,
-    *,
-    source_id: int,
-    assessor: Assessor,
-    now: datetime,
-    rename: dict[str, str] | None = None,
-    encoding: str | None = None,
-    batch_size: int = DEFAULT_BATCH,
-    reply_clock: Callable[[Message], Any] | None = None,
-    actor: str = "import",
-    on_batch: Callable[[ImportReport], None] | None = None,
-    validated_rows: int | None = None,
-    workers: int = 0,
-    min_rows_for_workers: int = MIN_ROWS_FOR_WORKERS,
-) -> ImportReport:
+def import_file(engine: Engine, path: Path, spec: TableSpec, *, source_id: int,
+                validated_rows: int | None = None, **options: Any) -> ImportReport:
     """Validate the whole file, then store it in batches (one transaction each).
 
     Records are ``RawPost`` (posts) or ``(RawPost, RawMessage)`` pairs (hotline exports).
     Raises ImportFileError, with nothing stored, when the file is refused. ``validated_rows``:
     the caller has just run :func:`validate` (the row count it gave); the check is not repeated.
+    ``options`` are those of :func:`import_files` (``assessor`` and ``now`` required); among them
     ``workers``: processes that prepare (normalise, assess, featurise) the next batches while
-    one is stored (``crawlers.pipeline``); used for files of at least ``min_rows_for_workers``
+    one is stored (``crawlers.pipeline``), used for files of at least ``min_rows_for_workers``
     rows (starting a worker costs more than it saves on a small file).
     """
-    (report,) = import_files(
-        engine, [FileJob(Path(path), source_id, validated_rows)], spec, assessor=assessor, now=now,
-        rename=rename, encoding=encoding, batch_size=batch_size, reply_clock=reply_clock, actor=actor,
-        on_batch=on_batch, workers=workers, min_rows_for_workers=min_rows_for_workers)
+    (report,) = import_files(engine, [FileJob(Path(path), source_id, validated_rows)], spec, **options)
     return report
 
 
@@ -581,20 +563,19 @@ def import_files(
                 raise ImportFileError(f"{job.path.name}: {exc}") from exc
             yield n, []  # the file's end: finished here, in order, before the next file's rows
 
-    stats = PlannerStats("post")  # PostgreSQL: the planner sees the table as it grows
-    started = time.perf_counter()
     with import_gc():
         _store_batches(engine, jobs, reports, prepared_batches(tagged(), assessor, workers=use,
                                                                posts_of=lambda tb: _posts_of(tb[1])),
-                       assessor=assessor, now=now, reply_clock=reply_clock, actor=actor, stats=stats,
-                       on_batch=on_batch, on_file=on_file, started=started)
+                       assessor=assessor, now=now, reply_clock=reply_clock, actor=actor,
+                       on_batch=on_batch, on_file=on_file)
     return reports
 
 
 def _store_batches(engine: Engine, jobs: Sequence[FileJob], reports: list[ImportReport], stream: Iterator, *,
-                   assessor: Assessor, now: datetime, reply_clock, actor: str, stats: PlannerStats,
-                   on_batch, on_file, started: float) -> None:
+                   assessor: Assessor, now: datetime, reply_clock, actor: str, on_batch, on_file) -> None:
     """Store the prepared batches of :func:`import_files` (an empty batch ends its file)."""
+    stats = PlannerStats("post")  # PostgreSQL: the planner sees the table as it grows
+    started = time.perf_counter()
     for (n, batch), prepared in stream:
         job, report = jobs[n], reports[n]
         if not batch:
