@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from analysis.wordvectors import WordVectorMean
+
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _SEP = "\x00"
@@ -342,7 +344,12 @@ class LeadCharNgrams(CharNgrams):
         return block
 
 
-_FEATURE_KINDS = {"char": CharNgrams, "word": WordNgrams, "lead": LeadCharNgrams}
+_FEATURE_KINDS = {
+    "char": CharNgrams,
+    "word": WordNgrams,
+    "lead": LeadCharNgrams,
+    "vec": WordVectorMean,
+}
 
 
 class Features:
@@ -370,10 +377,15 @@ class Features:
 
 def make_features(spec: str) -> Features:
     """Features from a spec such as ``"char:1-4"`` or ``"char:1-3,word:1-2"`` (optionally
-    ``@min_df``); ``lead:1-3/30`` is character n-grams of the first 30 characters only."""
-    blocks = []
+    ``@min_df``); ``lead:1-3/30`` is character n-grams of the first 30 characters only;
+    ``vec:all`` / ``vec:lead`` the mean pretrained word vector of the whole text / its first line
+    (``vec:lead*0.5`` weights the block; ``analysis.wordvectors``)."""
+    blocks: list[Any] = []
     for part in spec.split(","):
         part = part.strip()
+        if part.startswith("vec:"):
+            blocks.append(_vector_block(part))
+            continue
         try:
             kind, rest = part.split(":")
             rest, _, chars = rest.partition("/")
@@ -394,3 +406,14 @@ def make_features(spec: str) -> Features:
             block.chars = n_chars
         blocks.append(block)
     return Features(blocks)
+
+
+def _vector_block(part: str) -> WordVectorMean:
+    which, _, weight = part.removeprefix("vec:").partition("*")
+    try:
+        w = float(weight) if weight else 1.0
+        if not (w > 0 and math.isfinite(w)):
+            raise ValueError(weight)
+        return WordVectorMean(which, w)
+    except ValueError:
+        raise FeatureSpecError(f"无法识别的特征说明 (bad feature spec): {part!r}") from None

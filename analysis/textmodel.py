@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from analysis.textfeatures import _FEATURE_KINDS, Features, FeatureSpecError, make_features
+from analysis.wordvectors import WordVectorMean, WordVectorsError
 
 FORMAT = "yuqing-textmodel"
 FORMAT_VERSION = 1
@@ -193,6 +194,12 @@ class LinearTextModel:
             ]
         except KeyError as exc:
             raise TextModelError(f"不是有效的模型文件 (not a model file): {path}: {exc}") from None
+        try:
+            for b in blocks:
+                if isinstance(b, WordVectorMean):
+                    b.check()
+        except WordVectorsError as exc:
+            raise TextModelError(f"{path}: {exc}") from None
         return cls(
             task=head["task"],
             features=Features(blocks),

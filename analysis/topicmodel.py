@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from analysis.textfeatures import Features, make_features
+from analysis.wordvectors import WordVectorMean, WordVectorsError
 from analysis.textmodel import (
     LinearTextModel,
     PriorScores,
@@ -32,7 +33,7 @@ from analysis.textmodel import (
     softmax,
 )
 
-DEFAULT_TOPIC_FEATURES = "char:1-3,word:1-1,lead:1-3"
+DEFAULT_TOPIC_FEATURES = "char:1-3,word:1-1,lead:1-3,vec:all,vec:lead"
 DEFAULT_TOPIC_C = 0.5
 DEFAULT_TOPIC_PRIOR = Path(__file__).resolve().parent / "models" / "topic_prior_hotline.npz"
 DEFAULT_PRIOR_WEIGHT = 0.1
@@ -100,6 +101,12 @@ def train_topic(
         raise TextModelError("训练数据至少需要两个类别 (need at least two classes)")
     texts = list(texts)
     make = functools.partial(_topic_features, features, prior_model, prior_weight)
+    try:
+        for block in make().blocks:
+            if isinstance(block, WordVectorMean):
+                block.check()
+    except WordVectorsError as exc:
+        raise TextModelError(str(exc)) from None
     scale = (
         _softmax_scale(texts, labels, make=make, C=C, balanced=balanced, seed=seed, folds=folds)
         if min(counts.values()) >= folds
