@@ -194,12 +194,7 @@ class LinearTextModel:
             ]
         except KeyError as exc:
             raise TextModelError(f"不是有效的模型文件 (not a model file): {path}: {exc}") from None
-        try:
-            for b in blocks:
-                if isinstance(b, WordVectorMean):
-                    b.check()
-        except WordVectorsError as exc:
-            raise TextModelError(f"{path}: {exc}") from None
+        check_vectors(blocks, f"{path}: ")
         return cls(
             task=head["task"],
             features=Features(blocks),
@@ -278,6 +273,17 @@ class PriorScores:
 
 
 _BLOCK_KINDS: dict[str, Any] = {**_FEATURE_KINDS, "prior": PriorScores}
+
+
+def check_vectors(blocks: Sequence[Any], where: str = "") -> None:
+    """``TextModelError`` unless the word vectors that ``blocks`` use are installed and are the
+    ones they were fitted with (``analysis.wordvectors``)."""
+    try:
+        for b in blocks:
+            if isinstance(b, WordVectorMean):
+                b.check()
+    except WordVectorsError as exc:
+        raise TextModelError(f"{where}{exc}") from None
 
 
 def load_model(path: str | Path, task: str | None = None) -> LinearTextModel:

@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from analysis.textfeatures import Features, make_features
-from analysis.wordvectors import WordVectorMean, WordVectorsError
 from analysis.textmodel import (
     LinearTextModel,
     PriorScores,
     TextModelError,
     check_feature_spec,
+    check_vectors,
     load_model,
     macro_f1_score,
     per_class,
@@ -101,12 +101,7 @@ def train_topic(
         raise TextModelError("训练数据至少需要两个类别 (need at least two classes)")
     texts = list(texts)
     make = functools.partial(_topic_features, features, prior_model, prior_weight)
-    try:
-        for block in make().blocks:
-            if isinstance(block, WordVectorMean):
-                block.check()
-    except WordVectorsError as exc:
-        raise TextModelError(str(exc)) from None
+    check_vectors(make().blocks)
     scale = (
         _softmax_scale(texts, labels, make=make, C=C, balanced=balanced, seed=seed, folds=folds)
         if min(counts.values()) >= folds

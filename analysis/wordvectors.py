@@ -9,7 +9,7 @@ https://github.com/chatopera/Synonyms) ships as ``synonyms/data/words.vector``. 
 from the installed package, never imported through it (its ``__init__`` loads the whole model
 and prints to stdout), and never downloaded.
 
-A saved model records the vectors' name, size and a checksum instead of the 50 MB of vectors,
+A saved model records the vectors' name and SHA-256 instead of the 50 MB of vectors,
 and loading refuses a model whose vectors are missing or different.
 """
 

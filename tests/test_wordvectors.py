@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis import topicmodel as topm
 from analysis import textmodel as tm
+from analysis import topicmodel as topm
 from analysis.textfeatures import FeatureSpecError, make_features
 from analysis.wordvectors import WordVectorMean, load_vectors
 
@@ -17,7 +17,9 @@ def _cos(a, b) -> float:
 
 def test_related_messages_with_no_shared_word_are_close_in_vector_space():
     block = make_features("vec:all").fit([]).blocks[0]
-    X = block.transform(["小区附近工地夜间施工噪音太大", "楼下装修扰民严重", "医保报销比例怎么查询"])
+    X = block.transform(
+        ["小区附近工地夜间施工噪音太大", "楼下装修扰民严重", "医保报销比例怎么查询"]
+    )
     X = X.toarray()
     assert X.shape == (3, 100)
     assert _cos(X[0], X[1]) > _cos(X[0], X[2]) + 0.1
@@ -40,7 +42,12 @@ def test_bad_vector_specs_are_refused(spec):
 
 
 def test_saved_model_keeps_a_checksum_not_the_vectors_and_refuses_other_vectors(tmp_path):
-    texts = ["噪音扰民\n工地夜间施工", "公交改线\n线路调整", "施工噪声\n晚上打桩", "地铁站\n换乘不便"] * 3
+    texts = [
+        "噪音扰民\n工地夜间施工",
+        "公交改线\n线路调整",
+        "施工噪声\n晚上打桩",
+        "地铁站\n换乘不便",
+    ] * 3
     labels = ["城乡建设", "交通运输", "城乡建设", "交通运输"] * 3
     model = topm.train_topic(texts, labels, features="vec:all,vec:lead", prior=None)
     path = model.save(tmp_path / "t.npz")
@@ -51,9 +58,7 @@ def test_saved_model_keeps_a_checksum_not_the_vectors_and_refuses_other_vectors(
 
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
-    arrays["header"] = np.array(
-        str(arrays["header"]).replace(load_vectors()[2], "0" * 64)
-    )
+    arrays["header"] = np.array(str(arrays["header"]).replace(load_vectors()[2], "0" * 64))
     forged = tmp_path / "other.npz"
     with forged.open("wb") as fh:
         np.savez_compressed(fh, **arrays)
