@@ -38,7 +38,9 @@ FEATURES = typer.Option(
     None,
     "--features",
     help="特征, 如 char:1-4@2 或 char:1-3,word:1-1,lead:1-3 (@N = 最少出现文档数; "
-    "lead = 第一行 (标题) 的前 30 字, lead:1-3/N 为前 N 字)",
+    "lead = 第一行 (标题) 的前 30 字, lead:1-3/N 为前 N 字; "
+    "vec:all / vec:lead = 全文 / 标题的预训练词向量均值, vec:lead*0.5 为加权; "
+    "主题模型默认 char:1-3,word:1-1,lead:1-3,vec:all,vec:lead)",
 )
 C_OPT = typer.Option(None, "--c", help="正则化参数 C (越大正则越弱)")
 BAND = typer.Option(None, "--band", help="情感中性区间 LOW,HIGH (默认按数据中的中性样本选择)")
