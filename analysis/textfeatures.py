@@ -8,6 +8,7 @@ long texts such as citizens' messages. Both are TF-IDF weighted (sublinear tf, s
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import unicodedata
@@ -23,6 +24,7 @@ from analysis.wordvectors import WordVectorMean
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _SEP = "\x00"
+WORD_CACHE_TEXTS = 4096  # texts whose jieba words are kept (a few MB for citizens' messages)
 
 
 class FeatureSpecError(ValueError):
@@ -132,14 +134,22 @@ class KeyIndex:
         return out
 
 
-def _word_tokens(text: str) -> list[str]:
+@functools.lru_cache(maxsize=WORD_CACHE_TEXTS)
+def _word_tokens(text: str) -> tuple[str, ...]:
+    """The jieba words of ``text``, blank ones dropped.
+
+    Cached per text: a topic model's word block and its word-vector block segment the same
+    texts one after the other, and training segments each text again in every fold.
+    """
     import jieba
 
     jieba.setLogLevel(logging.WARNING)  # no dictionary-loading chatter on stderr
-    return [w for w in jieba.lcut(text) if w.strip()]
+    return tuple(w for w in jieba.lcut(text) if w.strip())
 
 
-def _word_ngrams(texts: Sequence[str], lo: int, hi: int) -> list[list[str]]:
+def word_ngrams(texts: Sequence[str], lo: int, hi: int) -> list[list[str]]:
+    """Per text, its jieba word n-grams (``lo <= n <= hi``, words joined by a space) after NFKC
+    folding and lower-casing."""
     out = []
     joined = unicodedata.normalize("NFKC", _SEP.join(map(str, texts))).lower()
     for text in joined.split(_SEP):
@@ -149,7 +159,7 @@ def _word_ngrams(texts: Sequence[str], lo: int, hi: int) -> list[list[str]]:
             grams.extend(" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1))
         out.append(grams)
     if len(out) != len(texts):  # a text contained NUL: fall back to one by one
-        out = [_word_ngrams([str(t).replace(_SEP, " ")], lo, hi)[0] for t in texts]
+        out = [word_ngrams([str(t).replace(_SEP, " ")], lo, hi)[0] for t in texts]
     return out
 
 
@@ -248,7 +258,7 @@ class WordNgrams:
 
     def fit(self, texts: Sequence[str]) -> WordNgrams:
         df: dict[str, int] = {}
-        for grams in _word_ngrams(texts, *self.ngram):
+        for grams in word_ngrams(texts, *self.ngram):
             for g in set(grams):
                 df[g] = df.get(g, 0) + 1
         words = sorted(w for w, c in df.items() if c >= self.min_df)
@@ -259,7 +269,7 @@ class WordNgrams:
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         rows, cols = [], []
         get = self.vocab.get
-        for i, grams in enumerate(_word_ngrams(texts, *self.ngram)):
+        for i, grams in enumerate(word_ngrams(texts, *self.ngram)):
             for g in grams:
                 j = get(g)
                 if j is not None:

@@ -105,14 +105,14 @@ class WordVectorMean:
         return self
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        from analysis.textfeatures import _word_ngrams
+        from analysis.textfeatures import word_ngrams
 
         index, vecs, _ = self._vectors()
         texts = ["" if t is None else str(t) for t in texts]
         if self.part == "lead":
             texts = [t.split("\n", 1)[0] for t in texts]
         out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-        for r, words in enumerate(_word_ngrams(texts, 1, 1) if texts else []):
+        for r, words in enumerate(word_ngrams(texts, 1, 1) if texts else []):
             rows = [index[w] for w in words if w in index]
             if rows:
                 v = vecs[rows].sum(axis=0)

@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from analysis import textmodel as tm
 from analysis import topicmodel as topm
-from analysis.textfeatures import KeyIndex, make_features
+from analysis.textfeatures import KeyIndex, make_features, word_ngrams
 from tests.conftest import shared_data
 
 
@@ -39,6 +39,16 @@ def test_full_width_and_case_fold_to_the_same_features():
     f = make_features("char:1-2").fit(["ABC１２３"])
     a, b = f.transform(["ＡＢＣ123"]).toarray(), f.transform(["abc１２３"]).toarray()
     assert np.allclose(a, b) and a.sum() > 0
+
+
+def test_word_ngrams_are_cached_per_text_without_sharing_mutable_lists():
+    texts = ["小区噪音扰民\n晚上施工到凌晨", "Ｗｉｆｉ 信号 差"]
+    first = word_ngrams(texts, 1, 2)
+    assert "噪音" in first[0] and "wifi" in first[1]  # NFKC folded and lower-cased
+    assert "扰民 \n" not in first[0] and all(g.strip() for g in first[0])
+    first[0].clear()  # a caller changing its result must not change the next caller's
+    again = word_ngrams(texts, 1, 2)
+    assert again[0] and again == word_ngrams(list(reversed(texts)), 1, 2)[::-1]
 
 
 def test_unknown_ngrams_and_empty_texts_give_empty_rows():
