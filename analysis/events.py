@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import (
     Counter,
     OrderedDict,
@@ -28,10 +29,9 @@ from collections import (
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from array import array
 from itertools import chain, repeat
 from operator import itemgetter
+from typing import Any
 
 import numpy as np
 
@@ -791,17 +791,17 @@ __all__ = [
     "EventState",
     "IdfModel",
     "PostFeatures",
+    "TermSpan",
+    "document_counts",
     "entities",
     "features",
     "hashtags",
     "heat",
     "heat_base",
     "keywords",
-    "TermSpan",
-    "document_counts",
     "pack_batch_terms",
-    "unpack_batch_terms",
     "prime_tag_words",
     "title_of",
     "trend",
+    "unpack_batch_terms",
 ]
