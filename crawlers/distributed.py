@@ -134,6 +134,13 @@ def _round_dupefilter_class():
                 added, _ = pipe.execute()
             return added == 0
 
+        def log(self, request, spider) -> None:
+            super().log(request, spider)
+            if request.url in (request.meta.get("redirect_urls") or ()):
+                redirect_loop = getattr(spider, "redirect_loop", None)
+                if redirect_loop is not None:
+                    redirect_loop(request)
+
     return RoundDupeFilter
 
 
@@ -422,6 +429,20 @@ def _spider_class():
             self.bump("detail_failed")
             meta = failure.request.meta
             self.skipped(int(meta["source_id"]), meta.get("round"), failure.request.url, describe_failure(failure),
+                         failed=True)
+
+        def redirect_loop(self, request) -> None:
+            """A detail page whose redirects lead back to itself: the shared fingerprint set drops
+            the repeated visit, so it is recorded here as the failed request that a local crawl
+            (which follows the loop up to REDIRECT_MAX_TIMES) reports."""
+            from crawlers.spiders import REDIRECT_LOOP
+
+            meta = request.meta
+            if "eid" not in meta or meta.get("source_id") is None:
+                return
+            self.last_activity = time.monotonic()
+            self.bump("detail_failed")
+            self.skipped(int(meta["source_id"]), meta.get("round"), meta["redirect_urls"][0], REDIRECT_LOOP,
                          failed=True)
 
         def parse_list(self, response) -> Iterator[Request]:

@@ -188,11 +188,11 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
         time.sleep(1.0)
         shared = queue_stats(REDIS_URL, prefix)["counts"]
         warning = _warning(engine, mixed)
-        # 404, 500 (after its retries) and robots.txt: failed requests; the empty page: no text.
-        # (The 2 MB page is within a worker's 10 MB limit and stored; the redirect loop ends
-        # silently, its second visit dropped by the shared fingerprint set.)
-        assert warning.startswith("本次抓取发现 4 个问题（其中详情页请求失败 3 个）："), warning
-        assert warning.endswith("；等共 4 项") and warning.count(site.base) == 3
+        # 404, 500 (after its retries), robots.txt and the redirect loop (its repeated visit
+        # dropped by the shared fingerprint set): failed requests; the empty page: no text.
+        # (The 2 MB page is within a worker's 10 MB limit and stored.)
+        assert warning.startswith("本次抓取发现 5 个问题（其中详情页请求失败 4 个）："), warning
+        assert warning.endswith("；等共 5 项") and warning.count(site.base) == 3
         with session_scope(engine) as s:
             assert s.get(Source, mixed).status == "ok"
 
@@ -215,7 +215,7 @@ def test_two_workers_share_one_queue_and_store_each_page_once(site, pg_url, pref
         _wait(lambda: _count_posts(engine, slow) == total and drained()
               and len(site.fetched("/mixed/missing.html")) == 2, "the fourth round", workers[:1])
         _wait_stable(lambda: _warning(engine, mixed), seconds=3.0, procs=workers[:1])
-        assert _warning(engine, mixed).startswith("本次抓取发现 4 个问题（其中详情页请求失败 3 个）："), \
+        assert _warning(engine, mixed).startswith("本次抓取发现 5 个问题（其中详情页请求失败 4 个）："), \
             _warning(engine, mixed)
         time.sleep(1.0)
         workers[0].send_signal(signal.SIGTERM)  # graceful stop: the worker prints its counters

@@ -187,6 +187,9 @@ def dotted(data: Any, path: str | None) -> Any:
     return cur
 
 
+REDIRECT_LOOP = "重定向次数过多 (redirect loop)"
+
+
 def describe_failure(failure) -> str:
     """A short reason (Chinese first) for a failed request, as shown on the source."""
     from scrapy.exceptions import IgnoreRequest
@@ -201,7 +204,7 @@ def describe_failure(failure) -> str:
         if "robots" in msg.lower():
             return "robots.txt 禁止抓取 (forbidden by robots.txt)"
         if "redirect" in msg.lower():
-            return "重定向次数过多 (redirect loop)"
+            return REDIRECT_LOOP
         return f"请求被忽略 (ignored): {msg}"
     if isinstance(exc, neterr.TimeoutError | neterr.TCPTimedOutError) or "timeout" in type(exc).__name__.lower():
         return "请求超时 (timed out)"
