@@ -68,6 +68,33 @@ def test_disposal_types_from_cues(assessor: Assessor) -> None:
     assert got == ["实际困难", "不了解情况、存在模糊认识", "错误看法", None]
 
 
+def test_shipped_rules_catch_group_incidents_mass_illness_and_abuse_of_the_weak(assessor: Assessor) -> None:
+    emergency, moral = "重大突发事件和自然灾害", "严重冲击社会道德底线的民生舆情"
+    texts = [
+        "石桥县数百名农民工聚集在县政府门口讨薪，工资已经拖欠半年",
+        "青山区一所小学食堂饭菜发霉，多名学生腹泻送医",
+        "敬老院老人被护工殴打的视频在网上流传",
+        "市场监管部门查处一批过期奶粉，已责令下架",
+        "社区组织消防演练，居民在楼下聚集观看，政府工作人员讲解",
+        "周末学生们在操场上打篮球",
+    ]
+    got = [a.as_dict() for a in assessor.assess_batch(texts)]
+
+    def cat(d: dict, name: str) -> list[str] | None:
+        return next((c["terms"] for c in d["categories"] if c["name"] == name), None)
+
+    def topic(d: dict, name: str) -> list[str] | None:
+        return next((t["terms"] for t in d["topics"] if t["name"] == name), None)
+
+    assert cat(got[0], emergency) == ["聚集", "数百"] and topic(got[0], "工资拖欠")
+    assert got[0]["severity"] != "一般"
+    assert cat(got[1], emergency) == ["学生", "腹泻"] and topic(got[1], "食品药品安全")
+    assert got[1]["severity"] != "一般"
+    assert cat(got[2], moral) == ["老人", "殴打"] and topic(got[2], "养老")
+    assert "奶粉" in (topic(got[3], "食品药品安全") or [])
+    assert got[4]["categories"] == [] and got[5]["categories"] == []
+
+
 def test_heat_raises_sensitivity_in_the_batch(assessor: Assessor) -> None:
     text = "云溪县有楼盘延期交房两年，业主维权"
     cold, hot = assessor.assess_batch([text, text], heats=[None, 50000])
