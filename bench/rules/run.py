@@ -103,7 +103,7 @@ def main() -> None:
     intro = (
         "Rule assessment (categories, topics, severity, jurisdiction, disposal, rumour) with the "
         f"shipped `rules.toml` ({len(rules.rules.rules)} rules) and `units.toml`; "
-        f"{len(assessor.index.terms)} terms in one index keyed by their first two characters, "
+        f"{len(assessor.index.terms)} terms in one Aho-Corasick automaton (pyahocorasick), "
         "scanned once per post. Sentiment and PII are not included."
     )
     data = (
