@@ -77,6 +77,8 @@ def test_shipped_rules_catch_group_incidents_mass_illness_and_abuse_of_the_weak(
         "市场监管部门查处一批过期奶粉，已责令下架",
         "社区组织消防演练，居民在楼下聚集观看，政府工作人员讲解",
         "周末学生们在操场上打篮球",
+        "提醒广大群众不要聚集，上千人的聚集性活动一律取消",
+        "春节我就堵门口，问问来拜年的人有没有去过外地",
     ]
     got = [a.as_dict() for a in assessor.assess_batch(texts)]
 
@@ -92,7 +94,7 @@ def test_shipped_rules_catch_group_incidents_mass_illness_and_abuse_of_the_weak(
     assert got[1]["severity"] != "一般"
     assert cat(got[2], moral) == ["老人", "殴打"] and topic(got[2], "养老")
     assert "奶粉" in (topic(got[3], "食品药品安全") or [])
-    assert got[4]["categories"] == [] and got[5]["categories"] == []
+    assert [d["categories"] for d in got[4:]] == [[], [], [], []]
 
 
 def test_heat_raises_sensitivity_in_the_batch(assessor: Assessor) -> None:
