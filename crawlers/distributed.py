@@ -422,14 +422,15 @@ def _spider_class():
             self._record(int(meta["source_id"]), error=f"列表页抓取失败 (list page failed): "
                                                        f"{failure.request.url}: {describe_failure(failure)}")
 
+        def _detail_request_failed(self, meta: dict[str, Any], url: str, reason: str) -> None:
+            self.last_activity = time.monotonic()
+            self.bump("detail_failed")
+            self.skipped(int(meta["source_id"]), meta.get("round"), url, reason, failed=True)
+
         def detail_failed(self, failure) -> None:
             from crawlers.spiders import describe_failure
 
-            self.last_activity = time.monotonic()
-            self.bump("detail_failed")
-            meta = failure.request.meta
-            self.skipped(int(meta["source_id"]), meta.get("round"), failure.request.url, describe_failure(failure),
-                         failed=True)
+            self._detail_request_failed(failure.request.meta, failure.request.url, describe_failure(failure))
 
         def redirect_loop(self, request) -> None:
             """A detail page whose redirects lead back to itself: the shared fingerprint set drops
@@ -438,12 +439,8 @@ def _spider_class():
             from crawlers.spiders import REDIRECT_LOOP
 
             meta = request.meta
-            if "eid" not in meta or meta.get("source_id") is None:
-                return
-            self.last_activity = time.monotonic()
-            self.bump("detail_failed")
-            self.skipped(int(meta["source_id"]), meta.get("round"), meta["redirect_urls"][0], REDIRECT_LOOP,
-                         failed=True)
+            if "eid" in meta and meta.get("source_id") is not None:
+                self._detail_request_failed(meta, meta["redirect_urls"][0], REDIRECT_LOOP)
 
         def parse_list(self, response) -> Iterator[Request]:
             self.last_activity = time.monotonic()

@@ -45,7 +45,7 @@ def test_word_ngrams_are_cached_per_text_without_sharing_mutable_lists():
     texts = ["小区噪音扰民\n晚上施工到凌晨", "Ｗｉｆｉ 信号 差"]
     first = word_ngrams(texts, 1, 2)
     assert "噪音" in first[0] and "wifi" in first[1]  # NFKC folded and lower-cased
-    assert "扰民 \n" not in first[0] and all(g.strip() for g in first[0])
+    assert "扰民 晚上" in first[0] and all(g.strip() for g in first[0])  # line break dropped
     first[0].clear()  # a caller changing its result must not change the next caller's
     again = word_ngrams(texts, 1, 2)
     assert again[0] and again == word_ngrams(list(reversed(texts)), 1, 2)[::-1]
