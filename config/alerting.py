@@ -10,14 +10,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from config.settings import Settings
-from ledger import notify
+from ledger.alerts import notify
 
 if TYPE_CHECKING:
-    from ledger.alerts import AlertContext
-    from ledger.outbox import DeliveryReport, OutboxPolicy
+    from ledger.alerts.escalation import AlertContext
+    from ledger.alerts.outbox import DeliveryReport, OutboxPolicy
 
 # hook(session, tick_report, now, settings): runs in the tick's transaction (alerts from clock changes,
-# escalation steps). The report is whatever ``ledger.tick.run_tick`` returned.
+# escalation steps). The report is whatever ``ledger.clocks.tick.run_tick`` returned.
 TickHook = Callable[[Session, Any, datetime, Settings], None]
 # hook(engine, settings, now): runs after the tick committed (outbox delivery).
 AfterCommitHook = Callable[[Engine, Settings, datetime], None]
@@ -32,7 +32,7 @@ def alert_context(settings: Settings) -> AlertContext:
     from zoneinfo import ZoneInfo
 
     from config.loader import load_toml
-    from ledger.alerts import AlertContext, EscalationPolicy
+    from ledger.alerts.escalation import AlertContext, EscalationPolicy
 
     return AlertContext(
         policy=EscalationPolicy.from_dict(load_toml("escalation.toml", settings)),
@@ -45,7 +45,7 @@ def alert_context(settings: Settings) -> AlertContext:
 
 
 def outbox_policy(settings: Settings) -> OutboxPolicy:
-    from ledger.outbox import OutboxPolicy
+    from ledger.alerts.outbox import OutboxPolicy
 
     return OutboxPolicy(
         lease_seconds=settings.outbox_lease_seconds, max_attempts=settings.outbox_max_attempts,
@@ -66,8 +66,8 @@ def raise_tick_alerts(session: Session, report: Any, now: datetime, settings: Se
     holiday calendar; then the escalation steps due at ``now``."""
     from config.clockconfig import load_calendar
     from config.loader import load_toml
-    from ledger import alert_triggers as trig
-    from ledger.alerts import raise_signals, run_escalations
+    from ledger.alerts import triggers as trig
+    from ledger.alerts.escalation import raise_signals, run_escalations
 
     ctx = alert_context(settings)
     try:
@@ -92,7 +92,7 @@ def raise_tick_alerts(session: Session, report: Any, now: datetime, settings: Se
 
 def deliver_outbox(engine: Engine, settings: Settings, now: datetime) -> DeliveryReport:
     """After-commit hook: deliver every notification due at ``now``."""
-    from ledger.outbox import deliver_due
+    from ledger.alerts.outbox import deliver_due
 
     return deliver_due(engine, now=now, policy=outbox_policy(settings))
 

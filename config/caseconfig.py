@@ -5,8 +5,8 @@ from __future__ import annotations
 from config.clockconfig import load_calendar, load_clock_rules
 from config.loader import ConfigFileError, config_path, load_toml
 from config.settings import Settings
-from ledger.casepolicy import CasePolicy
-from ledger.cases import CaseEnv
+from ledger.cases.policy import CasePolicy
+from ledger.cases.workflow import CaseEnv
 
 
 def load_case_policy(settings: Settings) -> CasePolicy:

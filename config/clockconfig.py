@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from config.loader import ConfigFileError, config_path, load_toml
 from config.settings import Settings
-from ledger.calendar import WorkCalendar, calendar_from_config
-from ledger.clocks import ClockRule, load_rules
+from ledger.clocks.calendar import WorkCalendar, calendar_from_config
+from ledger.clocks.rules import ClockRule, load_rules
 
 
 def load_calendar(settings: Settings) -> WorkCalendar:

@@ -21,7 +21,7 @@ def prepare_demo(engine: Engine, settings: Settings, *, feed_url: str, interval:
     from ledger import audit
     from ledger.db import session_scope
     from ledger.models.core import Source
-    from ledger.sources import add_source
+    from ledger.posts.sources import add_source
 
     now = now or datetime.now(UTC)
     with session_scope(engine) as session:

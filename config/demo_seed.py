@@ -27,8 +27,8 @@ def seed_demo(engine: Engine, settings: Settings, now: datetime) -> list[str]:
     """Create demo users, today's duty shifts, and demo cases and messages (once)."""
     import config.alerting  # noqa: F401  (registers alert routing for case events)
     from config.caseconfig import load_case_env
+    from ledger.alerts.duty import add_shift, upsert_person
     from ledger.db import session_scope
-    from ledger.duty import add_shift, upsert_person
     from ledger.models.cases import Case
     from ledger.models.users import User
     from ledger.users import add_user
@@ -54,7 +54,7 @@ def seed_demo(engine: Engine, settings: Settings, now: datetime) -> list[str]:
     with session_scope(engine) as session:
         if session.exec(select(func.count()).select_from(Case)).one()[0]:  # type: ignore[call-overload]
             return lines
-    from ledger.cases import open_case
+    from ledger.cases.workflow import open_case
 
     with session_scope(engine) as session:
         open_case(session, title="滨江区化工园区企业爆炸事故舆情", grade="重大", discovered_at=now - timedelta(hours=2, minutes=20),
@@ -72,10 +72,10 @@ def seed_demo(engine: Engine, settings: Settings, now: datetime) -> list[str]:
 
 def _seed_messages(engine: Engine, settings: Settings, now: datetime) -> None:
     from config.clockconfig import load_calendar, load_clock_rules
+    from ledger.clocks.replies import apply_reply_clock
     from ledger.db import session_scope
-    from ledger.messages import apply_reply_clock
     from ledger.models.core import Message, Source
-    from ledger.sources import add_source
+    from ledger.posts.sources import add_source
 
     calendar, rules = load_calendar(settings), load_clock_rules(settings)
     samples = [

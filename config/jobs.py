@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from config.settings import Settings
 
 if TYPE_CHECKING:
-    from ledger.exports import ExportResult, Week
+    from ledger.reports.export import ExportResult
+    from ledger.reports.weekly import Week
 
 log = logging.getLogger("yuqing.jobs")
 WEEKLY_JOB_ID = "weekly-export"
@@ -30,9 +31,10 @@ def run_weekly_export(engine: Engine, settings: Settings, *, now: datetime, week
     notification per leadership destination, files attached, into the outbox (idempotency key
     ``weekly:<week>``: a re-run never sends twice) and deliver it."""
     from config.alerting import alert_context, deliver_outbox
-    from ledger.alerts import notify_direct
+    from ledger.alerts.escalation import notify_direct
     from ledger.db import session_scope
-    from ledger.exports import export_weekly, previous_week
+    from ledger.reports.export import export_weekly
+    from ledger.reports.weekly import previous_week
 
     tz = ZoneInfo(settings.timezone)
     week = week or previous_week(now, tz)

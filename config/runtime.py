@@ -42,9 +42,9 @@ def preview_source(engine: Engine, settings: Settings, source_id: int, now: date
     """
     from crawlers.runner import fetch_feed_source
     from ledger.db import session_scope
-    from ledger.intake import prepare
     from ledger.models.core import Source
-    from ledger.sources import get_source
+    from ledger.posts.intake import prepare
+    from ledger.posts.sources import get_source
 
     with session_scope(engine) as session:
         source = get_source(session, source_id)

@@ -46,7 +46,7 @@ class Service:
     def sync_sources(self) -> None:
         """Add, update or remove crawl jobs so they match the enabled sources."""
         from ledger.db import session_scope
-        from ledger.sources import list_sources
+        from ledger.posts.sources import list_sources
 
         with session_scope(self.engine) as session:
             sources = [(s.id, s.kind, s.interval_seconds, s.cron) for s in list_sources(session, enabled_only=True)]
@@ -114,7 +114,7 @@ class Service:
 
     def _record_timeout(self, source_id: int) -> None:
         from ledger.db import session_scope
-        from ledger.sources import get_source, record_failure
+        from ledger.posts.sources import get_source, record_failure
 
         with session_scope(self.engine) as session:
             record_failure(session, source=get_source(session, source_id),

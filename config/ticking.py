@@ -16,7 +16,7 @@ from config import alerting
 from config.caseconfig import load_case_policy
 from config.clockconfig import load_calendar, load_clock_rules
 from config.settings import Settings
-from ledger import tick
+from ledger.clocks import tick
 from ledger.db import session_scope
 
 log = logging.getLogger(__name__)

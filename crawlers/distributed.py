@@ -13,7 +13,7 @@ Roles:
   workers by scrapy-redis's fingerprint set, one set per seeding round
   (``<prefix>:dupefilter:<source>:<round>``, expiring after a day), and pages whose external id
   is already stored are not requested again. Every item is stored at once through
-  :func:`ledger.intake.store_posts` in its own transaction (``ON CONFLICT DO NOTHING``: a post
+  :func:`ledger.posts.intake.store_posts` in its own transaction (``ON CONFLICT DO NOTHING``: a post
   can never be stored twice, even if two workers raced on it).
 
 The source's config is read from the database (cached for a minute) by the worker that handles a
@@ -84,7 +84,7 @@ def seed_source(engine: Engine, redis_url: str, prefix: str, source_id: int, now
     """
     from crawlers.web import _source_config
     from ledger.db import session_scope
-    from ledger.sources import get_source
+    from ledger.posts.sources import get_source
 
     with session_scope(engine) as session:
         source = get_source(session, source_id)
@@ -227,7 +227,7 @@ def __getattr__(name: str):  # the dupefilter class is built lazily (no Scrapy i
 
 
 class StorePipeline:
-    """Normalise each detail page item and store it at once through ``ledger.intake.store_posts``."""
+    """Normalise each detail page item and store it at once through ``ledger.posts.intake.store_posts``."""
 
     def __init__(self, crawler) -> None:
         self.crawler = crawler
@@ -240,7 +240,7 @@ class StorePipeline:
         from crawlers.items import PageItem
         from crawlers.pipelines import NormalizePipeline
         from ledger.db import session_scope
-        from ledger.intake import RawPost, store_posts
+        from ledger.posts.intake import RawPost, store_posts
 
         spider = self.crawler.spider
         if not isinstance(item, PageItem):
@@ -345,7 +345,7 @@ def _spider_class():
 
         def _record_warning(self, sid: int, warning: str | None) -> None:
             from ledger.db import session_scope
-            from ledger.sources import get_source, record_warning
+            from ledger.posts.sources import get_source, record_warning
 
             with session_scope(self.engine) as session:
                 record_warning(session, source=get_source(session, sid), warning=warning)
@@ -363,7 +363,7 @@ def _spider_class():
         def source_config(self, source_id: int) -> dict[str, Any]:
             from crawlers.web import _source_config
             from ledger.db import session_scope
-            from ledger.sources import get_source
+            from ledger.posts.sources import get_source
 
             cached = self._configs.get(source_id)
             if cached and time.monotonic() - cached[0] < CONFIG_CACHE_SECONDS:
@@ -388,7 +388,7 @@ def _spider_class():
 
         def _record(self, source_id: int, *, error: str | None, items: int = 0, round_: Any = None) -> None:
             from ledger.db import session_scope
-            from ledger.sources import get_source, record_failure, record_success
+            from ledger.posts.sources import get_source, record_failure, record_success
 
             # a list page of a round: what the round has skipped so far stays on the source (a new
             # round has skipped nothing yet, so the last round's warning goes)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import feedparser
 import httpx
 
-from ledger.intake import RawPost
+from ledger.posts.intake import RawPost
 
 
 class FeedError(Exception):

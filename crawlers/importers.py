@@ -37,9 +37,10 @@ from crawlers.dates import parse_cn_datetime
 from crawlers.pipeline import MIN_ROWS_FOR_WORKERS, import_gc, prepared_batches, ramped
 from ledger import audit
 from ledger.db import PlannerStats, session_scope
-from ledger.intake import MessageResult, RawMessage, RawPost, post_ids, store_messages, store_posts
+from ledger.messages.intake import MessageResult, RawMessage, store_messages
 from ledger.models.core import Message, Source
-from ledger.sources import add_source
+from ledger.posts.intake import RawPost, post_ids, store_posts
+from ledger.posts.sources import add_source
 
 MAX_FIELD_CHARS = 16 * 1024 * 1024  # a cell larger than this makes the row unreadable
 MAX_ERRORS_SHOWN = 10

@@ -1,7 +1,7 @@
 """The item the web spiders yield: one post as found on a page or in a JSON response.
 
 Fields are still raw (the publication time as written on the page, counts as text); the
-pipelines turn an item into a :class:`ledger.intake.RawPost`.
+pipelines turn an item into a :class:`ledger.posts.intake.RawPost`.
 """
 
 from __future__ import annotations

@@ -41,10 +41,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         delay = min(self.backoff_max, self.backoff_base * (2**attempt))
         if delay <= 0:
             return
+        from scrapy.utils.defer import maybe_deferred_to_future
         from twisted.internet import reactor
         from twisted.internet.task import deferLater
-
-        from scrapy.utils.defer import maybe_deferred_to_future
 
         await maybe_deferred_to_future(deferLater(reactor, delay, lambda: None))
 

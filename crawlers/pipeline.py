@@ -1,7 +1,7 @@
 """Prepare import batches in worker processes while earlier batches are being stored.
 
 Storing a batch has two halves: work that needs no database (normalising, hashing, assessing,
-event features and SimHash: ``ledger.intake.prepare_batch``) and work that does (existence
+event features and SimHash: ``ledger.posts.intake.prepare_batch``) and work that does (existence
 check, insert, event clustering against the state in this process, commit). On a machine with
 more than one core the first half of batch *k + 1* runs in a worker process while the second
 half of batch *k* runs here, which nearly doubles the rate of a large import on two cores.
@@ -32,7 +32,7 @@ from typing import Any
 
 from analysis.assess import Assessor
 from analysis.eventtext import load_segmenter
-from ledger.intake import Prepared, RawPost, prepare_batch
+from ledger.posts.intake import Prepared, RawPost, prepare_batch
 
 log = logging.getLogger(__name__)
 

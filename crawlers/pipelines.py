@@ -2,7 +2,7 @@
 
 :class:`NormalizePipeline` reads the publication time with :func:`crawlers.dates.parse_cn_datetime`
 relative to the crawl's fetch time, cleans counts and names, and builds a :class:`CollectedPost`
-(a dict of :class:`ledger.intake.RawPost`'s fields; the parent process builds the RawPost, so the
+(a dict of :class:`ledger.posts.intake.RawPost`'s fields; the parent process builds the RawPost, so the
 crawl process need not import the ledger). :class:`CollectPipeline` keeps them on the spider
 (``spider.collected``); the child-process runner writes them out when the crawl ends.
 """
@@ -37,7 +37,7 @@ def to_count(value: Any) -> int:
 
 
 class CollectedPost(dict):
-    """Keyword arguments of :class:`ledger.intake.RawPost` for one collected item."""
+    """Keyword arguments of :class:`ledger.posts.intake.RawPost` for one collected item."""
 
 
 class _SpiderBound:

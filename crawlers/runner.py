@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 
 from analysis.assess import Assessor
 from ledger.db import session_scope
-from ledger.intake import IntakeResult, RawPost, store_posts
 from ledger.models.core import Source
-from ledger.sources import get_source, record_failure, record_success
+from ledger.posts.intake import IntakeResult, RawPost, store_posts
+from ledger.posts.sources import get_source, record_failure, record_success
 
 log = logging.getLogger(__name__)
 

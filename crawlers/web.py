@@ -5,7 +5,7 @@ raises :class:`ValueError` with a clear Chinese message naming the key.
 
 :func:`fetch_web_source` runs the configured Scrapy spider in a child process (Twisted's reactor
 cannot be restarted inside one process, so every crawl gets a fresh ``python -m crawlers.spiders``),
-enforces a time limit, and returns the collected :class:`ledger.intake.RawPost` items. Items whose
+enforces a time limit, and returns the collected :class:`ledger.posts.intake.RawPost` items. Items whose
 external id is already stored (``known_ids``) are not fetched again unless the source sets
 ``recheck = true``. A failing list page or API page fails the crawl with the reason; a failing
 detail page is skipped and noted.
@@ -266,7 +266,7 @@ def fetch_web_source(source, options: CrawlOptions, now: datetime, *, known_ids:
     if result["list_errors"]:
         shown = "; ".join(f"{url}: {reason}" for url, reason in result["list_errors"][:3])
         raise CrawlError(f"列表页抓取失败 (list page failed): {shown}")
-    from ledger.intake import RawPost
+    from ledger.posts.intake import RawPost
 
     items = [RawPost(**fields) for fields in result["items"]]
     counts = result["counts"]

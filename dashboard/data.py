@@ -58,8 +58,8 @@ def _configured_units_for(config_dir: str | None) -> list[str]:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _units_in_use_at(url: str) -> list[str]:
-    from ledger.dashqueries import units_in_use
     from ledger.db import session_scope
+    from ledger.reports.dashboard import units_in_use
 
     with session_scope(_engine_for(url)) as session:
         return units_in_use(session)

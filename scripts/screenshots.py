@@ -27,9 +27,9 @@ def main() -> None:
     from config.wiring import build_assessor
     from crawlers.demo import load_demo_posts
     from ledger.db import make_engine, session_scope
-    from ledger.intake import RawPost, store_posts
     from ledger.migrate import upgrade
-    from ledger.sources import add_source
+    from ledger.posts.intake import RawPost, store_posts
+    from ledger.posts.sources import add_source
     from tests.browser import browser_page, dashboard_server, sign_in
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from config import alerting, ticking
 from config.caseconfig import load_case_env
 from config.settings import get_settings
-from ledger import cases, duty, notify
-from ledger.alerts import (
+from ledger.alerts import duty, notify
+from ledger.alerts.escalation import (
     ACKNOWLEDGED,
     OPEN,
     RESOLVED,
@@ -23,6 +23,7 @@ from ledger.alerts import (
     make_ack_token,
     read_ack_token,
 )
+from ledger.cases import workflow as cases
 from ledger.db import session_scope
 from ledger.models.alerts import Alert, Notification
 from ledger.models.core import Post, Source

@@ -39,6 +39,53 @@ def test_import_direction():
     assert not bad, "\n".join(bad)
 
 
+#: inside ``ledger``: which of its parts each part may import (the base modules and tables are
+#: open to all). Clocks, posts and alerts sit on the base; cases and messages on clocks (and
+#: alerts, posts); reports read everything.
+LEDGER_BASE = {"models", "migrations", "types", "db", "audit", "users", "migrate"}
+LEDGER_ALLOWED = {
+    "clocks": set(),
+    "posts": set(),
+    "alerts": set(),
+    "cases": {"clocks", "alerts"},
+    "messages": {"clocks", "posts"},
+    "reports": {"clocks", "cases", "alerts", "posts", "messages"},
+}
+
+
+def _ledger_part(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "ledger" else None
+
+
+def test_ledger_layers():
+    """``ledger.cases`` may use ``ledger.clocks``, never the other way round, and so on."""
+    bad = []
+    for part, allowed in LEDGER_ALLOWED.items():
+        for path in (ROOT / "ledger" / part).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    targets = ([_ledger_part(f"ledger.{a.name}") for a in node.names] if node.module == "ledger"
+                               else [_ledger_part(node.module)])
+                elif isinstance(node, ast.Import):
+                    targets = [_ledger_part(a.name) for a in node.names]
+                else:
+                    continue
+                for target in targets:
+                    if target and target != part and target not in LEDGER_BASE and target not in allowed:
+                        bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports ledger.{target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_ledger_is_rooms_not_a_heap():
+    """At most 8 modules loose at the top of ``ledger/``; the concerns live in subpackages."""
+    loose = sorted(p.name for p in (ROOT / "ledger").glob("*.py"))
+    assert len(loose) <= 8, loose
+    subpackages = [p.name for p in (ROOT / "ledger").iterdir() if (p / "__init__.py").exists()]
+    assert set(LEDGER_ALLOWED) <= set(subpackages), subpackages
+
+
 def test_every_module_has_a_docstring():
     missing = []
     for pkg in PACKAGES:

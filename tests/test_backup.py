@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ledger.db import make_engine, session_scope
 from ledger.migrate import upgrade
 from ledger.models import AuditLog, Source
-from ledger.sources import add_source
+from ledger.posts.sources import add_source
 from tests.cli import run_cli
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

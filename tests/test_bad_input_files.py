@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from crawlers.importers import ImportFileError, ensure_source, hotline_spec, import_file, posts_spec
 from ledger.db import session_scope
-from ledger.intake import MAX_TEXT_CHARS
 from ledger.models.core import Message, Post
+from ledger.posts.intake import MAX_TEXT_CHARS
 from tests.test_import_hotline import HEADER, ROWS, fast_assessor
 
 FILES = Path(__file__).parent / "files"

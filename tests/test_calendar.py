@@ -10,7 +10,7 @@ import pytest
 
 from config.clockconfig import load_calendar
 from config.settings import get_settings
-from ledger.calendar import WorkCalendar, calendar_from_config
+from ledger.clocks.calendar import WorkCalendar, calendar_from_config
 
 SH = ZoneInfo("Asia/Shanghai")
 

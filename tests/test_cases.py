@@ -11,8 +11,10 @@ from sqlmodel import select
 
 from config.caseconfig import load_case_env
 from config.settings import get_settings
-from ledger import caseitems, cases, caseviews
-from ledger.cases import CaseError
+from ledger.cases import items as caseitems
+from ledger.cases import views as caseviews
+from ledger.cases import workflow as cases
+from ledger.cases.workflow import CaseError
 from ledger.db import session_scope
 from ledger.models.cases import Case, Release
 from ledger.models.clocks import Clock

@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from config.clockconfig import load_clock_rules
 from config.settings import DEFAULTS_DIR, get_settings
-from ledger import clockservice as cs
-from ledger.calendar import WorkCalendar, calendar_from_config
-from ledger.clocks import (
+from ledger.clocks import service as cs
+from ledger.clocks.calendar import WorkCalendar, calendar_from_config
+from ledger.clocks.rules import (
     ClockTimes,
     RuleConfigError,
     compute,

@@ -96,7 +96,7 @@ class SlowDetailHandler(Handler):
 
 def test_crawl_killed_mid_crawl_then_rerun_stores_every_page_once(tmp_path):
     from ledger.models import Evidence, Post, PostVersion
-    from ledger.sources import add_source
+    from ledger.posts.sources import add_source
 
     srv = SiteServer()
     srv.RequestHandlerClass = SlowDetailHandler
@@ -145,7 +145,7 @@ CASES = 1000
 def _seed_cases(db_url: str) -> None:
     from config.caseconfig import load_case_env
     from config.settings import get_settings
-    from ledger import cases
+    from ledger.cases import workflow as cases
 
     cfg = get_settings()
     env = load_case_env(cfg)
@@ -240,8 +240,8 @@ class SlowSink(WebhookSink):
 
 
 def test_delivery_killed_mid_send_delivers_everything_at_least_once(tmp_path):
+    from ledger.alerts.outbox import SENDING, SENT, deliver_due, enqueue
     from ledger.models.alerts import Notification
-    from ledger.outbox import SENDING, SENT, deliver_due, enqueue
 
     db_url = f"sqlite:///{tmp_path / 'outbox.db'}"
     upgrade(db_url)

@@ -22,7 +22,7 @@ def demo_db(sqlite_engine, sqlite_url, monkeypatch):
     now = datetime.now(UTC)
     seed_demo(sqlite_engine, get_settings(), now)
     from config.caseconfig import load_case_env
-    from ledger.cases import open_case
+    from ledger.cases.workflow import open_case
 
     env = load_case_env(get_settings())
     with session_scope(sqlite_engine) as s:  # a case of another unit that the unit user must not see
@@ -137,9 +137,10 @@ def test_unit_user_sees_only_own_cases_and_messages(demo_db):
 
 
 def test_unit_user_cannot_open_another_units_case_page(demo_db):
-    from ledger.dashqueries import can_see_case
-    from ledger.models.cases import Case
     from sqlalchemy import select
+
+    from ledger.models.cases import Case
+    from ledger.reports.dashboard import can_see_case
 
     unit = _principal(demo_db, "danwei")
     with session_scope(demo_db) as s:
@@ -154,10 +155,10 @@ def test_a_co_operating_unit_sees_the_case_in_its_lists(demo_db):
     from sqlalchemy import select
 
     from config.caseconfig import load_case_env
-    from ledger import cases
-    from ledger.caseviews import list_cases
-    from ledger.dashqueries import can_see_case, open_cases_with_clocks
+    from ledger.cases import workflow as cases
+    from ledger.cases.views import list_cases
     from ledger.models.cases import Case
+    from ledger.reports.dashboard import can_see_case, open_cases_with_clocks
 
     unit = _principal(demo_db, "danwei").unit
     now = datetime.now(UTC)
@@ -255,9 +256,9 @@ def test_events_page_and_open_case_from_event(demo_db, sqlite_url):
 
     from config.wiring import build_assessor
     from crawlers.demo import load_demo_posts
-    from ledger.intake import RawPost, store_posts
     from ledger.models.cases import Case
-    from ledger.sources import add_source
+    from ledger.posts.intake import RawPost, store_posts
+    from ledger.posts.sources import add_source
 
     now = datetime.now(UTC)
     with session_scope(demo_db) as s:
@@ -304,7 +305,7 @@ def test_admin_tests_a_source_without_storing(demo_db):
     from sqlalchemy import func, select
 
     from ledger.models import Post
-    from ledger.sources import add_source
+    from ledger.posts.sources import add_source
     from tests.feedsrv import FeedServer
     from tests.test_feed_crawl import RSS
 
@@ -325,7 +326,7 @@ def test_sources_tab_shows_what_the_last_crawl_skipped(demo_db):
     from sqlalchemy import select
 
     from ledger.models import Source
-    from ledger.sources import record_success
+    from ledger.posts.sources import record_success
 
     now = datetime.now(UTC)
     warning = "本次抓取发现 2 个问题（其中详情页请求失败 1 个）：http://example.org/a.html：HTTP 404；http://example.org/b.html：空页面 (empty page)"
@@ -345,7 +346,7 @@ def test_case_form_picks_the_unit_from_the_configured_and_used_units(demo_db):
     from sqlalchemy import select
 
     from config.caseconfig import load_case_env
-    from ledger.cases import open_case
+    from ledger.cases.workflow import open_case
     from ledger.models.cases import Case
 
     with session_scope(demo_db) as s:  # a unit the configuration does not name, already used
@@ -376,7 +377,7 @@ def test_duty_page_says_which_sources_leave_a_blind_spot(demo_db):
     from sqlalchemy import select
 
     from ledger.models import Source
-    from ledger.sources import add_source, record_failure, record_success
+    from ledger.posts.sources import add_source, record_failure, record_success
 
     duty = _principal(demo_db, "zhiban")
     now = datetime.now(UTC)

@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from analysis.assess import Assessor
 from ledger.db import session_scope
-from ledger.intake import RawPost, store_posts
-from ledger.sources import add_source
+from ledger.posts.intake import RawPost, store_posts
+from ledger.posts.sources import add_source
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 

@@ -10,7 +10,6 @@ from sqlalchemy import func, select, text
 
 from bench.dashboard.generate import SHANGHAI, Gen
 from bench.dashboard.measure import PAGES, run_pages
-from ledger import dashqueries as dq
 from ledger.db import make_engine, session_scope
 from ledger.migrate import upgrade
 from ledger.models.alerts import Alert
@@ -18,6 +17,7 @@ from ledger.models.cases import Case
 from ledger.models.clocks import Clock
 from ledger.models.core import Message, Post
 from ledger.models.events import Event
+from ledger.reports import dashboard as dq
 
 pytestmark = pytest.mark.postgres
 
@@ -125,8 +125,8 @@ def test_page_queries_return_what_was_generated(bench_db):
             Clock.subject == "case", Clock.status.in_(("met", "missed", "breached")))).one()[0]
         assert sum(r["总数"] for r in rates) == finished > 0
         # alerts and the biggest event's posts
-        from ledger.alerts import list_alerts
-        from ledger.events import event_posts
+        from ledger.alerts.escalation import list_alerts
+        from ledger.posts.event_views import event_posts
 
         assert len(list_alerts(s, state="open", limit=100)) == min(100, counts["alert_open"])
         biggest = s.exec(select(Event).order_by(Event.posts.desc()).limit(1)).scalars().one()

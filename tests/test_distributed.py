@@ -24,7 +24,7 @@ from crawlers.distributed import keys, queue_stats, seed_source
 from ledger.db import make_engine, session_scope
 from ledger.migrate import upgrade
 from ledger.models import Post, Source
-from ledger.sources import add_source
+from ledger.posts.sources import add_source
 from tests.sitesrv import Handler, SiteServer
 
 pytestmark = pytest.mark.postgres

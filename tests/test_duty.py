@@ -10,8 +10,8 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, select
 
+from ledger.alerts.duty import DutyError, add_shift, import_roster_xlsx, on_duty_at
 from ledger.db import session_scope
-from ledger.duty import DutyError, add_shift, import_roster_xlsx, on_duty_at
 from ledger.models.alerts import DutyShift, Person
 from tests.cli import run_cli
 

@@ -15,9 +15,10 @@ from sqlalchemy import func, insert, select
 from analysis.events import EventParams, features, heat, heat_base, keywords, trend
 from analysis.normalize import content_hash, normalize_text
 from ledger.db import make_engine, session_scope
-from ledger.events import event_posts, event_trends, forget_state, process_new_posts, top_events
 from ledger.models.core import Post, Source
 from ledger.models.events import Event
+from ledger.posts.event_views import event_posts, event_trends, top_events
+from ledger.posts.events import forget_state, process_new_posts
 from tests.cli import run_cli
 from tests.conftest import REPO, shared_data
 
@@ -222,7 +223,7 @@ def test_clustering_resumes_in_a_new_process(sqlite_engine, sqlite_url):
         from sqlalchemy import insert, select
         from analysis.normalize import content_hash
         from ledger.db import make_engine, session_scope
-        from ledger.events import process_new_posts
+        from ledger.posts.events import process_new_posts
         from ledger.models.core import Post
         eng = make_engine({sqlite_url!r})
         text = "丽发新城搅拌站噪音太大，夜里施工不停，希望环保部门来查一查。"

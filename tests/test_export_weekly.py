@@ -19,12 +19,15 @@ from config import alerting, ticking
 from config.caseconfig import load_case_env
 from config.jobs import WEEKLY_JOB_ID, install_jobs, run_weekly_export
 from config.settings import get_settings
-from ledger import caseitems, cases, duty
+from ledger.alerts import duty
+from ledger.cases import items as caseitems
+from ledger.cases import workflow as cases
 from ledger.db import session_scope
-from ledger.exports import collect_week, export_weekly, parse_week, previous_week
-from ledger.exports_docx import chart_png
 from ledger.models.clocks import Clock
 from ledger.models.core import Message
+from ledger.reports.export import export_weekly
+from ledger.reports.weekly import collect_week, parse_week, previous_week
+from ledger.reports.weekly_docx import chart_png
 from tests.alert_sinks import SmtpSink
 from tests.cli import run_cli
 from tests.conftest import shared_data
@@ -224,7 +227,7 @@ def test_chart_without_cjk_font_and_week_parsing(case_world):
     w = parse_week("2026-W01")
     assert w.start == datetime(2025, 12, 28, 16, 0, tzinfo=UTC)  # Monday 2025-12-29 00:00 +08:00
     assert previous_week(datetime(2026, 3, 9, 0, 5, tzinfo=UTC)).label == "2026-W10"  # Monday 08:05 local
-    from ledger.exports import ExportError
+    from ledger.reports.weekly import ExportError
 
     for bad in ("2026-10", "2026-W54", "W10"):
         with pytest.raises(ExportError):
@@ -272,7 +275,7 @@ def test_text_that_looks_like_a_formula_stays_text(tmp_path):
     """Formula injection: a title written by a citizen as =HYPERLINK(...) is stored as text."""
     from openpyxl import Workbook, load_workbook
 
-    from ledger.exports import _sheet
+    from ledger.reports.weekly_xlsx import _sheet
 
     book = Workbook()
     _sheet(book, "留言", ["主题"], [['=HYPERLINK("http://127.0.0.1/x","点我")'], ["+1"], ["正常标题"]])

@@ -12,7 +12,7 @@ from analysis.assess import Assessor
 from crawlers.runner import CrawlOptions, crawl_source
 from ledger.db import session_scope
 from ledger.models import AuditLog, Evidence, Post, Source
-from ledger.sources import add_source
+from ledger.posts.sources import add_source
 from tests.feedsrv import FeedServer
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>

@@ -18,8 +18,8 @@ from config.clockconfig import load_calendar, load_clock_rules
 from config.settings import get_settings
 from config.wiring import build_assessor
 from crawlers.importers import ImportFileError, ensure_source, hotline_spec, import_file
+from ledger.clocks.replies import apply_reply_clock
 from ledger.db import make_engine, session_scope
-from ledger.messages import apply_reply_clock
 from ledger.migrate import upgrade
 from ledger.models.core import Message, Post
 from tests.conftest import shared_data

@@ -18,12 +18,12 @@ from config.settings import get_settings
 from config.wiring import build_assessor
 from crawlers.importers import ensure_source, import_file, posts_spec
 from crawlers.pipeline import auto_workers, prepared_batches
-from ledger import events as ledger_events
 from ledger.db import make_engine
-from ledger.intake import RawPost, prepare_batch
 from ledger.migrate import upgrade
 from ledger.models.core import Post
 from ledger.models.events import Event
+from ledger.posts import events as ledger_events
+from ledger.posts.intake import RawPost, prepare_batch
 from tests.conftest import shared_data
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -15,16 +15,10 @@ from sqlmodel import select
 
 from config.clockconfig import load_clock_rules
 from config.settings import get_settings
-from ledger.calendar import WorkCalendar, calendar_from_config
+from ledger.clocks.calendar import WorkCalendar, calendar_from_config
+from ledger.clocks.replies import apply_reply_clock, refresh_message_clocks
 from ledger.db import make_engine, session_scope
-from ledger.messages import (
-    MessageError,
-    apply_reply_clock,
-    list_messages,
-    message_row,
-    record_reply,
-    refresh_message_clocks,
-)
+from ledger.messages.service import MessageError, list_messages, message_row, record_reply
 from ledger.migrate import upgrade
 from ledger.models.core import AuditLog, Message, Source
 

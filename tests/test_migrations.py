@@ -32,11 +32,12 @@ def test_sqlite_is_in_wal_mode(sqlite_engine):
 
 @pytest.mark.postgres
 def test_unique_post_per_source_external_id_on_postgres(pg_engine):
+    from datetime import UTC, datetime
+
     from sqlalchemy.exc import IntegrityError
     from sqlmodel import Session
 
     from ledger.models import Post, Source
-    from datetime import UTC, datetime
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     with Session(pg_engine) as s:

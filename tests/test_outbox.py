@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ledger.alerts.outbox import FAILED, PENDING, SENDING, SENT, OutboxPolicy, deliver_due, enqueue
 from ledger.db import session_scope
 from ledger.models.alerts import DeliveryAttempt, Notification
-from ledger.outbox import FAILED, PENDING, SENDING, SENT, OutboxPolicy, deliver_due, enqueue
 from tests.alert_sinks import SmtpSink, WebhookSink
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,7 +119,7 @@ CHILD = textwrap.dedent("""
     import sys, time
     from datetime import datetime
     from ledger.db import make_engine, session_scope
-    from ledger.outbox import OutboxPolicy, claim, enqueue
+    from ledger.alerts.outbox import OutboxPolicy, claim, enqueue
     url, mode, dest, now = sys.argv[1], sys.argv[2], sys.argv[3], datetime.fromisoformat(sys.argv[4])
     engine = make_engine(url)
     with session_scope(engine) as s:

@@ -14,12 +14,12 @@ from sqlmodel import Session
 from config.settings import get_settings
 from config.wiring import build_assessor
 from crawlers.importers import ensure_source, import_file, posts_spec
-from ledger import events as ledger_events
-from ledger import intake
 from ledger.db import PlannerStats, make_engine, session_scope
-from ledger.intake import RawPost, store_posts
 from ledger.migrate import upgrade
 from ledger.models.core import Post
+from ledger.posts import events as ledger_events
+from ledger.posts import intake
+from ledger.posts.intake import RawPost, store_posts
 
 pytestmark = pytest.mark.postgres
 

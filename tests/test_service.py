@@ -16,7 +16,7 @@ from config.service import Service
 from config.settings import get_settings
 from ledger.db import session_scope
 from ledger.models import Post
-from ledger.sources import add_source
+from ledger.posts.sources import add_source
 from tests.feedsrv import FeedServer
 from tests.test_feed_crawl import RSS
 

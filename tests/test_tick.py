@@ -12,7 +12,9 @@ from sqlmodel import select
 from config import alerting, ticking
 from config.caseconfig import load_case_env
 from config.settings import get_settings
-from ledger import audit, caseitems, cases
+from ledger import audit
+from ledger.cases import items as caseitems
+from ledger.cases import workflow as cases
 from ledger.db import session_scope
 from ledger.models.cases import Commitment
 from ledger.models.clocks import Clock

@@ -27,7 +27,7 @@ from crawlers.spiders import decode_body, safe_url
 from crawlers.web import fetch_web_source, run_spider_job, validate_config
 from ledger.db import make_engine, session_scope
 from ledger.models import Evidence, Post, PostVersion, Source
-from ledger.sources import add_source, get_source
+from ledger.posts.sources import add_source, get_source
 from tests.cli import run_cli
 from tests.sitesrv import SITES, SiteServer
 

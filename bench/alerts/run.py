@@ -20,20 +20,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench.common import write_section  # noqa: E402
-
 from sqlmodel import Session, func, select  # noqa: E402
 
+from bench.common import write_section  # noqa: E402
 from config import alerting, ticking  # noqa: E402
 from config.caseconfig import load_case_env  # noqa: E402
 from config.settings import get_settings  # noqa: E402
-from ledger import cases, notify  # noqa: E402
+from ledger.alerts import notify  # noqa: E402
+from ledger.alerts.outbox import deliver_due, enqueue  # noqa: E402
+from ledger.cases import workflow as cases
 from ledger.db import make_engine, session_scope  # noqa: E402
-from ledger.exports import export_weekly, parse_week  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
 from ledger.models.alerts import Alert, Notification  # noqa: E402
 from ledger.models.core import Message, Source  # noqa: E402
-from ledger.outbox import deliver_due, enqueue  # noqa: E402
+from ledger.reports.export import export_weekly
+from ledger.reports.weekly import parse_week  # noqa: E402
 from tests.alert_sinks import WebhookSink  # noqa: E402
 
 SECTION = "Alerts, outbox and weekly export"

@@ -28,7 +28,8 @@ from sqlmodel import Session, select
 from config import ticking
 from config.caseconfig import load_case_env
 from config.settings import get_settings
-from ledger import cases, tick
+from ledger.cases import workflow as cases
+from ledger.clocks import tick
 from ledger.db import make_engine, session_scope
 from ledger.migrate import upgrade
 from ledger.models.clocks import Clock
@@ -53,7 +54,7 @@ def main() -> None:
     env = load_case_env(settings)
     if args.cache_alert_context:
         from config.alerting import alert_context
-        from ledger import notify
+        from ledger.alerts import notify
 
         ctx = alert_context(settings)
         notify.configure(lambda: ctx)

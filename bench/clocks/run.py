@@ -31,9 +31,9 @@ from sqlmodel import select
 from config.clockconfig import load_calendar, load_clock_rules
 from config.loader import load_toml
 from config.settings import get_settings
-from ledger import clockservice as cs
-from ledger.calendar import calendar_from_config
-from ledger.clocks import compute, rules_for
+from ledger.clocks import service as cs
+from ledger.clocks.calendar import calendar_from_config
+from ledger.clocks.rules import compute, rules_for
 from ledger.db import make_engine, session_scope
 from ledger.migrate import upgrade
 from ledger.models.clocks import Clock
@@ -72,7 +72,7 @@ def _parse_local(value: str) -> datetime:
 
 def bench_hotline(path: Path, calendar, rules) -> None:
     """apply_reply_clock over the real 12345 export (receipt and reply times only)."""
-    from ledger.messages import apply_reply_clock
+    from ledger.clocks.replies import apply_reply_clock
     from ledger.models.core import Message
 
     with path.open(encoding="utf-8") as fh:

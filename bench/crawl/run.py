@@ -27,14 +27,13 @@ from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from bench.common import write_section  # noqa: E402
-
 from analysis.assess import Assessor  # noqa: E402
+from bench.common import write_section  # noqa: E402
 from crawlers.runner import CrawlOptions, crawl_source  # noqa: E402
 from crawlers.web import fetch_web_source  # noqa: E402
 from ledger.db import make_engine, session_scope  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
-from ledger.sources import add_source  # noqa: E402
+from ledger.posts.sources import add_source  # noqa: E402
 from tests.sitesrv import SiteServer  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

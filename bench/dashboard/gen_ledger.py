@@ -1,7 +1,7 @@
 """Ledger part of the synthetic data: cases with their clocks, releases and review steps, briefings,
 commitments (with clocks), referrals, case posts, audit entries; messages with reply clocks; alerts.
 
-Clock rows mirror what ``ledger.clockservice`` writes for the shipped rules: one clock per rule
+Clock rows mirror what ``ledger.clocks.service`` writes for the shipped rules: one clock per rule
 that applies to the case's grade, anchored at discovery, with the rule snapshot; 持续发布 clocks
 restarted after each release (earlier ones met); met / missed / breached / warning / running by
 whether and when the duty was done compared with ``now``.

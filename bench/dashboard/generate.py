@@ -71,7 +71,7 @@ PostCols = ["id", "source_id", "external_id", "url", "title", "text", "author", 
 
 def _load_rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Any], dict[str, Any]]:
     """Monitoring categories / topics (as flags), the clock rules, and the case policy from the shipped TOML."""
-    from ledger.clocks import load_rules
+    from ledger.clocks.rules import load_rules
 
     rules = tomllib.loads((DEFAULTS / "rules.toml").read_text(encoding="utf-8"))
     cats, tops = {}, {}

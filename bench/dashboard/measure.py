@@ -98,10 +98,10 @@ class Pages:
 
     # ------------------------------------------------------------------ pages
     def onduty(self, t: Timer) -> None:
-        from ledger.alerts import alert_to_dict, list_alerts
-        from ledger.dashqueries import flagged_posts, open_cases_with_clocks
-        from ledger.duty import on_duty_at
-        from ledger.sources import list_sources
+        from ledger.alerts.duty import on_duty_at
+        from ledger.alerts.escalation import alert_to_dict, list_alerts
+        from ledger.posts.sources import list_sources
+        from ledger.reports.dashboard import flagged_posts, open_cases_with_clocks
 
         at, unit = self.now, self._unit()
         with session_scope(self.engine) as s:
@@ -119,8 +119,8 @@ class Pages:
             t("list_alerts", lambda: [alert_to_dict(a) for a in list_alerts(s, state="open", limit=100)])
 
     def events(self, t: Timer) -> None:
-        from ledger.dashqueries import event_case_facts, event_hourly
-        from ledger.events import event_posts, top_events
+        from ledger.posts.event_views import event_posts, top_events
+        from ledger.reports.dashboard import event_case_facts, event_hourly
 
         at = self.now
         top = self.rnd.choice((20, 20, 20, 50))
@@ -136,8 +136,8 @@ class Pages:
 
     def cases_list(self, t: Timer) -> None:
         from dashboard.data import SHANGHAI
-        from ledger.dashqueries import distinct_values, filter_cases
         from ledger.models.cases import Case
+        from ledger.reports.dashboard import distinct_values, filter_cases
 
         r, at = self.rnd, self.now
         with session_scope(self.engine) as s:
@@ -158,8 +158,9 @@ class Pages:
             t("filter_cases", lambda: [(c.id, c.number, c.title) for c in filter_cases(s, unit=unit, **f)])
 
     def case_page(self, t: Timer) -> None:
-        from ledger.cases import case_detail, get_case
-        from ledger.dashqueries import can_see_case
+        from ledger.cases.views import case_detail
+        from ledger.cases.workflow import get_case
+        from ledger.reports.dashboard import can_see_case
 
         cid = self.rnd.choice(self.case_ids)
         with session_scope(self.engine) as s:
@@ -168,8 +169,8 @@ class Pages:
             t("case_detail", lambda: case_detail(s, case_id=cid, policy=self.env.policy))
 
     def messages(self, t: Timer) -> None:
-        from ledger.dashqueries import message_counts
-        from ledger.messages import list_messages, message_row
+        from ledger.messages.service import list_messages, message_row
+        from ledger.reports.dashboard import message_counts
 
         at, unit = self.now, self._unit()
         overdue_only = self.rnd.random() < 0.3
@@ -179,7 +180,7 @@ class Pages:
                 s, now=at, overdue_first=True, overdue_only=overdue_only, unit=unit, limit=200)])
 
     def stats(self, t: Timer) -> None:
-        from ledger.dashqueries import (
+        from ledger.reports.dashboard import (
             flag_counts,
             on_time_rates,
             posts_per_day_sql,
@@ -198,7 +199,7 @@ class Pages:
 
     def export(self, t: Timer) -> None:
         from dashboard.data import SHANGHAI
-        from ledger.exports import _statements, collect_week, parse_week
+        from ledger.reports.weekly import _statements, collect_week, parse_week
 
         back = self.rnd.randint(1, 11)
         y, w, _ = (self.now.astimezone(SHANGHAI).date() - timedelta(weeks=back)).isocalendar()
@@ -209,7 +210,7 @@ class Pages:
         self.statements += len(_statements())
 
     def posts(self, t: Timer) -> None:
-        from ledger.queries import post_view, recent_posts, source_names
+        from ledger.posts.queries import post_view, recent_posts, source_names
 
         limit = self.rnd.choice((100, 100, 200))
         only_negative = self.rnd.random() < 0.3
@@ -219,7 +220,7 @@ class Pages:
                 s, limit=limit * (3 if only_negative else 1))])
 
     def sources(self, t: Timer) -> None:
-        from ledger.sources import list_sources
+        from ledger.posts.sources import list_sources
 
         with session_scope(self.engine) as s:
             t("list_sources", lambda: [(x.name, x.status, x.last_error) for x in list_sources(s)])

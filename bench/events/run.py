@@ -28,15 +28,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from bench.common import write_section  # noqa: E402
-
 from sqlalchemy import insert, select
 
 from analysis.normalize import content_hash, normalize_text
+from bench.common import write_section  # noqa: E402
 from ledger.db import make_engine, session_scope
-from ledger.events import process_new_posts, top_events
 from ledger.migrate import upgrade
 from ledger.models.core import Post, Source
+from ledger.posts.events import process_new_posts
+from ledger.posts.event_views import top_events
 
 SHARED = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"))
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

@@ -167,8 +167,8 @@ def worker_hotline(url: str, path: str) -> dict:
     from config.settings import get_settings
     from config.wiring import build_assessor
     from crawlers.importers import ensure_source, hotline_spec, import_file
+    from ledger.clocks.replies import apply_reply_clock
     from ledger.db import make_engine
-    from ledger.messages import apply_reply_clock
     from ledger.migrate import upgrade
 
     upgrade(url)

@@ -22,10 +22,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from bench.common import write_section  # noqa: E402
-
 from analysis.assess import Assessor
 from analysis.normalize import normalize_text
+from bench.common import write_section  # noqa: E402
 from config.settings import get_settings
 from config.wiring import load_gazetteer, load_rule_config
 

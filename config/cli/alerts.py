@@ -25,7 +25,7 @@ def list_cmd(
     limit: int = typer.Option(200, "--limit", min=1),
 ) -> None:
     """列出预警 (默认: 未解除的)。List alerts (default: not resolved)."""
-    from ledger.alerts import alert_to_dict, list_alerts
+    from ledger.alerts.escalation import alert_to_dict, list_alerts
     from ledger.db import session_scope
 
     if state not in ("active", "open", "acknowledged", "resolved", "all"):
@@ -51,7 +51,7 @@ def ack_cmd(
     now: str | None = typer.Option(None, "--now", help="确认时间 ISO 8601 (default: now)"),
 ) -> None:
     """确认预警: 停止升级 (确认不等于解除)。Acknowledge an alert: escalation stops; it is not resolved."""
-    from ledger.alerts import AlertError, acknowledge
+    from ledger.alerts.escalation import AlertError, acknowledge
     from ledger.db import session_scope
 
     when = parse_now(now)
@@ -91,8 +91,8 @@ def outbox_cmd(
     limit: int = typer.Option(100, "--limit", min=1),
 ) -> None:
     """查看发件箱 (地址中的凭据不显示)。Show the outbox (credentials in addresses hidden)."""
+    from ledger.alerts.outbox import STATUS_LABELS, list_notifications, safe_destination
     from ledger.db import session_scope
-    from ledger.outbox import STATUS_LABELS, list_notifications, safe_destination
 
     engine = open_engine(settings())
     with session_scope(engine) as session:

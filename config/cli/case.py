@@ -45,10 +45,10 @@ def register(app: typer.Typer) -> None:
 
 def _run(work: Callable[[Any, Any, Any], T]) -> T:
     """Run ``work(session, env, now)`` in one transaction; refusals become clear CLI errors."""
-    import config.alerting  # noqa: F401  (registers the alert context used by ledger.notify)
+    import config.alerting  # noqa: F401  (registers the alert context used by ledger.alerts.notify)
     from config.caseconfig import load_case_env
-    from ledger.cases import CaseError
-    from ledger.clockservice import ClockError
+    from ledger.cases.workflow import CaseError
+    from ledger.clocks.service import ClockError
     from ledger.db import session_scope
     from ledger.types import utcnow
 
@@ -74,7 +74,7 @@ def _unit_notices(session: Any, names: list[str | None]) -> list[str]:
     import difflib
 
     from config.wiring import known_units
-    from ledger.dashqueries import units_in_use
+    from ledger.reports.dashboard import units_in_use
 
     given = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     if not given:
@@ -126,7 +126,7 @@ def open_cmd(
     actor: str = ACTOR,
 ) -> None:
     """立案: 打印新案件的 id, 并按分级启动时限 (重大/特别重大: 3小时/5小时发布、24小时发布会、第一时间报告)。"""
-    from ledger.cases import open_case
+    from ledger.cases.workflow import open_case
 
     disc = parse_instant(discovered_at, "--discovered-at")
     occ = _when(occurred_at, "--occurred-at", None)
@@ -157,7 +157,7 @@ def show_cmd(
     as_json: bool = typer.Option(False, "--json", help="JSON 输出"),
 ) -> None:
     """显示案件: 字段、时限 (规则、期限、状态)、发布稿及审核、发布会、承诺、移交、审计记录。"""
-    from ledger.caseviews import case_detail
+    from ledger.cases.views import case_detail
 
     data = _run(lambda session, env, now: case_detail(session, case_id=case_ref, policy=env.policy))
     if as_json:
@@ -206,8 +206,8 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="JSON 输出"),
 ) -> None:
     """列出案件 (发现时间从新到旧)。"""
-    from ledger.cases import case_state
-    from ledger.caseviews import list_cases
+    from ledger.cases.views import list_cases
+    from ledger.cases.workflow import case_state
 
     if limit is not None and limit < 0:
         fail(f"--limit 不能为负数: {limit}", code=2)
@@ -237,7 +237,7 @@ def grade_cmd(
     actor: str = ACTOR,
 ) -> None:
     """调整分级; 升为重大/特别重大时各时限自发现时间起算 (可能已超期)。"""
-    from ledger.cases import regrade_case
+    from ledger.cases.workflow import regrade_case
 
     number = _run(lambda session, env, now: regrade_case(
         session, case_id=case_ref, grade=grade, now=now, actor=actor, env=env, reason=reason).number)
@@ -252,7 +252,7 @@ def status_cmd(
     actor: str = ACTOR,
 ) -> None:
     """变更案件状态 (只允许规定的流转; 办结须已公开处置类型要求的内容)。"""
-    from ledger.cases import change_status
+    from ledger.cases.workflow import change_status
 
     number = _run(lambda session, env, now: change_status(
         session, case_id=case_ref, to=to, now=now, actor=actor, env=env, note=note).number)
@@ -276,7 +276,7 @@ def edit_cmd(
     actor: str = ACTOR,
 ) -> None:
     """修改案件信息、处置类型与回应主体 (责任单位、牵头单位、配合单位)。"""
-    from ledger.cases import update_case
+    from ledger.cases.workflow import update_case
 
     changes: dict[str, Any] = {k: v for k, v in {
         "title": title, "summary": summary, "category": category, "topic": topic,
@@ -305,7 +305,7 @@ def report_cmd(
     actor: str = ACTOR,
 ) -> None:
     """登记已向本级党委政府报告 (第一时间报告), 停止该时限。"""
-    from ledger.cases import local_iso, report_to_leadership
+    from ledger.cases.workflow import local_iso, report_to_leadership
 
     def work(session, env, now):
         case = report_to_leadership(session, case_id=case_ref, reported_at=_when(at, "--at", now), now=now,
@@ -323,7 +323,7 @@ def link_cmd(
     actor: str = ACTOR,
 ) -> None:
     """关联帖文。"""
-    from ledger.cases import link_posts
+    from ledger.cases.workflow import link_posts
 
     added = _run(lambda session, env, now: len(link_posts(
         session, case_id=case_ref, post_ids=post, now=now, actor=actor, env=env)))
@@ -340,7 +340,7 @@ def release_add_cmd(
     actor: str = ACTOR,
 ) -> None:
     """起草发布稿; 打印其 id。发布前须依次通过初审、复审、终审和保密审查。"""
-    from ledger.caseitems import add_release
+    from ledger.cases.items import add_release
 
     rid = _run(lambda session, env, now: add_release(
         session, case_id=case_ref, kind=kind, title=title, text=text, now=now, actor=actor, env=env).id)
@@ -358,7 +358,7 @@ def release_review_cmd(
     actor: str = ACTOR,
 ) -> None:
     """登记一步审核 (审核人、时间、结论)。"""
-    from ledger.caseitems import get_release, review_release
+    from ledger.cases.items import get_release, review_release
 
     def work(session, env, now):
         review_release(session, release_id=release_id, step=step, reviewer=reviewer, decision=decision,
@@ -377,7 +377,7 @@ def release_revise_cmd(
     actor: str = ACTOR,
 ) -> None:
     """修改发布稿 (新版本须重新审核)。"""
-    from ledger.caseitems import revise_release
+    from ledger.cases.items import revise_release
 
     rev = _run(lambda session, env, now: revise_release(
         session, release_id=release_id, text=text, title=title, now=now, actor=actor, env=env).revision)
@@ -393,8 +393,8 @@ def release_publish_cmd(
     actor: str = ACTOR,
 ) -> None:
     """登记发布 (须已通过全部审核步骤); 停止发布权威信息时限, 持续发布时限重新起算。"""
-    from ledger.caseitems import publish_release
-    from ledger.cases import local_iso
+    from ledger.cases.items import publish_release
+    from ledger.cases.workflow import local_iso
 
     when = _run(lambda session, env, now: publish_release(
         session, release_id=release_id, published_at=_when(at, "--at", now), channel=channel, url=url,
@@ -413,7 +413,7 @@ def briefing_add_cmd(
     actor: str = ACTOR,
 ) -> None:
     """登记新闻发布会 (时间、地点、发言人), 停止24小时发布会时限。"""
-    from ledger.caseitems import add_briefing
+    from ledger.cases.items import add_briefing
 
     held = parse_instant(at, "--at")
     bid = _run(lambda session, env, now: add_briefing(
@@ -431,7 +431,7 @@ def commitment_add_cmd(
     actor: str = ACTOR,
 ) -> None:
     """登记承诺; 打印其 id。承诺有自己的时限。"""
-    from ledger.caseitems import add_commitment
+    from ledger.cases.items import add_commitment
 
     due_date = _date(due, "--due")
     def work(session, env, now):
@@ -455,7 +455,7 @@ def commitment_update_cmd(
     actor: str = ACTOR,
 ) -> None:
     """更新承诺落实情况 (只能向前推进)。"""
-    from ledger.caseitems import update_commitment
+    from ledger.cases.items import update_commitment
 
     when = _when(at, "--at", None)
     new = _run(lambda session, env, now: update_commitment(
@@ -474,7 +474,7 @@ def referral_add_cmd(
     actor: str = ACTOR,
 ) -> None:
     """登记涉嫌违法线索移交; 打印其 id。"""
-    from ledger.caseitems import add_referral
+    from ledger.cases.items import add_referral
 
     rid = _run(lambda session, env, now: add_referral(
         session, case_id=case_ref, target=to, referred_at=_when(at, "--at", now), now=now, actor=actor,

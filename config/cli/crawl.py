@@ -14,7 +14,7 @@ def crawl_cmd(
     """立即抓取一个来源一次 (crawl one source once, now). 成功退出码 0，失败非 0 并给出原因."""
     from config.runtime import crawl_once
     from ledger.db import session_scope
-    from ledger.sources import SourceError, get_source
+    from ledger.posts.sources import SourceError, get_source
 
     cfg = settings()
     engine = open_engine(cfg)

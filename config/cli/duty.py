@@ -33,8 +33,8 @@ def import_cmd(path: Annotated[Path, typer.Argument(help="值班表 xlsx 文件"
     Import the roster from xlsx; one bad row rejects the whole file."""
     from zoneinfo import ZoneInfo
 
+    from ledger.alerts.duty import DutyError, import_roster_xlsx
     from ledger.db import session_scope
-    from ledger.duty import DutyError, import_roster_xlsx
 
     if not path.is_file():
         fail(f"文件不存在: {path}", code=2)
@@ -59,8 +59,8 @@ def add_cmd(
     note: str | None = typer.Option(None, "--note"),
 ) -> None:
     """添加一个班次。Add a shift."""
+    from ledger.alerts.duty import DutyError, add_shift
     from ledger.db import session_scope
-    from ledger.duty import DutyError, add_shift
 
     start_at, end_at = parse_instant(start, "--start"), parse_instant(end, "--end")
     engine = open_engine(settings())
@@ -82,8 +82,8 @@ def add_person_cmd(
     url: Annotated[list[str] | None, typer.Option("--url", help="apprise 通知地址 (可重复; 给出则替换原有地址)")] = None,
 ) -> None:
     """添加或修改人员及其通知地址。Add or update a person and their apprise URLs."""
+    from ledger.alerts.duty import DutyError, upsert_person
     from ledger.db import session_scope
-    from ledger.duty import DutyError, upsert_person
 
     engine = open_engine(settings())
     try:
@@ -102,8 +102,8 @@ def now_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """当前值班人员与带班领导。Who is on duty (and the duty leader) at --now."""
+    from ledger.alerts.duty import on_duty_at
     from ledger.db import session_scope
-    from ledger.duty import on_duty_at
 
     at = parse_now(now)
     engine = open_engine(settings())
@@ -125,8 +125,8 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """列出班次。List shifts."""
+    from ledger.alerts.duty import list_shifts, shift_to_dict
     from ledger.db import session_scope
-    from ledger.duty import list_shifts, shift_to_dict
 
     engine = open_engine(settings())
     with session_scope(engine) as session:

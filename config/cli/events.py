@@ -31,7 +31,7 @@ def list_events(
     likes and trend (last hour against the previous 12 hours). Heat decays with the time since
     the event was last seen (see docs/BENCHMARKS.md, Events)."""
     from ledger.db import session_scope
-    from ledger.events import top_events
+    from ledger.posts.event_views import top_events
 
     at = parse_now(now)
     engine = open_engine()
@@ -69,8 +69,8 @@ def show_event(
 ) -> None:
     """显示一个事件的帖子 (按点赞数, 再按时间)。 Show the posts of one event."""
     from ledger.db import session_scope
-    from ledger.events import event_posts
     from ledger.models.events import Event
+    from ledger.posts.event_views import event_posts
 
     engine = open_engine()
     try:

@@ -32,7 +32,7 @@ def weekly_cmd(
     from zoneinfo import ZoneInfo
 
     from config.jobs import run_weekly_export
-    from ledger.exports import ExportError, parse_week, previous_week
+    from ledger.reports.weekly import ExportError, parse_week, previous_week
 
     cfg = settings()
     when = parse_now(now)

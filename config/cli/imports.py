@@ -17,7 +17,7 @@ def _reply_clock(cfg):
     from functools import partial
 
     from config.clockconfig import load_calendar, load_clock_rules
-    from ledger.messages import apply_reply_clock
+    from ledger.clocks.replies import apply_reply_clock
 
     try:
         return partial(apply_reply_clock, calendar=load_calendar(cfg), rules=load_clock_rules(cfg))

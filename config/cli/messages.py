@@ -32,7 +32,7 @@ def list_cmd(
 ) -> None:
     """列出留言: 编号、收到时间、答复期限、答复时间、是否按时、超期工作日数 (标题中的个人号码已遮蔽)。"""
     from ledger.db import session_scope
-    from ledger.messages import MessageError, list_messages, message_row
+    from ledger.messages.service import MessageError, list_messages, message_row
 
     if limit is not None and limit < 0:
         fail(f"--limit 不能为负数: {limit}", code=2)
@@ -81,7 +81,7 @@ def reply_cmd(
 
     from config.clockconfig import load_calendar, load_clock_rules
     from ledger.db import session_scope
-    from ledger.messages import MessageError, record_reply
+    from ledger.messages.service import MessageError, record_reply
     from ledger.models.core import Message
     from ledger.types import utcnow
 

@@ -17,7 +17,7 @@ def list_cmd(
 ) -> None:
     """列出最新帖文，个人号码已脱敏 (newest posts; personal numbers masked)."""
     from ledger.db import session_scope
-    from ledger.queries import post_view, recent_posts
+    from ledger.posts.queries import post_view, recent_posts
 
     if limit < 1 or limit > 100000:
         fail("--limit 须在 1 到 100000 之间", code=2)

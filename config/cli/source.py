@@ -25,7 +25,7 @@ def add_cmd(
 ) -> None:
     """新增来源并打印其 id (add a source; prints the new source's id)."""
     from ledger.db import session_scope
-    from ledger.sources import SourceError, add_source
+    from ledger.posts.sources import SourceError, add_source
 
     cfg_data: dict = {}
     if config_file is not None:
@@ -72,7 +72,7 @@ def add_cmd(
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON 输出")) -> None:
     """列出来源及其健康状况 (list sources with their health)."""
     from ledger.db import session_scope
-    from ledger.sources import list_sources
+    from ledger.posts.sources import list_sources
 
     engine = open_engine()
     with session_scope(engine) as session:
@@ -107,7 +107,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON 输出")) 
 def _set_enabled(source_id: int, enabled: bool) -> None:
     from ledger import audit
     from ledger.db import session_scope
-    from ledger.sources import SourceError, get_source
+    from ledger.posts.sources import SourceError, get_source
 
     engine = open_engine()
     try:

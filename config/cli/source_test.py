@@ -15,7 +15,7 @@ from ledger.types import utcnow
 def run_source_test(source_id: int, *, limit: int, as_json: bool) -> None:
     from config.runtime import preview_source
     from crawlers.runner import CrawlError
-    from ledger.sources import SourceError
+    from ledger.posts.sources import SourceError
 
     if limit < 1:
         fail("--limit 必须大于 0 (must be positive)", code=2)

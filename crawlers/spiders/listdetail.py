@@ -19,8 +19,15 @@ from w3lib.url import canonicalize_url
 
 from analysis.normalize import normalize_text
 from crawlers.items import PageItem
-from crawlers.spiders import (WebSpider, all_html, decode_body, first_text, link_targets, safe_url,
-                              strip_active)
+from crawlers.spiders import (
+    WebSpider,
+    all_html,
+    decode_body,
+    first_text,
+    link_targets,
+    safe_url,
+    strip_active,
+)
 
 DEFAULT_TITLE = "h1"
 

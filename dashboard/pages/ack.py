@@ -34,7 +34,7 @@ def render() -> None:
     from sqlmodel import Session
 
     from config.settings import get_settings
-    from ledger.alerts import (
+    from ledger.alerts.escalation import (
         ACKNOWLEDGED,
         RESOLVED,
         STATE_LABELS,
@@ -44,7 +44,7 @@ def render() -> None:
         read_ack_token,
     )
     from ledger.db import session_scope
-    from ledger.exports import fmt
+    from ledger.reports.weekly import fmt
 
     st.title("确认预警")
     token = st.query_params.get("token")

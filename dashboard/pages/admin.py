@@ -15,7 +15,7 @@ from ledger.users import Principal
 
 def _sources() -> None:
     from ledger.db import session_scope
-    from ledger.sources import list_sources
+    from ledger.posts.sources import list_sources
 
     status_zh = {"new": "未抓取", "ok": "正常", "error": "出错", "down": "已停摆"}
     with session_scope(engine()) as session:
@@ -76,8 +76,8 @@ def _config_files() -> None:
 
 
 def _roster(user: Principal) -> None:
+    from ledger.alerts.duty import import_roster_xlsx, list_shifts, shift_to_dict
     from ledger.db import session_scope
-    from ledger.duty import import_roster_xlsx, list_shifts, shift_to_dict
 
     with session_scope(engine()) as session:
         shifts = [shift_to_dict(s) for s in list_shifts(session, start=now())][:100]

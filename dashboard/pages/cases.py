@@ -30,7 +30,7 @@ STATUS_ZH = {"running": "计时中", "warning": "临近", "met": "已完成", "m
 
 def _act(label: str, fn: Callable[..., object], **kwargs) -> bool:
     """Run one service call in its own transaction; show the refusal message when it fails."""
-    from ledger.cases import CaseError
+    from ledger.cases.workflow import CaseError
     from ledger.db import session_scope
 
     try:
@@ -48,9 +48,9 @@ def _local_dt(day, clock: time) -> datetime:
 
 
 def _filters(user: Principal) -> dict:
-    from ledger.dashqueries import distinct_values
     from ledger.db import session_scope
     from ledger.models.cases import Case
+    from ledger.reports.dashboard import distinct_values
 
     env = case_env()
     with session_scope(engine()) as session:
@@ -74,7 +74,7 @@ def _filters(user: Principal) -> dict:
 
 
 def _open_case_form(user: Principal) -> None:
-    from ledger.cases import open_case
+    from ledger.cases.workflow import open_case
 
     env = case_env()
     with st.expander("新建案件（立案）"):
@@ -99,8 +99,8 @@ def _open_case_form(user: Principal) -> None:
 
 def render(user: Principal) -> None:
     st.title("台账")
-    from ledger.dashqueries import can_see_case, filter_cases
     from ledger.db import session_scope
+    from ledger.reports.dashboard import can_see_case, filter_cases
 
     if may(user.role, "open_case"):
         _open_case_form(user)
@@ -121,7 +121,7 @@ def render(user: Principal) -> None:
     if chosen is None:
         return
     with session_scope(engine()) as session:
-        from ledger.cases import get_case
+        from ledger.cases.workflow import get_case
 
         case = get_case(session, chosen)
         if not can_see_case(case, user.unit if user.is_unit else None):
@@ -132,7 +132,7 @@ def render(user: Principal) -> None:
 
 def case_page(user: Principal, case_id: int) -> None:
     from analysis.pii import mask
-    from ledger.cases import case_detail
+    from ledger.cases.views import case_detail
     from ledger.db import session_scope
 
     env = case_env()
@@ -181,7 +181,7 @@ def case_page(user: Principal, case_id: int) -> None:
                 place = cc[2].text_input("地点")
                 who = cc[3].text_input("发言人")
                 if st.form_submit_button("记录发布会"):
-                    from ledger.caseitems import add_briefing
+                    from ledger.cases.items import add_briefing
 
                     _act("记录发布会", add_briefing, case_id=case_id, held_at=_local_dt(day, tm), place=place,
                          spokesperson=who, now=now(), actor=user.username, env=env)
@@ -196,7 +196,7 @@ def case_page(user: Principal, case_id: int) -> None:
                 target = st.selectbox("移交对象", list(env.policy.referral_targets))
                 ref = st.text_input("移交文号/说明")
                 if st.form_submit_button("记录移交"):
-                    from ledger.caseitems import add_referral
+                    from ledger.cases.items import add_referral
 
                     _act("记录移交", add_referral, case_id=case_id, target=target, referred_at=now(), now=now(),
                          actor=user.username, env=env, reference=ref or None)
@@ -205,7 +205,7 @@ def case_page(user: Principal, case_id: int) -> None:
 
 
 def _releases(user: Principal, d: dict, show) -> None:
-    from ledger.caseitems import PASS, REJECT, add_release, publish_release, review_release
+    from ledger.cases.items import PASS, REJECT, add_release, publish_release, review_release
 
     env = case_env()
     for r in d["releases"]:
@@ -249,7 +249,7 @@ def _releases(user: Principal, d: dict, show) -> None:
 
 
 def _commitments(user: Principal, d: dict, show) -> None:
-    from ledger.caseitems import add_commitment, update_commitment
+    from ledger.cases.items import add_commitment, update_commitment
 
     env = case_env()
     rows = [{"id": c["id"], "承诺": show(c["text"]), "责任单位": c["owner_unit"], "期限": c["due_date"],
@@ -284,7 +284,7 @@ def _commitments(user: Principal, d: dict, show) -> None:
 
 
 def _actions(user: Principal, d: dict) -> None:
-    from ledger.cases import change_status, regrade_case, report_to_leadership, update_case
+    from ledger.cases.workflow import change_status, regrade_case, report_to_leadership, update_case
 
     env = case_env()
     cid = d["id"]

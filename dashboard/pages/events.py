@@ -15,7 +15,7 @@ from ledger.users import Principal
 def render(user: Principal) -> None:
     from analysis.pii import mask
     from ledger.db import session_scope
-    from ledger.events import event_posts, top_events
+    from ledger.posts.event_views import event_posts, top_events
 
     st.title("事件")
     top = st.slider("显示热度前 N 个事件", 5, 100, 20, key="ev_top")
@@ -36,7 +36,7 @@ def render(user: Principal) -> None:
     pick = st.selectbox("查看事件", list(labels), format_func=labels.get, key="ev_pick")
     if pick is None:
         return
-    from ledger.dashqueries import event_case_facts, event_hourly
+    from ledger.reports.dashboard import event_case_facts, event_hourly
 
     with session_scope(engine()) as session:
         hourly = event_hourly(session, event_id=pick, since=at - timedelta(days=7))
@@ -58,7 +58,7 @@ def render(user: Principal) -> None:
 
 
 def _open_from_event(user: Principal, event_id: int, label: str, facts: dict) -> None:
-    from ledger.cases import CaseError, open_case
+    from ledger.cases.workflow import CaseError, open_case
     from ledger.db import session_scope
 
     env = case_env()

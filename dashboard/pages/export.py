@@ -23,10 +23,10 @@ def _week_labels(count: int = 12) -> list[str]:
 
 
 def render(user: Principal) -> None:
-    from ledger.db import session_scope
-    from ledger.exports import ExportError, export_weekly, parse_week
-
     from config.jobs import export_dir
+    from ledger.db import session_scope
+    from ledger.reports.export import export_weekly
+    from ledger.reports.weekly import ExportError, parse_week
 
     st.title("导出")
     st.caption("周台账（xlsx：案件与时钟、发布、承诺、留言、统计）与周报（docx）。个人号码已脱敏。"

@@ -10,12 +10,11 @@ from dashboard.permissions import may
 from ledger.users import Principal
 
 
-
 def render(user: Principal) -> None:
     from analysis.pii import mask
-    from ledger.dashqueries import message_counts
     from ledger.db import session_scope
-    from ledger.messages import list_messages, message_row
+    from ledger.messages.service import list_messages, message_row
+    from ledger.reports.dashboard import message_counts
 
     st.title("留言办理")
     at = now()
@@ -64,7 +63,7 @@ def render(user: Principal) -> None:
             if not text.strip():
                 st.error("请填写答复内容")
                 return
-            from ledger.messages import MessageError, record_reply
+            from ledger.messages.service import MessageError, record_reply
 
             env = case_env()
             try:

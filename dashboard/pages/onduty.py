@@ -15,8 +15,8 @@ GRADE_ORDER = {"特别重大": 0, "重大": 1, "较大": 2, "一般": 3}
 
 
 def _on_duty_box() -> None:
+    from ledger.alerts.duty import on_duty_at
     from ledger.db import session_scope
-    from ledger.duty import on_duty_at
 
     with session_scope(engine()) as session:
         duty = on_duty_at(session, at=now()).as_dict()
@@ -31,7 +31,7 @@ def source_health_line() -> tuple[str, str]:
     """("ok" | "warning", text): whether every enabled source is being collected, for the duty
     officer; a source that is down, failing, or skipping pages leaves a blind spot."""
     from ledger.db import session_scope
-    from ledger.sources import list_sources
+    from ledger.posts.sources import list_sources
 
     with session_scope(engine()) as session:
         sources = [(s.name, s.status, bool(s.last_warning)) for s in list_sources(session, enabled_only=True)]
@@ -59,7 +59,7 @@ def _source_health() -> None:
 
 
 def _alerts(user: Principal) -> None:
-    from ledger.alerts import acknowledge, alert_to_dict, list_alerts
+    from ledger.alerts.escalation import acknowledge, alert_to_dict, list_alerts
     from ledger.db import session_scope
 
     st.subheader("未确认的预警")
@@ -90,8 +90,8 @@ def _esc(text: str | None) -> str:
 
 
 def case_clock_frame(user: Principal) -> pd.DataFrame:
-    from ledger.dashqueries import open_cases_with_clocks
     from ledger.db import session_scope
+    from ledger.reports.dashboard import open_cases_with_clocks
 
     at = now()
     rows = []
@@ -130,8 +130,8 @@ def _cases(user: Principal) -> None:
 
 def _flagged(user: Principal) -> None:
     from analysis.pii import mask
-    from ledger.dashqueries import flagged_posts
     from ledger.db import session_scope
+    from ledger.reports.dashboard import flagged_posts
 
     st.subheader("新近预警帖文")
     cfg = settings()

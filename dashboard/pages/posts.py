@@ -13,7 +13,7 @@ SENTIMENT_ZH = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 @st.cache_data(ttl=10, show_spinner=False)
 def load_posts(url: str, limit: int, only_negative: bool, unmasked: bool = False) -> pd.DataFrame:
     from ledger.db import session_scope
-    from ledger.queries import post_view, recent_posts, source_names
+    from ledger.posts.queries import post_view, recent_posts, source_names
 
     with session_scope(_engine_for(url)) as session:
         names = source_names(session)

@@ -15,8 +15,13 @@ SENTIMENT_ZH = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _load(url: str, days: int, unit: str | None) -> dict:
-    from ledger.dashqueries import flag_counts, on_time_rates, posts_per_day_sql, sentiment_counts
     from ledger.db import session_scope
+    from ledger.reports.dashboard import (
+        flag_counts,
+        on_time_rates,
+        posts_per_day_sql,
+        sentiment_counts,
+    )
 
     since = now() - timedelta(days=days)
     with session_scope(_engine_for(url)) as session:

@@ -1,12 +1,19 @@
 """All tables of the ledger. Importing this package registers every table on ``SQLModel.metadata``."""
 
+from ledger.models.alerts import Alert, DeliveryAttempt, DutyShift, Notification, Person  # noqa: F401
+from ledger.models.clocks import Clock  # noqa: F401
 from ledger.models.core import AuditLog, Evidence, Message, Post, PostVersion, Source
 from ledger.models.events import Event  # noqa: F401
-from ledger.models.clocks import Clock  # noqa: F401
-from ledger.models.alerts import Alert, DeliveryAttempt, DutyShift, Notification, Person  # noqa: F401
 
 __all__ = ["AuditLog", "Evidence", "Message", "Post", "PostVersion", "Source"]
 from ledger.models.cases import (  # noqa: F401
-    Briefing, Case, CaseCounter, CasePost, Commitment, Referral, Release, ReleaseReview,
+    Briefing,
+    Case,
+    CaseCounter,
+    CasePost,
+    Commitment,
+    Referral,
+    Release,
+    ReleaseReview,
 )
 from ledger.models.users import User  # noqa: F401

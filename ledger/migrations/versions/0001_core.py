@@ -5,11 +5,11 @@ Revises:
 Create Date: 2026-11-22 01:51:42.108763
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import ledger.types
+from alembic import op
 
+import ledger.types
 
 revision = '0001_core'
 down_revision = None

@@ -5,11 +5,10 @@ Revises: 0001_core
 Create Date: 2026-11-22 02:45:00
 """
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-import ledger.types
+from alembic import op
 
+import ledger.types
 
 revision = "0002_events"
 down_revision = "0001_core"

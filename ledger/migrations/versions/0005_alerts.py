@@ -5,11 +5,11 @@ Revises: 0001_core
 Create Date: 2026-11-22 02:00:14.707937
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import ledger.types
+from alembic import op
 
+import ledger.types
 
 revision = '0005_alerts'
 down_revision = '0001_core'

@@ -15,8 +15,8 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from ledger import audit
-from ledger.calendar import WorkCalendar
-from ledger.clockcore import (
+from ledger.clocks.calendar import WorkCalendar
+from ledger.clocks.engine import (
     ClockChange,
     ClockError,
     _advance,
@@ -33,7 +33,7 @@ from ledger.clockcore import (
     clock_to_dict,
     clocks_for,
 )
-from ledger.clocks import (
+from ledger.clocks.rules import (
     ACTIVE_STATUSES,
     CANCELLED,
     MET,

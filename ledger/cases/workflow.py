@@ -2,10 +2,10 @@
 发现 → 研判 → 交办 → 处置 → 已回应 → 办结 → 归档 along the allowed moves, report to leadership, and
 read a case back with its clocks, releases, briefings, commitments, referrals and audit timeline.
 
-Releases, reviews, briefings, commitments and referrals are in :mod:`ledger.caseitems`.
+Releases, reviews, briefings, commitments and referrals are in :mod:`ledger.cases.items`.
 Service functions are keyword-only, take the session and do not commit (the caller owns the
 transaction); each change appends to the audit log with before/after, and the clocks the rules
-require are started through :mod:`ledger.clockservice`. ``now`` is always an argument.
+require are started through :mod:`ledger.clocks.service`. ``now`` is always an argument.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from ledger import audit, clockservice, notify
-from ledger.calendar import WorkCalendar
-from ledger.casepolicy import CasePolicy
-from ledger.clocks import ClockRule
-from ledger.clockservice import ClockChange
+from ledger import audit
+from ledger.alerts import notify
+from ledger.cases.policy import CasePolicy
+from ledger.clocks import service as clockservice
+from ledger.clocks.calendar import WorkCalendar
+from ledger.clocks.rules import ClockRule
+from ledger.clocks.service import ClockChange
 from ledger.models.cases import (
     Briefing,
     Case,
@@ -493,19 +495,3 @@ def report_to_leadership(session: Session, *, case_id: int | str, reported_at: d
                  now=now, before=before, after=case_state(case), note=opt_text(note))
     sync_case_clocks(session, case=case, now=now, actor=actor, env=env)
     return case
-
-
-# ---------------------------------------------------------------------------- reading (see ledger.caseviews)
-def case_detail(session: Session, *, case_id: int | str, policy: CasePolicy) -> dict[str, Any]:
-    """Everything about one case (:func:`ledger.caseviews.case_detail`)."""
-    from ledger.caseviews import case_detail as detail
-
-    return detail(session, case_id=case_id, policy=policy)
-
-
-def list_cases(session: Session, *, status: str | None = None, grade: str | None = None,
-               unit: str | None = None, limit: int | None = None) -> list[Case]:
-    """Cases, newest discovery first (:func:`ledger.caseviews.list_cases`)."""
-    from ledger.caseviews import list_cases as listing
-
-    return listing(session, status=status, grade=grade, unit=unit, limit=limit)

@@ -64,7 +64,7 @@ def shift_to_dict(shift: DutyShift) -> dict[str, Any]:
 
 
 def person_to_dict(person: Person, *, show_urls: bool = False) -> dict[str, Any]:
-    from ledger.outbox import safe_destination
+    from ledger.alerts.outbox import safe_destination
 
     urls = list(person.urls or [])
     return {"id": person.id, "name": person.name, "role": person.role, "unit": person.unit,

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from ledger import audit, clockservice
-from ledger.cases import (
+from ledger import audit
+from ledger.cases.workflow import (
     PUBLISHED,
     CaseEnv,
     CaseError,
@@ -28,6 +28,7 @@ from ledger.cases import (
     text_required,
     writable,
 )
+from ledger.clocks import service as clockservice
 from ledger.models.cases import Briefing, Commitment, Referral, Release, ReleaseReview
 
 PASS = "通过"

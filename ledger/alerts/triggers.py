@@ -1,5 +1,5 @@
 """Alert triggers: turn what happened in the ledger (clock changes, case events, sensitive posts,
-sources down, a missing holiday calendar) into :class:`ledger.alerts.Signal` objects, grouped so
+sources down, a missing holiday calendar) into :class:`ledger.alerts.escalation.Signal` objects, grouped so
 that one case gives one escalation chain; and resolve alerts whose cause has gone away.
 
 Functions take the session and do not commit; ``now`` is always an argument.
@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_
-
-from analysis.pii import mask
 from sqlmodel import Session, select
 
-from ledger.alerts import AlertContext, Signal, grade_at_least, resolve_group
+from analysis.pii import mask
+from ledger.alerts.escalation import AlertContext, Signal, grade_at_least, resolve_group
 from ledger.models import cases
 from ledger.models.alerts import Alert
 from ledger.models.clocks import Clock

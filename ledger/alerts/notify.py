@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from ledger.alerts import AlertContext
+    from ledger.alerts.escalation import AlertContext
 
 _provider: Callable[[], AlertContext] | None = None
 
@@ -25,7 +25,7 @@ def configure(provider: Callable[[], AlertContext] | None) -> None:
 
 
 def context() -> AlertContext:
-    from ledger.alerts import AlertContext, EscalationPolicy
+    from ledger.alerts.escalation import AlertContext, EscalationPolicy
 
     if _provider is not None:
         return _provider()
@@ -40,8 +40,8 @@ def case_event(session: Session, *, case: Any, event: str, now: datetime, actor:
     opened or regraded at 较大 or above starts (or feeds) the case's escalation chain, with the
     immediate leadership report for 重大 / 特别重大; a closed or archived case resolves it.
     """
-    from ledger.alert_triggers import case_signals
-    from ledger.alerts import raise_signals, resolve_group
+    from ledger.alerts.escalation import raise_signals, resolve_group
+    from ledger.alerts.triggers import case_signals
 
     if event == "status_changed" and (getattr(case, "closed_at", None) or getattr(case, "archived_at", None)):
         resolve_group(session, f"case:{case.id}", now=now, reason=f"台账已{getattr(case, 'status', '结案')}",
@@ -50,7 +50,7 @@ def case_event(session: Session, *, case: Any, event: str, now: datetime, actor:
     ctx = context()
     signals = case_signals(case, event=event, detail=detail, ctx=ctx)
     if event in ("opened", "regraded"):  # clocks already overdue when entered late
-        from ledger.alert_triggers import clock_signals, overdue_clock_states
+        from ledger.alerts.triggers import clock_signals, overdue_clock_states
 
         session.flush()
         states = overdue_clock_states(session, subject="case", subject_id=case.id, now=now)

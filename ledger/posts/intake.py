@@ -11,8 +11,9 @@ by one ``executemany`` and their ids read back with one query, on PostgreSQL by 
 staging table and one ``INSERT … SELECT … RETURNING``; the stored rows handed back as fully
 loaded :class:`Post` objects (no per-row ORM flush) for event clustering.
 
-Citizens' messages (留言) from hotline exports go through :func:`store_messages`, linked to the
-post stored for the same row.
+The driver-level inserts are :mod:`ledger.posts.bulk`; citizens' messages (留言) from hotline
+exports go through :func:`ledger.messages.intake.store_messages`, linked to the post stored for the
+same row.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, insert, inspect, select, update
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlmodel import Session
 
 from analysis.assess import Assessment, Assessor
@@ -41,18 +42,18 @@ from analysis.events import (
 )
 from analysis.heat import EventParams
 from analysis.normalize import content_hash, normalize_text
-from ledger import events as ledger_events
-from ledger.models.core import Evidence, Message, Post, PostVersion
+from ledger.models.core import Evidence, Post, PostVersion
+from ledger.posts import events as ledger_events
+from ledger.posts.bulk import JSON_COLUMNS, insert_postgres, insert_sqlite
 
 MAX_TEXT_CHARS = 200_000
 MAX_TITLE_CHARS = 2_000
 MAX_EXTERNAL_ID = 512
 # rows per existence query (SQLite allows 32,766 bound parameters since 3.32)
-_QUERY_CHUNK = 5_000
+QUERY_CHUNK = 5_000
 
 _POST = Post.__table__  # type: ignore[attr-defined]
 _MAPPER = inspect(Post)
-_MESSAGE = Message.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -174,14 +175,14 @@ def prepare_batch(
         f.shingles = []
         digest = content_hash((title or "") + "\n" + text)
         values = _assessment_values(a)
-        values["author"] = _author(item.author)
+        values["author"] = author_name(item.author)
         # the JSON columns travel serialised only (what the SQLite insert sends as it is)
-        texts = {k: _to_json(values.pop(k)) for k in _JSON_COLUMNS if k in values}
+        texts = {k: _to_json(values.pop(k)) for k in JSON_COLUMNS if k in values}
         out.append(Prepared(title, text, digest, values, f, fp, texts))
     return PreparedBatch(out, document_counts(feats))
 
 
-def _author(value: str | None) -> str | None:
+def author_name(value: str | None) -> str | None:
     """An author name as plain text (no markup, no NUL), bounded."""
     if not value:
         return None
@@ -190,7 +191,7 @@ def _author(value: str | None) -> str | None:
     return value.replace("\x00", "").strip()[:200] or None
 
 
-def _ext_id(value: Any) -> str:
+def external_key(value: Any) -> str:
     return str(value)[:MAX_EXTERNAL_ID]
 
 
@@ -198,8 +199,8 @@ def _existing(session: Session, source_id: int, ids: Sequence[str]) -> dict[str,
     """external_id → (id, content_hash, likes, dislikes, reposts) of stored posts, one query per chunk."""
     out: dict[str, tuple] = {}
     c = _POST.c
-    for start in range(0, len(ids), _QUERY_CHUNK):
-        chunk = ids[start : start + _QUERY_CHUNK]
+    for start in range(0, len(ids), QUERY_CHUNK):
+        chunk = ids[start : start + QUERY_CHUNK]
         rows = session.execute(
             select(c.external_id, c.id, c.content_hash, c.likes, c.dislikes, c.reposts).where(
                 c.source_id == source_id, c.external_id.in_(chunk)
@@ -210,7 +211,7 @@ def _existing(session: Session, source_id: int, ids: Sequence[str]) -> dict[str,
     return out
 
 
-def _insert_ignoring_duplicates(session: Session, table, key: str):
+def insert_ignoring_duplicates(session: Session, table, key: str):
     """``INSERT`` that skips rows whose (source_id, external_id) is already stored."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -321,7 +322,7 @@ def store_posts(
     # de-duplicate within the batch: last occurrence of an external id wins
     by_id: dict[str, int] = {}
     for i, item in enumerate(items):
-        by_id[_ext_id(item.external_id)] = i
+        by_id[external_key(item.external_id)] = i
     existing = _existing(session, source_id, list(by_id))
 
     new_items: list[tuple[str, RawPost, str | None, str, str]] = []
@@ -393,98 +394,6 @@ def store_posts(
     return result
 
 
-_JSON_COLUMNS = tuple(c.name for c in _POST.columns if isinstance(c.type, JSON))
-_SQLITE_PLANS: dict[Any, tuple[str, list[tuple[str, Any, bool]]]] = {}
-
-
-def _sqlite_plan(dialect) -> tuple[str, list[tuple[str, Any, bool]]]:
-    """The compiled SQLite ``INSERT … ON CONFLICT DO NOTHING`` of a post row and, per parameter in
-    order, its column, bind processor and whether it is a JSON column (cached per dialect)."""
-    plan = _SQLITE_PLANS.get(dialect)
-    if plan is None:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        names = [c.name for c in _POST.columns if c.name != "id"]
-        stmt = sqlite_insert(_POST).values({n: bindparam(n) for n in names}).on_conflict_do_nothing(
-            index_elements=["source_id", "external_id"])
-        compiled = stmt.compile(dialect=dialect)
-        plan = _SQLITE_PLANS[dialect] = (str(compiled), _column_params(dialect, compiled.positiontup))
-    return plan
-
-
-def _column_params(dialect, names: Sequence[str]) -> list[tuple[str, Any, bool]]:
-    """Per ``post`` column in ``names``: its name, its bind processor and whether it is JSON."""
-    return [(n, _POST.c[n].type.dialect_impl(dialect).bind_processor(dialect), n in _JSON_COLUMNS)
-            for n in names]
-
-
-def _driver_values(row: dict[str, Any], ready: dict[str, str] | None,
-                   params: list[tuple[str, Any, bool]]) -> list[Any]:
-    """A row's values as the driver takes them, in the order of ``params``: what SQLAlchemy would
-    send, JSON columns taken as serialised ahead (``ready``) where they were."""
-    out = []
-    for name, proc, is_json in params:
-        if is_json:
-            text = ready.get(name) if ready is not None else None
-            value = text if text is not None else json.dumps(row[name])  # as SQLAlchemy's JSON type does
-        else:
-            value = row[name]
-            if proc is not None:
-                value = proc(value)
-        out.append(value)
-    return out
-
-
-def _insert_sqlite(session: Session, rows: list[dict[str, Any]], texts: list[dict[str, str] | None]) -> None:
-    """Insert post rows on SQLite through the driver's ``executemany`` with the JSON columns
-    serialised ahead (in an import worker): the same statement and values SQLAlchemy would send,
-    without its per-row parameter processing, a tenth of the import's time in this process."""
-    sql, params = _sqlite_plan(session.get_bind().dialect)
-    tuples = [tuple(_driver_values(row, ready, params)) for row, ready in zip(rows, texts, strict=True)]
-    session.connection().exec_driver_sql(sql, tuples)
-
-
-_PG_PLANS: dict[Any, tuple[list[str], list[tuple[str, Any, bool]]]] = {}
-_STAGE = "yq_post_in"  # the staging table of a batch (temporary: this connection only)
-
-
-def _pg_plan(dialect) -> tuple[list[str], list[tuple[str, Any, bool]]]:
-    """The ``post`` columns a new row fills (all but ``id``) and, per column, its bind processor
-    and whether it is a JSON column (cached per dialect)."""
-    plan = _PG_PLANS.get(dialect)
-    if plan is None:
-        names = [c.name for c in _POST.columns if c.name != "id"]
-        plan = _PG_PLANS[dialect] = (names, _column_params(dialect, names))
-    return plan
-
-
-def _insert_postgres(session: Session, rows: list[dict[str, Any]],
-                     texts: list[dict[str, str] | None] | None) -> dict[str, int]:
-    """Insert post rows on PostgreSQL: ``COPY`` into a temporary staging table, then one
-    ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING``, in row order (ids follow the batch).
-    Several times cheaper, on the client and on the server, than an ``executemany`` of one
-    ``INSERT`` per row; JSON columns serialised ahead (in an import worker) go in as they are.
-    Returns external_id → id of the rows inserted (not those another writer had stored)."""
-    from psycopg import sql  # identifiers composed by the driver, quoted; values only by COPY
-
-    names, params = _pg_plan(session.get_bind().dialect)
-    stage, table = sql.Identifier(_STAGE), sql.Identifier(_POST.name)
-    cols = sql.SQL(", ").join(sql.Identifier(n) for n in names)
-    raw = session.connection().connection.dbapi_connection
-    with raw.cursor() as cur:
-        cur.execute(sql.SQL("CREATE TEMPORARY TABLE {} AS SELECT 0 AS n, {} FROM {} WITH NO DATA")
-                    .format(stage, cols, table))
-        with cur.copy(sql.SQL("COPY {} (n, {}) FROM STDIN").format(stage, cols)) as copy:
-            for n, row in enumerate(rows):
-                copy.write_row([n, *_driver_values(row, texts[n] if texts is not None else None, params)])
-        cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY n ON CONFLICT ON CONSTRAINT "
-                            "uq_post_source_external DO NOTHING RETURNING external_id, id")
-                    .format(table, cols, cols, stage))
-        ids = dict(cur.fetchall())
-        cur.execute(sql.SQL("DROP TABLE {}").format(stage))
-    return ids
-
-
 def _insert_new(session: Session, source_id: int, new_items: list, values: list, now: datetime,
                 json_texts: list[dict[str, str] | None] | None = None) -> list[Post]:
     if not new_items:
@@ -512,7 +421,7 @@ def _insert_new(session: Session, source_id: int, new_items: list, values: list,
         }
         row.update(assessed)
         if "author" not in assessed:
-            row["author"] = _author(item.author)
+            row["author"] = author_name(item.author)
         for name, default in others:
             row[name] = default() if callable(default) else default
         rows.append(row)
@@ -523,15 +432,15 @@ def _insert_new(session: Session, source_id: int, new_items: list, values: list,
     dialect = session.get_bind().dialect.name
     ids: dict[str, int] = {}
     if dialect == "postgresql":
-        ids = _insert_postgres(session, rows, json_texts)
+        ids = insert_postgres(session, rows, json_texts)
     elif json_texts is not None and dialect == "sqlite":
-        _insert_sqlite(session, rows, json_texts)
+        insert_sqlite(session, rows, json_texts)
     else:
         if json_texts is not None:  # decoded for SQLAlchemy's JSON type on other databases
             for row, ready in zip(rows, json_texts, strict=True):
                 for key, text in ready.items():
                     row[key] = json.loads(text)
-        stmt = _insert_ignoring_duplicates(session, _POST, "uq_post_source_external")
+        stmt = insert_ignoring_duplicates(session, _POST, "uq_post_source_external")
         session.execute(stmt, rows)
     missing = [r["external_id"] for r in rows if r["external_id"] not in ids]
     if missing:  # not returned by the insert (or not asked): read back
@@ -597,122 +506,11 @@ def make_evidence(
 
 def post_ids(session: Session, *, source_id: int, external_ids: Sequence[str]) -> dict[str, int]:
     """external_id → post id for the stored posts of a source among ``external_ids``."""
-    return {ext: row[0] for ext, row in _existing(session, source_id, [_ext_id(x) for x in external_ids]).items()}
-
-
-# ---------------------------------------------------------------- citizens' messages (留言)
-
-
-@dataclass
-class RawMessage:
-    """One citizen's message read from a hotline / 留言 export."""
-
-    external_id: str
-    channel: str
-    received_at: datetime
-    text: str
-    title: str | None = None
-    author: str | None = None
-    simple: bool = False
-    unit: str | None = None
-    reply_text: str | None = None
-    replied_at: datetime | None = None
-    likes: int = 0
-    dislikes: int = 0
-
-
-@dataclass
-class MessageResult:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    def merge(self, other: MessageResult) -> None:
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-
-
-def store_messages(
-    session: Session,
-    *,
-    source_id: int,
-    items: Sequence[RawMessage],
-    post_ids: Mapping[str, int] | None = None,
-    reply_clock: Callable[[Message], Any] | None = None,
-    now: datetime,
-) -> MessageResult:
-    """Store citizens' messages of one source, each linked to its post; does not commit.
-
-    A message already stored (same source and external id) is left alone unless the export now
-    carries a reply it did not have (or a different one): then the reply is recorded. The reply
-    clock (``reply_clock``, e.g. ``ledger.messages.apply_reply_clock`` bound to the calendar and
-    rules) is applied to every new or updated message.
-    """
-    result = MessageResult()
-    by_id: dict[str, RawMessage] = {}
-    for item in items:
-        by_id[_ext_id(item.external_id)] = item
-    if not by_id:
-        return result
-    stored: dict[str, Message] = {}
-    ids = list(by_id)
-    for start in range(0, len(ids), _QUERY_CHUNK):
-        chunk = ids[start : start + _QUERY_CHUNK]
-        for msg in session.execute(
-            select(Message).where(Message.source_id == source_id, Message.external_id.in_(chunk))
-        ).scalars():
-            stored[msg.external_id] = msg
-    links = post_ids or {}
-    rows: list[dict[str, Any]] = []
-    for ext_id, item in by_id.items():
-        reply = normalize_text(item.reply_text)[:MAX_TEXT_CHARS] if item.reply_text else None
-        old = stored.get(ext_id)
-        if old is not None:
-            if (reply or None, item.replied_at) != (old.reply_text, old.replied_at) and (reply or item.replied_at):
-                old.reply_text, old.replied_at = reply, item.replied_at
-                old.likes, old.dislikes = item.likes, item.dislikes
-                if reply_clock is not None:
-                    reply_clock(old)
-                session.add(old)
-                result.updated += 1
-            else:
-                result.unchanged += 1
-            continue
-        msg = Message(
-            source_id=source_id,
-            post_id=links.get(ext_id),
-            external_id=ext_id,
-            channel=item.channel,
-            title=normalize_text(item.title)[:MAX_TITLE_CHARS] or None if item.title else None,
-            text=normalize_text(item.text)[:MAX_TEXT_CHARS],
-            author=_author(item.author),
-            received_at=item.received_at,
-            simple=item.simple,
-            unit=item.unit[:100] if item.unit else None,
-            reply_text=reply,
-            replied_at=item.replied_at,
-            likes=item.likes,
-            dislikes=item.dislikes,
-        )
-        if reply_clock is not None:
-            reply_clock(msg)
-        rows.append({col.name: getattr(msg, col.name) for col in _MESSAGE.columns if col.name != "id"})
-    if rows:
-        stmt = _insert_ignoring_duplicates(session, _MESSAGE, "uq_message_source_external")
-        inserted = session.execute(stmt, rows).rowcount
-        inserted = len(rows) if inserted is None or inserted < 0 else inserted
-        result.inserted = inserted
-        result.unchanged += len(rows) - inserted
-    if result.updated:
-        session.flush()
-    return result
+    return {ext: row[0] for ext, row in _existing(session, source_id, [external_key(x) for x in external_ids]).items()}
 
 
 __all__ = [
     "IntakeResult",
-    "MessageResult",
-    "RawMessage",
     "RawPost",
     "make_evidence",
     "post_ids",
@@ -720,6 +518,5 @@ __all__ = [
     "PreparedBatch",
     "prepare",
     "prepare_batch",
-    "store_messages",
     "store_posts",
 ]

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import String, and_, cast, or_
 from sqlmodel import Session, select
 
-from ledger import clockservice
-from ledger.caseitems import commitment_dict
-from ledger.casepolicy import CasePolicy
-from ledger.cases import case_state, closing_problems, get_case
+from ledger.cases.items import commitment_dict
+from ledger.cases.policy import CasePolicy
+from ledger.cases.workflow import case_state, closing_problems, get_case
+from ledger.clocks import service as clockservice
 from ledger.models.cases import (
     Briefing,
     Case,

@@ -3,7 +3,7 @@ grouping key, inhibited when a stronger signal of the same group arrives at the 
 and escalated step by step (on-duty person → duty leader → 分管领导) until someone
 acknowledges. Acknowledging stops the escalation; resolving (the cause is gone) closes the alert.
 
-Every notification is written to the outbox (:mod:`ledger.outbox`) in the caller's transaction.
+Every notification is written to the outbox (:mod:`ledger.alerts.outbox`) in the caller's transaction.
 The escalation policy is plain data (parsed from ``escalation.toml`` by the composition root).
 Functions take the session and do not commit; ``now`` is always an argument.
 """
@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from ledger import audit, duty, outbox
+from ledger import audit
+from ledger.alerts import duty, outbox
 from ledger.models.alerts import Alert, Notification
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"

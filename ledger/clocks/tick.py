@@ -16,10 +16,10 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ledger import audit
-from ledger.calendar import WorkCalendar
-from ledger.clocks import STATUS_LABELS, ClockRule
-from ledger.clockservice import ClockChange, advance_clocks
-from ledger.messages import refresh_message_clocks
+from ledger.clocks.calendar import WorkCalendar
+from ledger.clocks.replies import refresh_message_clocks
+from ledger.clocks.rules import STATUS_LABELS, ClockRule
+from ledger.clocks.service import ClockChange, advance_clocks
 from ledger.models.cases import Commitment
 
 #: commitment statuses in which the duty is still owed (the others are fulfilled)

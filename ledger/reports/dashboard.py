@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, text
 from sqlmodel import Session
 
-from ledger.caseviews import of_unit
+from ledger.cases.views import of_unit
 from ledger.models.alerts import Person
 from ledger.models.cases import Case, Commitment
 from ledger.models.clocks import Clock

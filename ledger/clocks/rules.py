@@ -3,9 +3,9 @@
 Pure functions over plain values — no database, no configuration files, no clock reads. A rule
 says, for one kind of subject (case, message, commitment, policy, disclosure), when a duty
 starts (its *anchor*, a named fact such as ``discovered_at``), how long it may take (calendar
-``hours``, ``working_days`` on :class:`ledger.calendar.WorkCalendar`, or ``immediate``), whether
+``hours``, ``working_days`` on :class:`ledger.clocks.calendar.WorkCalendar`, or ``immediate``), whether
 missing it is a missed *target* or a breached *limit*, when to warn, and the source text that
-imposes it. The database side lives in :mod:`ledger.clockservice`.
+imposes it. The database side lives in :mod:`ledger.clocks.service`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger.calendar import WorkCalendar
+from ledger.clocks.calendar import WorkCalendar
 
 SUBJECTS = ("case", "message", "commitment", "policy", "disclosure")
 UNITS = ("hours", "working_days", "immediate")

@@ -1,6 +1,6 @@
 """Shared parts of the clock service: the Clock change record, JSON view, queries, and the
 internal steps (start one clock, restart, shift a due time, advance states) used by
-:mod:`ledger.clockservice`. Nothing here commits."""
+:mod:`ledger.clocks.service`. Nothing here commits."""
 
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ledger import audit
-from ledger.calendar import WorkCalendar
-from ledger.clocks import (
+from ledger.clocks.calendar import WorkCalendar
+from ledger.clocks.rules import (
     ACTIVE_STATUSES,
     BREACHED,
     MET,

@@ -1,0 +1,35 @@
+"""The weekly export job: collect a week and write ``台账_<week>.xlsx`` and ``周报_<week>.docx``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from ledger.reports.weekly import Week, collect_week
+from ledger.reports.weekly_docx import write_docx
+from ledger.reports.weekly_xlsx import write_xlsx
+
+
+@dataclass
+class ExportResult:
+    week: str
+    xlsx: Path
+    docx: Path
+    figures: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"week": self.week, "xlsx": str(self.xlsx), "docx": str(self.docx),
+                "figures": {k: v for k, v in self.figures.items() if not isinstance(v, list)}}
+
+
+def export_weekly(session: Session, *, week: Week, out_dir: Path, now: datetime) -> ExportResult:
+    """Write ``台账_<week>.xlsx`` and ``周报_<week>.docx`` into ``out_dir``."""
+    data = collect_week(session, week, now=now)
+    out_dir = Path(out_dir)
+    xlsx = write_xlsx(data, out_dir / f"台账_{week.label}.xlsx")
+    docx = write_docx(data, out_dir / f"周报_{week.label}.docx", now=now)
+    return ExportResult(week=week.label, xlsx=xlsx, docx=docx, figures=data.figures)
