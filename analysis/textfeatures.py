@@ -8,10 +8,7 @@ long texts such as citizens' messages. Both are TF-IDF weighted (sublinear tf, s
 
 from __future__ import annotations
 
-import functools
-import logging
 import math
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +16,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from analysis.wordtokens import word_ngrams
 from analysis.wordvectors import WordVectorMean
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _SEP = "\x00"
-WORD_CACHE_TEXTS = 4096  # texts whose jieba words are kept (a few MB for citizens' messages)
 
 
 class FeatureSpecError(ValueError):
@@ -132,35 +129,6 @@ class KeyIndex:
             go_on = occupied & ~hit
             todo, slot = todo[go_on], slot[go_on]
         return out
-
-
-@functools.lru_cache(maxsize=WORD_CACHE_TEXTS)
-def _word_tokens(text: str) -> tuple[str, ...]:
-    """The jieba words of ``text``, blank ones dropped.
-
-    Cached per text: a topic model's word block and its word-vector block segment the same
-    texts one after the other, and training segments each text again in every fold.
-    """
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)  # no dictionary-loading chatter on stderr
-    return tuple(w for w in jieba.lcut(text) if w.strip())
-
-
-def word_ngrams(texts: Sequence[str], lo: int, hi: int) -> list[list[str]]:
-    """Per text, its jieba word n-grams (``lo <= n <= hi``, words joined by a space) after NFKC
-    folding and lower-casing."""
-    out = []
-    joined = unicodedata.normalize("NFKC", _SEP.join(map(str, texts))).lower()
-    for text in joined.split(_SEP):
-        toks = _word_tokens(text)
-        grams = []
-        for n in range(lo, hi + 1):
-            grams.extend(" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1))
-        out.append(grams)
-    if len(out) != len(texts):  # a text contained NUL: fall back to one by one
-        out = [word_ngrams([str(t).replace(_SEP, " ")], lo, hi)[0] for t in texts]
-    return out
 
 
 def _tfidf(rows: np.ndarray, cols: np.ndarray, n_docs: int, idf: np.ndarray, sublinear: bool):

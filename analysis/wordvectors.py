@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from analysis.wordtokens import word_ngrams
+
 VECTORS_NAME = "synonyms-3.10.2-wiki-word2vec"
 
 
@@ -105,8 +107,6 @@ class WordVectorMean:
         return self
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        from analysis.textfeatures import word_ngrams
-
         index, vecs, _ = self._vectors()
         texts = ["" if t is None else str(t) for t in texts]
         if self.part == "lead":

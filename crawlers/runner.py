@@ -8,30 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
 from analysis.assess import Assessor
+from crawlers.base import CrawlError, CrawlOptions, Fetched
 from ledger.db import session_scope
 from ledger.models.core import Source
 from ledger.posts.intake import IntakeResult, RawPost, store_posts
 from ledger.posts.sources import get_source, record_failure, record_success
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CrawlOptions:
-    """Fetch settings handed in by the composition root (crawlers never read config themselves)."""
-
-    timeout: float = 20.0
-    user_agent: str = "yuqing-taizhang"
-    max_bytes: int = 10 * 1024 * 1024
-    proxy: str | None = None
-    down_after: int = 3
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -46,21 +35,6 @@ class CrawlReport:
     error: str | None = None
     marked_down: bool = False
     warning: str | None = None  # what went wrong in a successful crawl (Fetched.problem)
-
-
-class CrawlError(Exception):
-    """Raised by collectors for an expected failure (HTTP error, bad feed, bad config)."""
-
-
-@dataclass
-class Fetched:
-    items: list[RawPost]
-    etag: str | None = None
-    last_modified: str | None = None
-    not_modified: bool = False
-    # what went wrong in this successful crawl, for the source's health (a malformed feed read
-    # leniently, detail pages skipped: crawlers.web.crawl_warning); None: nothing
-    problem: str | None = None
 
 
 def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> Fetched:

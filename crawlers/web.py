@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crawlers.runner import CrawlError, CrawlOptions, Fetched
+from crawlers.base import CrawlError, CrawlOptions, Fetched
 from crawlers.settings import build_settings, validate_overrides
 
 DEFAULT_TIME_LIMIT = 600  # seconds for one crawl of one source, unless the source sets time_limit

@@ -116,3 +116,154 @@ def test_importing_every_module_opens_no_files_or_sockets(tmp_path):
     assert not (tmp_path / "data").exists()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in {"data"}]
     assert not [x for x in leftovers if not x.startswith(".")], leftovers
+
+
+# -- size and import circles ----------------------------------------------------------------------
+
+MAX_MODULE_LINES = 600
+
+
+def _product_files():
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            if "migrations" in path.relative_to(ROOT).parts:
+                continue
+            yield path
+
+
+def test_no_product_module_is_over_600_lines():
+    long = []
+    for path in _product_files():
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > MAX_MODULE_LINES:
+            long.append(f"{path.relative_to(ROOT)}: {lines} lines")
+    assert not long, "split these modules:\n" + "\n".join(long)
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _import_nodes(tree: ast.AST):
+    """Every ``import`` / ``from … import`` at any depth (functions too), except the ones under
+    ``if TYPE_CHECKING:`` (they never run)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+            continue
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module → the project modules it imports (top-level and lazy imports inside functions).
+
+    ``from pkg import name`` counts as importing ``pkg.name`` when that is a module, else ``pkg``.
+    A package's ``__init__`` importing its own submodules is not counted (a submodule using its
+    package's names would otherwise always look like a circle)."""
+    files = {_module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+    modules = set(files)
+
+    def known(name: str) -> str | None:
+        """``name`` or its longest prefix that is a project module."""
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            candidate = ".".join(parts[:i])
+            if candidate in modules:
+                return candidate
+        return None
+
+    graph: dict[str, set[str]] = {}
+    for mod, path in files.items():
+        is_pkg = path.name == "__init__.py"
+        package = mod if is_pkg else mod.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in _import_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(t for a in node.names if (t := known(a.name)))
+                continue
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                source = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                sub = f"{source}.{alias.name}"
+                target = sub if sub in modules else known(source)
+                if target:
+                    targets.add(target)
+        graph[mod] = {t for t in targets if t != mod and not (is_pkg and t.startswith(mod + "."))}
+    return graph
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components (iterative), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    comp = []
+                    while True:
+                        top = stack.pop()
+                        on_stack.discard(top)
+                        comp.append(top)
+                        if top == node:
+                            break
+                    out.append(sorted(comp))
+    return out
+
+
+def test_import_graph_finds_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert [c for c in _strongly_connected(graph) if len(c) > 1] == [["a", "b", "c"]]
+
+
+def test_no_import_circles_between_product_modules():
+    """No two product modules import each other, directly or through others, counting the lazy
+    imports inside functions (a circle that only works because one side imports late is still
+    a circle in the design)."""
+    graph = _import_graph()
+    circles = [c for c in _strongly_connected(graph) if len(c) > 1]
+    shown = []
+    for comp in sorted(circles):
+        members = set(comp)
+        edges = [f"    {a} -> {b}" for a in comp for b in sorted(graph[a] & members)]
+        shown.append(" <-> ".join(comp) + "\n" + "\n".join(edges))
+    assert not circles, "import circles:\n" + "\n".join(shown)
