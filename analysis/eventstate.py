@@ -44,12 +44,6 @@ class IdfModel:
             self.halve()
 
 
-def document_counts(feats: Iterable[PostFeatures]) -> dict[str, int]:
-    """How many of the posts contain each term (the input of :meth:`IdfModel.update_counts`)."""
-    counts: dict[str, int] = {}
-    _count_elements(counts, chain.from_iterable(f.terms.keys() for f in feats))
-    return counts
-
     def halve(self) -> None:
         """Halve every count (dropping zeros): bounded memory, older documents weigh less."""
         self.df = {t: c // 2 for t, c in self.df.items() if c >= 2}
@@ -57,6 +51,13 @@ def document_counts(feats: Iterable[PostFeatures]) -> dict[str, int]:
 
     def idf(self, term: str) -> float:
         return math.log((self.n + 1) / (self.df.get(term, 0) + 1)) + 1.0
+
+
+def document_counts(feats: Iterable[PostFeatures]) -> dict[str, int]:
+    """How many of the posts contain each term (the input of :meth:`IdfModel.update_counts`)."""
+    counts: dict[str, int] = {}
+    _count_elements(counts, chain.from_iterable(f.terms.keys() for f in feats))
+    return counts
 
 
 class EventState:

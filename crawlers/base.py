@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ledger.intake import RawPost
+    from ledger.posts.intake import RawPost
 
 
 @dataclass

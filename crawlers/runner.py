@@ -17,7 +17,7 @@ from analysis.assess import Assessor
 from crawlers.base import CrawlError, CrawlOptions, Fetched
 from ledger.db import session_scope
 from ledger.models.core import Source
-from ledger.posts.intake import IntakeResult, RawPost, store_posts
+from ledger.posts.intake import IntakeResult, store_posts
 from ledger.posts.sources import get_source, record_failure, record_success
 
 log = logging.getLogger(__name__)

@@ -458,3 +458,16 @@ def test_clusterer_memory_is_bounded_and_evicted_events_still_count(sqlite_engin
             select(func.sum(Event.posts)).where(Event.merged_into_id.is_(None))
         ).scalar()
         assert total == len(ids)  # every post counted exactly once
+
+
+def test_idf_model_halves_its_vocabulary_past_the_cap():
+    """A stream whose vocabulary grows past the cap is halved (bounded memory), and idf still answers."""
+    from analysis.eventstate import IdfModel
+
+    model = IdfModel(cap=2)
+    model.update([["a", "b"], ["a", "c"]])  # 3 terms > cap 2: counts halved, singletons dropped
+    assert model.df == {"a": 1}
+    assert model.n == 1
+    assert model.idf("a") < model.idf("never-seen")
+    model.update_counts({"x": 4, "y": 2, "z": 2}, 4)
+    assert len(model.df) <= 3 and model.df["x"] == 2
