@@ -43,15 +43,17 @@ def check_act_time(
     not_before_what: str | None = None,
 ) -> datetime:
     """Return ``value`` if it can be the time an act was done; raise ``error`` with a Chinese
-    message otherwise: not a time, no time zone, later than ``now``, or earlier than
-    ``not_before`` (what the act answers, named ``not_before_what``)."""
+    message otherwise: not a time, no time zone, later than ``now``, or earlier than the minute
+    of ``not_before`` (what the act answers, named ``not_before_what``; times are entered to
+    the minute)."""
     if not isinstance(value, datetime):
         raise error(f"{what}应为时间, 得到 {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise error(f"{what}缺少时区 (请注明北京时间, 如 +08:00)")
     if value > now:
         raise error(f"{what}（{_text(value, now)}）晚于当前时间（{_text(now, value)}），不能登记尚未发生的事")
-    if not_before is not None and value < not_before:
+    # people enter minutes: an act in the same minute as what it answers is not "before" it
+    if not_before is not None and value < not_before.replace(second=0, microsecond=0):
         label = not_before_what or "起算时间"
         raise error(f"{what}（{_text(value, not_before)}）早于{label}（{_text(not_before, value)}），不能登记")
     return value
