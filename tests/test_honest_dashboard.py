@@ -17,7 +17,10 @@ from ledger.cases import items as caseitems
 from ledger.cases import workflow as cases
 from ledger.db import session_scope
 from ledger.models.cases import Briefing, Commitment
-from tests.test_dashboard import _principal, _render, demo_db  # noqa: F401  (the fixture)
+from tests import test_dashboard
+from tests.test_dashboard import _principal, _render
+
+demo_db = test_dashboard.demo_db  # the demo ledger fixture of the dashboard tests
 
 SH = ZoneInfo("Asia/Shanghai")
 LOCAL = re.compile(r"\d{1,2}月\d{1,2}日 \d{2}:\d{2}")
@@ -54,16 +57,16 @@ def test_commitment_is_updated_to_fulfilled_from_the_case_page(demo_db):
                                        actor="值班", env=env).id
     at = _render("cases", _principal(demo_db, "zhiban"))
     at.selectbox(key="case_pick").set_value(case_id).run()
-    form = [sb for sb in at.selectbox if sb.label == "状态"][0]
+    form = next(sb for sb in at.selectbox if sb.label == "状态")
     form.set_value("已落实")
-    [t for t in at.text_input if t.label == "佐证材料"][0].input("现场照片及验收记录")
+    next(t for t in at.text_input if t.label == "佐证材料").input("现场照片及验收记录")
     _form_button(at, "更新").click().run()  # no time entered: refused, nothing changed
     assert any("请填写落实或公开日期和时间" in e.value for e in at.error)
     with session_scope(demo_db) as s:
         assert s.get(Commitment, cid).status == "未落实"
     done = datetime.now(UTC).replace(second=0, microsecond=0)  # entered to the minute
-    [sb for sb in at.selectbox if sb.label == "状态"][0].set_value("已落实")
-    [t for t in at.text_input if t.label == "佐证材料"][0].input("现场照片及验收记录")
+    next(sb for sb in at.selectbox if sb.label == "状态").set_value("已落实")
+    next(t for t in at.text_input if t.label == "佐证材料").input("现场照片及验收记录")
     _enter(at, f"cmu_at_{case_id}", done)
     _form_button(at, "更新").click().run()
     assert not at.error, [e.value for e in at.error]  # used to fail: "时间 … 晚于当前时间 …"
@@ -79,13 +82,13 @@ def test_briefing_dated_before_discovery_is_refused_with_beijing_times(demo_db):
     case_id = _major_case(demo_db, discovered=discovered)
     at = _render("cases", _principal(demo_db, "zhiban"))
     at.selectbox(key="case_pick").set_value(case_id).run()
-    [t for t in at.text_input if t.label == "地点"][0].input("市政府新闻发布厅")
-    [t for t in at.text_input if t.label == "发言人"][0].input("王某")
+    next(t for t in at.text_input if t.label == "地点").input("市政府新闻发布厅")
+    next(t for t in at.text_input if t.label == "发言人").input("王某")
     _form_button(at, "记录发布会").click().run()  # the time is never a silent default
     assert any("请填写发布会日期和时间" in e.value for e in at.error)
     _enter(at, f"brief_at_{case_id}", discovered - timedelta(hours=1))
-    [t for t in at.text_input if t.label == "地点"][0].input("市政府新闻发布厅")
-    [t for t in at.text_input if t.label == "发言人"][0].input("王某")
+    next(t for t in at.text_input if t.label == "地点").input("市政府新闻发布厅")
+    next(t for t in at.text_input if t.label == "发言人").input("王某")
     _form_button(at, "记录发布会").click().run()
     errors = " ".join(e.value for e in at.error)
     assert "早于舆情发现时间" in errors and LOCAL.search(errors) and "+00:00" not in errors
