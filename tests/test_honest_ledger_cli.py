@@ -158,6 +158,10 @@ def test_current_week_export_carries_an_old_unanswered_message_and_a_far_commitm
     assert "往周结转 1 件" in text and "逾期未答复 1 件（其中往周逾期 1 件）" in text
     assert "未落实承诺 1 项（本周新作 1 项）" in text
     assert result["figures"]["messages_overdue_open"] == 1 and result["figures"]["commitments_open"] == 1
+    # 留言办理 on the command line shows the running count too, not a blank until a reply exists
+    (listed,) = json.loads(yq("messages", "list", "--json").out)
+    assert listed["overdue_running"] is True and listed["late_working_days"] == old["超期工作日"]
+    assert f"至今超期{old['超期工作日']}个工作日" in yq("messages", "list").out
 
 
 def test_messages_reply_speaks_beijing_time(yq, tmp_path):
