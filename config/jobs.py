@@ -39,15 +39,19 @@ def run_weekly_export(engine: Engine, settings: Settings, *, now: datetime, week
     tz = ZoneInfo(settings.timezone)
     week = week or previous_week(now, tz)
     out = Path(out_dir) if out_dir else export_dir(settings) / week.label
+    from config.clockconfig import load_calendar
+
+    calendar = load_calendar(settings)
     with session_scope(engine) as session:
-        result = export_weekly(session, week=week, out_dir=out, now=now)
+        result = export_weekly(session, week=week, out_dir=out, now=now, calendar=calendar)
     if send:
         ctx = alert_context(settings)
         f = result.figures
         body = (f"{week.title()}舆情台账与周报见附件。\n本周新立案件 {f['new_cases']} 件，在办 {f['active_cases']} 件；"
                 f"收到留言 {f['messages']} 件，按时答复率 "
                 f"{'—' if f['message_on_time_rate'] is None else format(f['message_on_time_rate'], '.1%')}；"
-                f"逾期事项 {f['overdue_items']} 项，逾期承诺 {f['commitments_overdue']} 项。")
+                f"逾期未办事项 {f['overdue_items']} 项（其中往周逾期 {f['overdue_earlier']} 项），"
+                f"逾期承诺 {f['commitments_overdue']} 项。")
         with session_scope(engine) as session:
             rows = notify_direct(session, key=f"weekly:{week.label}", targets=ctx.policy.weekly_export_to,
                                  subject=f"【周报】舆情台账 {week.label}", body=body, now=now, ctx=ctx,

@@ -128,3 +128,17 @@ URGENCY_STYLE = {
     "warning": "background-color: #fff3cd; color: #664d03",
     "ok": "background-color: #d1e7dd; color: #0f5132",
 }
+
+
+def act_time_input(what: str, *, key: str, container=None) -> datetime | None:
+    """Date and time inputs (Beijing time) for when an act was done, empty until the person fills
+    them in: a recorded time is never a silent default. None while either is empty."""
+    from datetime import time as _time
+
+    box = container if container is not None else st
+    cols = box.columns(2)
+    day = cols[0].date_input(f"{what}日期", value=None, key=f"{key}_day", format="YYYY-MM-DD")
+    clock = cols[1].time_input(f"{what}时间（北京时间）", value=None, key=f"{key}_time", step=60)
+    if day is None or clock is None or not isinstance(clock, _time):
+        return None
+    return datetime.combine(day, clock, tzinfo=SHANGHAI)

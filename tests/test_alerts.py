@@ -330,11 +330,13 @@ def test_message_past_its_reply_deadline_alerts_once_and_old_imports_stay_quiet(
         src = Source(name="12345热线", kind="hotline", created_at=fixed_now)
         s.add(src)
         s.flush()
-        for ext, due, replied in (("M-1", fixed_now - H, None), ("M-2", fixed_now - 72 * H, None),
-                                  ("M-3", fixed_now - H, fixed_now - 2 * H)):
+        # M-2 came in with a historical import, already overdue: the importer marked it noted
+        for ext, due, replied, noted in (("M-1", fixed_now - H, None, None),
+                                         ("M-2", fixed_now - 72 * H, None, fixed_now - 72 * H),
+                                         ("M-3", fixed_now - H, fixed_now - 2 * H, None)):
             s.add(Message(source_id=src.id, external_id=ext, channel="12345", title=f"留言{ext} 电话13812345678",
                           text="小区路灯不亮", unit="住建局", received_at=fixed_now - 200 * H, due_at=due,
-                          replied_at=replied))
+                          replied_at=replied, overdue_at=noted))
     tick(engine, cfg, fixed_now)
     tick(engine, cfg, fixed_now + M)
     titles = got(sink, "duty")
@@ -347,3 +349,39 @@ def test_message_past_its_reply_deadline_alerts_once_and_old_imports_stay_quiet(
     # spell "M-2" by chance
     assert "留言M-1" in body and "留言M-2" not in body and "留言M-3" not in body
     assert "13812345678" not in body
+
+
+@ON_BOTH
+def test_every_message_that_falls_due_during_a_long_gap_between_ticks_alerts_once(world, fixed_now):
+    """The service was down for three days: messages that fell due meanwhile still alert, each
+    once, however long ago their deadline passed; the next ticks add nothing."""
+    from ledger.models.core import Message
+
+    engine, cfg, sink = world
+    tick(engine, cfg, fixed_now - 80 * H)  # the last tick before the downtime
+    with session_scope(engine) as s:
+        src = Source(name="12345热线", kind="hotline", created_at=fixed_now)
+        s.add(src)
+        s.flush()
+        for ext, due in (("G-1", fixed_now - 70 * H), ("G-2", fixed_now - 30 * H), ("G-3", fixed_now + 5 * H)):
+            s.add(Message(source_id=src.id, external_id=ext, channel="12345", title=f"留言{ext}", text="噪音",
+                          unit="环保局", received_at=fixed_now - 200 * H, due_at=due))
+    tick(engine, cfg, fixed_now)  # back up after 80 hours
+    with sink.lock:
+        import json
+
+        body = " ".join(json.dumps(b, ensure_ascii=False) for b in sink.bodies)
+    assert "留言G-1" in body and "留言G-2" in body and "留言G-3" not in body
+    def message_keys() -> list[str]:
+        with Session(engine) as s:
+            return sorted(str(k) for a in s.exec(select(Alert).where(Alert.group_key == "messages:环保局")).all()
+                          for k in a.triggers if str(k).startswith("message:"))
+
+    with Session(engine) as s:
+        noted = {m.external_id: m.overdue_at for m in s.exec(select(Message)).all()}
+    assert len(message_keys()) == 2 and noted["G-1"] == noted["G-2"] == fixed_now and noted["G-3"] is None
+    n = len(sink.bodies)
+    tick(engine, cfg, fixed_now + M)
+    assert len(sink.bodies) == n
+    tick(engine, cfg, fixed_now + 6 * H)  # G-3 falls due while the service runs: one alert more
+    assert len(message_keys()) == 3

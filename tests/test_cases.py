@@ -77,12 +77,15 @@ def test_major_case_starts_the_release_briefing_and_report_clocks(sqlite_engine,
         assert clocks["authoritative_release_target"].due_at == discovered + 3 * H
         assert clocks["authoritative_release_limit"].due_at == discovered + 5 * H
         assert clocks["press_briefing"].due_at == discovered + 24 * H
-        assert clocks["leadership_report"].status == "missed"  # immediate: overdue at once until reported
+        # 第一时间报告 within 1 h: discovered an hour ago, past its 30-minute warning, not yet late
+        assert clocks["leadership_report"].status == "warning"
+        assert clocks["leadership_report"].due_at == discovered + H
         assert "other_response" not in clocks and "continued_release" not in clocks
         cases.report_to_leadership(s, case_id=case.id, reported_at=fixed_now - timedelta(minutes=50),
                                    now=fixed_now, actor="值班", env=env)
         report = clocks_by_rule(s, case.id)["leadership_report"]
         assert report.status == "met" and report.met_at == fixed_now - timedelta(minutes=50)
+        assert report.late is False  # ten minutes after discovery: on time
         with pytest.raises(CaseError, match="已于"):
             cases.report_to_leadership(s, case_id=case.id, reported_at=fixed_now, now=fixed_now, actor="值班", env=env)
 
@@ -105,7 +108,7 @@ def test_regrading_half_way_starts_major_clocks_from_discovery(sqlite_engine, en
         assert after["authoritative_release_limit"].due_at == discovered + 5 * H
         assert after["press_briefing"].due_at == discovered + 24 * H
         assert after["press_briefing"].status == "running"
-        assert after["leadership_report"].status == "missed"
+        assert after["leadership_report"].status == "breached"
         # a release published half an hour later meets the 5 h limit but not the 3 h target
         published = fixed_now + 30 * timedelta(minutes=1)
         rel = reviewed_release(s, env, case.id, kind="权威信息", at=fixed_now - 2 * H)
@@ -412,15 +415,21 @@ def test_closing_stops_running_clocks_reopening_and_grading_down_restart_them(sq
         closed = clocks_by_rule(s, case.id)
         assert closed["continued_release"].status == "cancelled"
         assert closed["press_briefing"].status == "cancelled"
-        assert closed["leadership_report"].status == "missed"  # an overdue duty stays on record
+        assert closed["leadership_report"].status == "breached"  # an overdue duty stays on record
         assert closed["authoritative_release_limit"].status == "met"
         reopened_at = fixed_now + H
         cases.change_status(s, case_id=case.id, to="处置", now=reopened_at, actor="值班", env=env, note="出现新情况")
         assert s.get(Case, case.id).closed_at is None
         again = clocks_by_rule(s, case.id)
+        # duties cancelled at closing that apply again run from the reopening, not from their
+        # original anchors (which would make the reopened case overdue at once)
         assert again["continued_release"].status == "running"
-        assert again["continued_release"].anchor_at == t0 + H
+        assert again["continued_release"].anchor_at == reopened_at
+        assert again["press_briefing"].anchor_at == reopened_at
+        assert again["press_briefing"].due_at == reopened_at + 24 * H
+        assert "重新开启" in again["press_briefing"].note
         assert again["authoritative_release_limit"].status == "met"  # done duties are not restarted
+        assert again["leadership_report"].status == "breached"  # a missed duty stays missed
         cases.regrade_case(s, case_id=case.id, grade="一般", now=reopened_at, actor="值班", env=env)
         down = clocks_by_rule(s, case.id)
         assert down["continued_release"].status == "cancelled"

@@ -69,7 +69,9 @@ def test_every_design_rule_is_configured_with_its_source(rules) -> None:
     cont = by_id["continued_release"]
     assert (cont.limit, cont.anchor, cont.repeat) == (24, "last_release_at", True)
     lead = by_id["leadership_report"]
-    assert (lead.unit, lead.limit) == ("immediate", 0)
+    # 第一时间报告: a real, configurable limit (1 h written report, warning at 30 min)
+    assert (lead.unit, lead.limit, lead.kind, lead.warn_at) == ("hours", 1, "limit", 0.5)
+    assert "30分钟" in lead.source and "1小时" in lead.source
     other = by_id["other_response"]
     assert (other.limit, other.unit) == (48, "hours") and set(other.applies_to["grade"]) == {"一般", "较大"}
     assert (by_id["message_reply"].limit, by_id["message_reply"].unit) == (5, "working_days")
@@ -142,8 +144,11 @@ def test_compute_and_status(rules, cal) -> None:
     assert status_at(t, met, T0 + timedelta(hours=9)) == "met" and met_late(t, met) is True
     assert met_late(lim, met) is False and met_late(lim, None) is None
     lead = compute(by_id["leadership_report"], T0, cal)
-    assert lead.due == T0 and lead.warn is None
-    assert status_at(lead, None, T0 + timedelta(seconds=1)) == "missed"
+    assert lead.due == T0 + timedelta(hours=1) and lead.warn == T0 + timedelta(minutes=30)
+    report = T0 + timedelta(minutes=5)  # a prompt report is on time
+    assert status_at(lead, report, report) == "met" and met_late(lead, report) is False
+    assert status_at(lead, None, T0 + timedelta(minutes=31)) == "warning"
+    assert status_at(lead, None, T0 + timedelta(hours=1, seconds=1)) == "breached"
     msg = compute(by_id["message_reply"], T0, cal)
     due_day = nth_workday_after(date(2026, 3, 2), 5)
     assert msg.due == eod(due_day)
@@ -173,7 +178,7 @@ def test_regrade_half_way_starts_and_cancels_clocks(any_engine, rules, cal) -> N
         # continued releases wait for the first release; the others run from discovery
         assert {c.rule_id for c in started} == CASE_RULES - {"continued_release"}
         assert {(c.rule_id, c.after) for c in changes} == {
-            ("authoritative_release_target", "warning"), ("leadership_report", "missed")}
+            ("authoritative_release_target", "warning"), ("leadership_report", "breached")}
     with session_scope(any_engine) as s:
         clocks = {c.rule_id: c for c in cs.clocks_for(s, subject="case", subject_id=7)}
         assert clocks["other_response"].status == "cancelled" and clocks["other_response"].closed
@@ -182,7 +187,7 @@ def test_regrade_half_way_starts_and_cancels_clocks(any_engine, rules, cal) -> N
         assert target.rule_snapshot["limit"] == 3 and target.rule_snapshot["source"]
         assert clocks["authoritative_release_limit"].due_at == T0 + timedelta(hours=5)
         assert clocks["press_briefing"].due_at == T0 + timedelta(hours=24)
-        assert clocks["leadership_report"].status == "missed"
+        assert clocks["leadership_report"].status == "breached"
         # idempotent: the same facts again start nothing
         again = cs.start_clocks(s, subject="case", subject_id=7, facts={"grade": "重大", "discovered_at": T0},
                                 now=regrade_at, calendar=cal, rules=rules, actor="值班员")
@@ -199,8 +204,12 @@ def test_regrade_half_way_starts_and_cancels_clocks(any_engine, rules, cal) -> N
         assert statuses == [
             ("other_response", "cancelled"), ("authoritative_release_target", "cancelled"),
             ("authoritative_release_limit", "cancelled"), ("press_briefing", "cancelled"),
-            ("leadership_report", "missed"), ("other_response", "running"),
+            ("leadership_report", "breached"), ("other_response", "running"),
         ]
+        # each clock says under which grade it applied: the missed 重大 duty stays a 重大 duty
+        grades = [(c.rule_id, c.grade) for c in cs.clocks_for(s, subject="case", subject_id=7)]
+        assert grades[0] == ("other_response", "一般") and grades[4] == ("leadership_report", "重大")
+        assert grades[5] == ("other_response", "较大")
 
 
 def test_advance_clocks_moves_states_once(any_engine, rules, cal) -> None:
@@ -217,7 +226,7 @@ def test_advance_clocks_moves_states_once(any_engine, rules, cal) -> None:
         assert got == [
             (1, "authoritative_release_limit", "running", "warning"),
             (1, "authoritative_release_target", "running", "missed"),
-            (1, "leadership_report", "running", "missed"),
+            (1, "leadership_report", "running", "breached"),
             (2, "authoritative_release_limit", "running", "warning"),
             (2, "authoritative_release_target", "running", "missed"),
         ]  # started at the discovery instant: the report is due at once; case 2 reported it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,6 +15,7 @@ from ledger.db import session_scope
 from ledger.users import principal_of
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+SH = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -207,13 +209,22 @@ def test_reply_to_message_from_the_page(demo_db):
 
     unit = _principal(demo_db, "danwei")
     at = _render("messages", unit)
-    at.selectbox(key="msg_pick").set_value(_message_id(demo_db, "H-0001")).run()
+    mid = _message_id(demo_db, "H-0001")
+    at.selectbox(key="msg_pick").set_value(mid).run()
     at.text_area[0].input("已约谈经营者，限期整改。")
+    at.button[0].click().run()  # no reply time entered: refused, nothing stored
+    assert any("请填写答复日期和时间" in e.value for e in at.error)
+    with session_scope(demo_db) as s:
+        assert s.exec(select(Message).where(Message.external_id == "H-0001")).scalars().one().replied_at is None
+    replied = (datetime.now(UTC) - timedelta(minutes=30)).astimezone(SH).replace(second=0, microsecond=0)
+    at.text_area[0].input("已约谈经营者，限期整改。")
+    at.date_input(key=f"reply_at_{mid}_day").set_value(replied.date())
+    at.time_input(key=f"reply_at_{mid}_time").set_value(replied.time().replace(tzinfo=None))
     at.button[0].click().run()
     assert not at.error, [e.value for e in at.error]
     with session_scope(demo_db) as s:
         msg = s.exec(select(Message).where(Message.external_id == "H-0001")).scalars().one()
-        assert msg.replied_at is not None and msg.reply_text.startswith("已约谈")
+        assert msg.replied_at == replied and msg.reply_text.startswith("已约谈")
         entry = s.exec(select(AuditLog).where(AuditLog.action == "message.reply")).scalars().one()
         assert entry.actor == "danwei"
 

@@ -55,8 +55,12 @@ def hotline_week(tmp_path_factory):
         reader = csv.reader(fh)
         header = next(reader)
         rows = [r for r in reader if lo <= _parse(r[3]) < hi]
-    expected = {r[0]: r for r in rows if week.start <= _parse(r[3]) < week.end}
+    # every message open at some point in the week: received in it, or received before it and
+    # not answered before it began (carried over)
+    expected = {r[0]: r for r in rows if _parse(r[3]) < week.end
+                and (not r[6].strip() or _parse(r[6]) >= week.start)}
     assert 0 < len(expected) < len(rows)  # neighbours exist on both sides
+    assert any(_parse(r[3]) < week.start for r in expected.values())  # some carried over
     path = tmp_path_factory.mktemp("hotline") / "week.csv"
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
@@ -79,7 +83,7 @@ def test_weekly_export_lists_exactly_the_messages_of_the_week(tmp_path, hotline_
     assert Path(result["xlsx"]) == xlsx and xlsx.is_file() and docx.is_file()
 
     book = load_workbook(xlsx)
-    assert book.sheetnames == ["案件台账", "信息发布", "承诺事项", "留言办理", "统计"]
+    assert book.sheetnames == ["案件台账", "信息发布", "承诺事项", "留言办理", "逾期未办", "统计"]
     ws = book["留言办理"]
     header = [c.value for c in ws[1]]
     rows = [dict(zip(header, row, strict=True)) for row in ws.iter_rows(min_row=2, values_only=True)]
@@ -94,28 +98,39 @@ def test_weekly_export_lists_exactly_the_messages_of_the_week(tmp_path, hotline_
     engine = make_engine(db)
     week = parse_week(WEEK)
     with Session(engine) as s:
-        msgs = s.exec(select(Message).where(Message.received_at >= week.start, Message.received_at < week.end)).all()
+        msgs = s.exec(select(Message)).all()
     engine.dispose()
-    on_time = sum(1 for m in msgs if m.on_time is True)
-    late = sum(1 for m in msgs if m.on_time is False)
-    assert on_time + late == len(expected)
+    received = [m for m in msgs if week.start <= m.received_at < week.end]
+    # the rate's basis: replies due in the week or given in the week (every one here is answered)
+    counted = [m for m in msgs if m.external_id in expected and (week.start <= m.due_at < week.end
+                                                                 or week.start <= m.replied_at < week.end)]
+    on_time = sum(1 for m in counted if m.on_time is True)
+    late = sum(1 for m in counted if m.on_time is False)
+    assert on_time + late == len(counted) > 0
     stats = {row[0]: row[1] for row in book["统计"].iter_rows(min_row=2, values_only=True) if row[0]}
-    assert stats["收到留言"] == len(expected) and stats["按时答复"] == on_time
+    assert stats["收到留言"] == len(received) < len(expected) and stats["按时答复"] == on_time
+    assert stats["往周结转留言"] == len(expected) - len(received)
     assert stats["超时答复或逾期未答复"] == late
+    assert "本周答复到期或本周答复" in stats["留言按时答复率口径"]
     rule_row = next(r for r in book["统计"].iter_rows(values_only=True) if r[0] == "留言答复")
-    assert rule_row[1:4] == (on_time, late, len(expected))
-    assert sum(1 for row in rows if row["办理结果"] == "按时") == on_time
+    assert rule_row[2:5] == (on_time, late, len(counted))
+    new_ids = {m.external_id for m in received}
+    for row in rows:  # each row says which section it belongs to
+        if str(row["留言编号"]) in new_ids:
+            assert "本周新收" in row["本周归类"]
+        else:  # carried over from the week before
+            assert "本周新收" not in row["本周归类"]
+        replied = _parse(expected[str(row["留言编号"])][6])
+        assert ("本周办结" in row["本周归类"]) == (week.start <= replied < week.end)
 
     doc = Document(docx)
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "2018年第48周（11月26日—12月2日）" in text
-    assert f"收到群众留言 {len(expected)} 件" in text
-    assert f"按时答复率 {on_time / len(expected) * 100:.1f}%" in text
+    assert f"本周新收群众留言 {len(received)} 件，往周结转 {len(expected) - len(received)} 件" in text
+    assert f"按时答复率 {on_time / len(counted) * 100:.1f}%" in text
     assert len(doc.inline_shapes) == 1  # the chart
     rate_table = next(t for t in doc.tables if t.rows[0].cells[0].text == "时限")
-    assert [c.text for c in rate_table.rows[1].cells][:4] == ["留言答复", str(on_time), str(late), str(len(expected))]
-    overdue = next(t for t in doc.tables if t.rows[0].cells[0].text == "类别")
-    assert len(overdue.rows) - 1 == min(late, 50)
+    assert [c.text for c in rate_table.rows[1].cells][:5] == ["留言答复", "—", str(on_time), str(late), str(len(counted))]
 
 
 def _world(engine, url, tmp_path, monkeypatch):
@@ -173,7 +188,8 @@ def test_cases_clocks_commitments_and_masking_read_back(any_case_world, tmp_path
     header = [c.value for c in ws[1]]
     rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
     assert [r["分级"] for r in rows] == ["重大", "较大"]
-    assert rows[0]["第一时间向本级党委政府报告·状态"] == "已完成"
+    # reported 20 minutes after discovery: on time on the case sheet and in the rates alike
+    assert rows[0]["第一时间向本级党委政府报告(1小时内)·状态"] == "已按时完成"
     assert rows[0]["发布权威信息(最迟5小时)·状态"] == "已超时限"
     assert rows[1]["回应其他政务舆情(48小时)·状态"] == "已超时限"
     assert rows[1]["发布权威信息(最迟5小时)·状态"] is None  # not a rule of a 较大 case
@@ -185,7 +201,7 @@ def test_cases_clocks_commitments_and_masking_read_back(any_case_world, tmp_path
     assert [(r[1], r[5]) for r in releases] == [("情况通报", len(env.policy.review_steps))]
     assert len(env.policy.review_steps) >= 3
     coms = list(book["承诺事项"].iter_rows(min_row=2, values_only=True))
-    assert len(coms) == 1 and coms[0][5] == "逾期"
+    assert len(coms) == 1 and coms[0][5] == "逾期未落实"
     rates = {r["rule"]: r for r in data.clock_rates}
     with Session(engine) as s:  # every clock due in the week is counted once, as the ledger says
         clocks = s.exec(select(Clock).where(Clock.subject == "case", Clock.status != "cancelled")).all()
@@ -194,7 +210,9 @@ def test_cases_clocks_commitments_and_masking_read_back(any_case_world, tmp_path
         r = rates[c.rule_name]
         assert (r["on_time"], r["late"]) == ((1, 0) if c.status == "met" and not c.late else (0, 1))
     report = next(c for c in in_week if c.rule_id == "leadership_report")
-    assert report.status == "met" and rows[0]["第一时间向本级党委政府报告·完成时间"] == (mon + timedelta(minutes=20)).astimezone(SH).replace(tzinfo=None)
+    assert report.status == "met" and rows[0]["第一时间向本级党委政府报告(1小时内)·完成时间"] == (mon + timedelta(minutes=20)).astimezone(SH).replace(tzinfo=None)
+    lead = rates["第一时间向本级党委政府报告(1小时内)"]
+    assert (lead["on_time"], lead["late"], lead["grade"]) == (1, 0, "重大")
     assert rates["回应其他政务舆情(48小时)"]["late"] == 1
     units = {u["unit"]: u for u in data.unit_rates}
     assert units["住建局"]["on_time"] == 0 and units["住建局"]["late"] == 1

@@ -55,9 +55,9 @@ def test_tick_moves_clocks_and_a_second_tick_changes_nothing(any_engine, cfg, fi
 
     first = ticking.run_tick(any_engine, cfg, fixed_now + 2.5 * H)
     assert first["clocks_warning"] == 1  # 3 h target warns after 2 h; 5 h limit only after 4 h
-    # the leadership report is due at once: opened at the discovery instant it is missed by now
+    # the leadership report is due within an hour of discovery: unreported, it is late by now
     assert sorted((c["rule"], c["before"], c["after"]) for c in first["clock_changes"]) == [
-        ("authoritative_release_target", "running", "warning"), ("leadership_report", "running", "missed")]
+        ("authoritative_release_target", "running", "warning"), ("leadership_report", "running", "breached")]
     n = audit_count(any_engine)
     again = ticking.run_tick(any_engine, cfg, fixed_now + 2.5 * H)
     assert again["clocks_changed"] == 0 and again["clock_changes"] == []
@@ -81,7 +81,8 @@ def test_dry_run_rehearses_without_writing(sqlite_engine, cfg, fixed_now) -> Non
     alerting.AFTER_COMMIT_HOOKS.append(lambda engine, settings, now: called.append(now))
     n = audit_count(sqlite_engine)
     rehearsal = ticking.run_tick(sqlite_engine, cfg, fixed_now + 30 * H, dry_run=True)
-    assert rehearsal["dry_run"] is True and rehearsal["clocks_breached"] == 2  # 5 h limit and 24 h briefing
+    # 5 h limit, 24 h briefing and the 1 h leadership report
+    assert rehearsal["dry_run"] is True and rehearsal["clocks_breached"] == 3
     assert audit_count(sqlite_engine) == n and called == []
     assert statuses(sqlite_engine, case_id)["press_briefing"] == "running"
 

@@ -199,7 +199,8 @@ class Pages:
 
     def export(self, t: Timer) -> None:
         from dashboard.data import SHANGHAI
-        from ledger.reports.weekly import _statements, collect_week, parse_week
+        from ledger.reports.weekly import collect_week, parse_week
+        from ledger.reports.weekly_queries import _statements
 
         back = self.rnd.randint(1, 11)
         y, w, _ = (self.now.astimezone(SHANGHAI).date() - timedelta(weeks=back)).isocalendar()

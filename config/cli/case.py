@@ -159,7 +159,7 @@ def show_cmd(
     """显示案件: 字段、时限 (规则、期限、状态)、发布稿及审核、发布会、承诺、移交、审计记录。"""
     from ledger.cases.views import case_detail
 
-    data = _run(lambda session, env, now: case_detail(session, case_id=case_ref, policy=env.policy))
+    data = _run(lambda session, env, now: case_detail(session, case_id=case_ref, policy=env.policy, now=now))
     if as_json:
         print_json(data)
         return
@@ -182,7 +182,9 @@ def _print_detail(d: dict[str, Any]) -> None:
     for c in d["clocks"]:
         prov = " (暂定)" if c["provisional"] else ""
         met = f" 完成于 {iso_local(c['met_at'])}" if c["met_at"] else ""
-        out(f"  {c['rule_name']:<20} 期限 {iso_local(c['due_at'])}{prov}  {c['status_label']}{met}")
+        grade = f"  适用等级 {c['grade']}" if c.get("grade") else ""
+        out(f"  {c['rule_name']:<20} 期限 {iso_local(c['due_at'])}{prov}  {c['status_label']}"
+            f" ({c['outcome_label']}){met}{grade}")
     for r in d["releases"]:
         out(f"发布稿 {r['id']} [{r['kind']}] {r['title']}  {r['status']}"
             + (f"  {iso_local(r['published_at'])} {r['channel']} {r['url'] or ''}" if r["published_at"] else ""))
@@ -305,7 +307,8 @@ def report_cmd(
     actor: str = ACTOR,
 ) -> None:
     """登记已向本级党委政府报告 (第一时间报告), 停止该时限。"""
-    from ledger.cases.workflow import local_iso, report_to_leadership
+    from ledger.acttime import local_text
+    from ledger.cases.workflow import report_to_leadership
 
     def work(session, env, now):
         case = report_to_leadership(session, case_id=case_ref, reported_at=_when(at, "--at", now), now=now,
@@ -313,7 +316,7 @@ def report_cmd(
         return case.number, case.leadership_reported_at
 
     number, when = _run(work)
-    typer.echo(f"已登记报告: {number} {local_iso(when)}")
+    typer.echo(f"已登记报告: {number} {local_text(when)}")
 
 
 @case_app.command("link")
@@ -393,13 +396,13 @@ def release_publish_cmd(
     actor: str = ACTOR,
 ) -> None:
     """登记发布 (须已通过全部审核步骤); 停止发布权威信息时限, 持续发布时限重新起算。"""
+    from ledger.acttime import local_text
     from ledger.cases.items import publish_release
-    from ledger.cases.workflow import local_iso
 
     when = _run(lambda session, env, now: publish_release(
         session, release_id=release_id, published_at=_when(at, "--at", now), channel=channel, url=url,
         now=now, actor=actor, env=env).published_at)
-    typer.echo(f"发布稿 {release_id} 已登记发布: {local_iso(when)}")
+    typer.echo(f"发布稿 {release_id} 已登记发布: {local_text(when)}")
 
 
 # ---------------------------------------------------------------------------- others

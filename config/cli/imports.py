@@ -12,15 +12,21 @@ from ledger.types import utcnow
 import_app = typer.Typer(help="导入文件 (import hotline exports and tables of posts).", no_args_is_help=True)
 
 
-def _reply_clock(cfg):
-    """``apply_reply_clock`` bound to the configured calendar and rules."""
+def _reply_clock(cfg, now):
+    """``apply_reply_clock`` bound to the configured calendar and rules; a message imported when
+    its reply was already overdue for longer than ``message_lookback_hours`` (escalation.toml) is
+    marked as noted, so a historical import raises no overdue alert."""
+    from datetime import timedelta
     from functools import partial
 
+    from config.alerting import alert_context
     from config.clockconfig import load_calendar, load_clock_rules
     from ledger.clocks.replies import apply_reply_clock
 
     try:
-        return partial(apply_reply_clock, calendar=load_calendar(cfg), rules=load_clock_rules(cfg))
+        noted_before = now - timedelta(hours=alert_context(cfg).policy.message_lookback_hours)
+        return partial(apply_reply_clock, calendar=load_calendar(cfg), rules=load_clock_rules(cfg),
+                       noted_before=noted_before)
     except Exception as exc:  # noqa: BLE001 - a broken holidays.toml / clocks.toml
         fail(f"时限配置错误 (clock configuration error): {exc}")
 
@@ -49,7 +55,7 @@ def _run(paths: list[Path], spec_factory, *, source_of, kind: str, config_of, re
     engine = open_engine(cfg)
     try:
         spec = spec_factory(now)
-        reply_clock = _reply_clock(cfg) if with_clock else None
+        reply_clock = _reply_clock(cfg, now) if with_clock else None
         # check every file before creating anything (a refused file leaves no trace)
         rows: dict[Path, int] = {}
         for path in paths:

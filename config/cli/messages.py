@@ -60,7 +60,8 @@ def list_cmd(
         typer.echo("没有留言")
         return
     for r in rows:
-        late = "" if not r["late_working_days"] else f" 超期{r['late_working_days']}个工作日"
+        late = "" if not r["late_working_days"] else (
+            f" 至今超期{r['late_working_days']}个工作日" if r["overdue_running"] else f" 超期{r['late_working_days']}个工作日")
         prov = " (暂定)" if r["due_provisional"] else ""
         typer.echo(
             f"{r['id']:>6}  {r['external_id']:<12} 收到 {iso_local(r['received_at'])}  "

@@ -9,7 +9,16 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import SHANGHAI, case_env, countdown, engine, local_time, now, unit_picker
+from dashboard.data import (
+    SHANGHAI,
+    act_time_input,
+    case_env,
+    countdown,
+    engine,
+    local_time,
+    now,
+    unit_picker,
+)
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -26,6 +35,7 @@ ACTION_ZH = {
 }
 STATUS_ZH = {"running": "计时中", "warning": "临近", "met": "已完成", "missed": "未达标", "breached": "已超限",
              "paused": "暂停", "cancelled": "已取消"}
+MISSING_TIME = "请填写{what}日期和时间（北京时间）"
 
 
 def _act(label: str, fn: Callable[..., object], **kwargs) -> bool:
@@ -137,7 +147,7 @@ def case_page(user: Principal, case_id: int) -> None:
 
     env = case_env()
     with session_scope(engine()) as session:
-        d = case_detail(session, case_id=case_id, policy=env.policy)
+        d = case_detail(session, case_id=case_id, policy=env.policy, now=now())
     show = (lambda s: s) if user.can_see_pii else (lambda s: mask(s) if s else s)
     st.header(f"{d['number']} {d['title']}")
     c = st.columns([1, 1, 2.4, 1.6])  # unit names run to ten characters and more
@@ -159,6 +169,8 @@ def case_page(user: Principal, case_id: int) -> None:
     clocks = [{"时钟": k.get("rule_name") or k["rule"], "起算": local_time(k.get("anchor_at")),
                "截止": local_time(k.get("due_at")) + ("（暂定）" if k.get("provisional") else ""),
                "状态": STATUS_ZH.get(k["status"], k["status"]),
+               "是否按时": k.get("outcome_label", "—"),
+               "适用等级": k.get("grade") or "—",
                "倒计时": countdown(k.get("due_at"), at) if k["status"] in ("running", "warning") else "—",
                "完成时间": local_time(k.get("met_at"))} for k in d["clocks"]]
     st.dataframe(pd.DataFrame(clocks), hide_index=True, width="stretch") if clocks else st.caption("无时钟")
@@ -175,16 +187,18 @@ def case_page(user: Principal, case_id: int) -> None:
         st.dataframe(pd.DataFrame(b), hide_index=True) if b else st.caption("尚无发布会记录")
         if may(user.role, "briefing"):
             with st.form(f"brief_{case_id}", clear_on_submit=True):
-                cc = st.columns(4)
-                day = cc[0].date_input("日期", value=at.astimezone(SHANGHAI).date())
-                tm = cc[1].time_input("时间", value=time(10, 0))
-                place = cc[2].text_input("地点")
-                who = cc[3].text_input("发言人")
+                held_at = act_time_input("发布会", key=f"brief_at_{case_id}")
+                cc = st.columns(2)
+                place = cc[0].text_input("地点")
+                who = cc[1].text_input("发言人")
                 if st.form_submit_button("记录发布会"):
                     from ledger.cases.items import add_briefing
 
-                    _act("记录发布会", add_briefing, case_id=case_id, held_at=_local_dt(day, tm), place=place,
-                         spokesperson=who, now=now(), actor=user.username, env=env)
+                    if held_at is None:
+                        st.error(MISSING_TIME.format(what="发布会"))
+                    else:
+                        _act("记录发布会", add_briefing, case_id=case_id, held_at=held_at, place=place,
+                             spokesperson=who, now=now(), actor=user.username, env=env)
     with tabs[3]:
         _commitments(user, d, show)
     with tabs[4]:
@@ -195,11 +209,15 @@ def case_page(user: Principal, case_id: int) -> None:
             with st.form(f"ref_{case_id}", clear_on_submit=True):
                 target = st.selectbox("移交对象", list(env.policy.referral_targets))
                 ref = st.text_input("移交文号/说明")
+                referred_at = act_time_input("移交", key=f"ref_at_{case_id}")
                 if st.form_submit_button("记录移交"):
                     from ledger.cases.items import add_referral
 
-                    _act("记录移交", add_referral, case_id=case_id, target=target, referred_at=now(), now=now(),
-                         actor=user.username, env=env, reference=ref or None)
+                    if referred_at is None:
+                        st.error(MISSING_TIME.format(what="移交"))
+                    else:
+                        _act("记录移交", add_referral, case_id=case_id, target=target, referred_at=referred_at,
+                             now=now(), actor=user.username, env=env, reference=ref or None)
     with tabs[5]:
         _actions(user, d)
 
@@ -226,17 +244,25 @@ def _releases(user: Principal, d: dict, show) -> None:
                 cc = st.columns([2, 2, 1, 1])
                 step = cc[0].selectbox("审核步骤", r["review_steps"], key=f"rv_step_{r['id']}")
                 comment = cc[1].text_input("意见", key=f"rv_c_{r['id']}")
+                reviewed_at = act_time_input("审核", key=f"rv_at_{r['id']}")
                 for col, decision in ((cc[2], PASS), (cc[3], REJECT)):
                     if col.button(decision, key=f"rv_{decision}_{r['id']}"):
+                        if reviewed_at is None:
+                            st.error(MISSING_TIME.format(what="审核"))
+                            continue
                         _act(f"{step}{decision}", review_release, release_id=r["id"], step=step,
-                             reviewer=user.display_name, decision=decision, reviewed_at=now(), now=now(),
+                             reviewer=user.display_name, decision=decision, reviewed_at=reviewed_at, now=now(),
                              actor=user.username, env=env, comment=comment or None)
             if may(user.role, "publish"):
                 cc = st.columns([3, 1])
                 channel = cc[0].text_input("发布渠道", value="政府网站", key=f"pub_ch_{r['id']}")
+                published_at = act_time_input("发布", key=f"pub_at_{r['id']}")
                 if cc[1].button("标记已发布", key=f"pub_{r['id']}"):
-                    _act("发布", publish_release, release_id=r["id"], published_at=now(), channel=channel,
-                         now=now(), actor=user.username, env=env)
+                    if published_at is None:
+                        st.error(MISSING_TIME.format(what="发布"))
+                    else:
+                        _act("发布", publish_release, release_id=r["id"], published_at=published_at,
+                             channel=channel, now=now(), actor=user.username, env=env)
     if may(user.role, "release_draft"):
         with st.form(f"rel_{d['id']}", clear_on_submit=True):
             st.markdown("**起草发布稿**")
@@ -278,9 +304,16 @@ def _commitments(user: Principal, d: dict, show) -> None:
             status = st.selectbox("状态", list(env.policy.commitment_statuses))
             evidence = st.text_input("佐证材料")
             where = st.text_input("公开位置（已公开时填写）")
+            done_at = act_time_input("落实或公开", key=f"cmu_at_{d['id']}")
             if st.form_submit_button("更新"):
-                _act("更新承诺", update_commitment, commitment_id=pick, now=now(), actor=user.username, env=env,
-                     status=status, evidence=evidence or None, public_where=where or None, at=now())
+                request_now = now()  # one clock reading per request (two readings made at > now)
+                changing = status != next(r["状态"] for r in rows if r["id"] == pick)
+                if changing and done_at is None:
+                    st.error(MISSING_TIME.format(what="落实或公开"))
+                else:
+                    _act("更新承诺", update_commitment, commitment_id=pick, now=request_now, actor=user.username,
+                         env=env, status=status, evidence=evidence or None, public_where=where or None,
+                         at=done_at)
 
 
 def _actions(user: Principal, d: dict) -> None:
@@ -314,6 +347,10 @@ def _actions(user: Principal, d: dict) -> None:
                 changes["disposal_type"] = disposal
             _act("交办信息", update_case, case_id=cid, now=now(), actor=user.username, env=env, changes=changes)
     if may(user.role, "report") and not d.get("leadership_reported_at") and d["grade"] in ("重大", "特别重大"):
+        reported_at = act_time_input("报告", key=f"rep_at_{cid}")
         if st.button("已向党委政府报告", key=f"rep_{cid}"):
-            _act("记录报告", report_to_leadership, case_id=cid, reported_at=now(), now=now(), actor=user.username,
-                 env=env)
+            if reported_at is None:
+                st.error(MISSING_TIME.format(what="报告"))
+            elif _act("记录报告", report_to_leadership, case_id=cid, reported_at=reported_at, now=now(),
+                      actor=user.username, env=env):
+                st.rerun()

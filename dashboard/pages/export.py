@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.data import SHANGHAI, engine, now, settings
+from dashboard.data import SHANGHAI, case_env, engine, now, settings
 from ledger.users import Principal
 
 
@@ -48,7 +48,8 @@ def render(user: Principal) -> None:
         out_dir = Path(tempfile.mkdtemp(prefix="yuqing-export-"))
     try:
         with session_scope(engine()) as session:
-            result = export_weekly(session, week=parse_week(label), out_dir=out_dir, now=now())
+            result = export_weekly(session, week=parse_week(label), out_dir=out_dir, now=now(),
+                                   calendar=case_env().calendar)
     except (ExportError, ValueError, OSError) as exc:
         st.error(f"导出失败：{exc}")
         return

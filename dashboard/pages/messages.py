@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import case_env, countdown, engine, local_time, now
+from dashboard.data import act_time_input, case_env, countdown, engine, local_time, now
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -27,8 +27,9 @@ def render(user: Principal) -> None:
         msgs = list_messages(session, now=at, overdue_first=True, overdue_only=only_overdue, unit=unit,
                              limit=int(limit))
         rows = []
+        env = case_env()
         for m in msgs:
-            r = message_row(m, at)
+            r = message_row(m, at, calendar=env.calendar, rules=env.rules)
             rows.append({
                 "id": m.id, "编号": r["external_id"], "渠道": r["channel"],
                 "主题": r["title"] if not user.can_see_pii else (m.title or ""),
@@ -37,7 +38,9 @@ def render(user: Principal) -> None:
                 "剩余": countdown(r["due_at"], at) if r["replied_at"] is None else "—",
                 "答复时间": local_time(r["replied_at"]),
                 "状态": r["status"],  # already Chinese (按时答复 / 已超期未答复 …)
-                "逾期工作日": r["late_working_days"] if r["late_working_days"] else "",
+                # unanswered and overdue: the running count so far (至今), answered late: the final count
+                "逾期工作日": (f"{r['late_working_days']}（至今）" if r["overdue_running"] else r["late_working_days"])
+                if r["late_working_days"] else "",
                 "_text": m.text if user.can_see_pii else mask(m.text),
             })
     m1, m2, m3 = st.columns(3)
@@ -59,17 +62,22 @@ def render(user: Principal) -> None:
         return
     with st.form(f"reply_{pick}", clear_on_submit=True):
         text = st.text_area("答复意见")
+        replied_at = act_time_input("答复", key=f"reply_at_{pick}")
         if st.form_submit_button("记录答复", type="primary"):
             if not text.strip():
                 st.error("请填写答复内容")
                 return
+            when = replied_at
+            if when is None:
+                st.error("请填写答复日期和时间（北京时间）")
+                return
             from ledger.messages.service import MessageError, record_reply
 
-            env = case_env()
+            request_now = now()  # one clock reading per request
             try:
                 with session_scope(engine()) as session:
-                    record_reply(session, message_id=pick, text=text, replied_at=now(), actor=user.username,
-                                 now=now(), calendar=env.calendar, rules=env.rules)
+                    record_reply(session, message_id=pick, text=text, replied_at=when, actor=user.username,
+                                 now=request_now, calendar=env.calendar, rules=env.rules)
             except (MessageError, ValueError) as exc:
                 st.error(f"记录失败：{exc}")
                 return

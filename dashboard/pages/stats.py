@@ -55,7 +55,9 @@ def render(user: Principal) -> None:
         with c3:
             st.subheader("关注领域")
             st.bar_chart(pd.Series(data["topics"], name="帖文数")) if data["topics"] else st.caption("暂无数据")
-    st.subheader("按时办结率（按时钟与责任单位）")
+    st.subheader("按时办结率（按时钟、适用等级与责任单位）")
+    st.caption("口径：统计期内开始且已结束（完成、未达目标或超过时限）的时限；在期限内完成为按时。"
+               "适用等级为时限开始时案件的等级，案件降级后，原等级下未按时完成的时限仍按原等级计入。")
     rates = pd.DataFrame(data["on_time"])
     if rates.empty:
         st.caption("统计范围内没有已结束的时钟")

@@ -87,12 +87,14 @@ def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext
         if subject == "commitment":  # shared with commitment_signals: one fact, one key
             key = f"commitment:{sid}:{'due' if after == 'warning' else 'overdue'}"
         clock = session.get(Clock, ch.clock_id)
-        if subject == "case" and clock is not None and (clock.rule_snapshot or {}).get("unit") == "immediate":
-            # the zero-length clock *is* the leadership report: same fact as the one sent at opening
+        if subject == "case" and clock is not None and (
+                ch.rule_id == "leadership_report" or (clock.rule_snapshot or {}).get("unit") == "immediate"):
+            # the leadership report was already asked for when the case was opened: its warning
+            # adds nothing; passing its time limit unreported is one more fact, alerted once
             if ch.after == "warning" or (grade is not None and grade not in pol.leadership_grades):
                 continue
-            kind, key = "leadership_report", f"case:{sid}:leadership_report"
-            text = f"{what}：{ch.rule_name or ch.rule_id}尚未登记完成，请立即报告并在台账中登记。"
+            kind, key = "leadership_report", f"case:{sid}:leadership_report:overdue"
+            text = f"{what}：{ch.rule_name or ch.rule_id}已过时限（{due}）尚未登记完成，请立即报告并在台账中登记。"
         family = _family(ch.rule_id)
         out.append(Signal(kind=kind, group_key=group, key=key, title=title or what,
                           text=text, grade=grade, subject=subject if subject != "commitment" else "case",
@@ -261,18 +263,22 @@ def source_signals(session: Session, *, now: datetime, ctx: AlertContext) -> lis
 
 # ---------------------------------------------------------------------------- messages
 def message_signals(session: Session, *, now: datetime, ctx: AlertContext, limit: int = 500) -> list[Signal]:
-    """A signal per citizen's message whose reply deadline passed unanswered within the lookback
-    window (``message_lookback_hours``), grouped per responsible unit: the unit and the duty chain
-    hear of it once; a historical import of long-overdue messages raises nothing."""
-    since = now - timedelta(hours=ctx.policy.message_lookback_hours)
+    """A signal per citizen's message whose reply deadline passed unanswered and that has not
+    been noted overdue yet, grouped per responsible unit; each one is marked noted
+    (``message.overdue_at``), so every overdue message alerts exactly once whatever the gap
+    between ticks (a service down for days still alerts what fell due meanwhile). Messages
+    stored when already overdue (a historical import) are marked noted by the importer and
+    raise nothing. At most ``limit`` per call; the next tick takes the rest."""
     rows = session.exec(
-        select(Message).where(Message.replied_at.is_(None), Message.due_at.is_not(None),
-                              Message.due_at <= now, Message.due_at > since)
+        select(Message).where(Message.replied_at.is_(None), Message.overdue_at.is_(None),
+                              Message.due_at.is_not(None), Message.due_at <= now)
         .order_by(Message.due_at, Message.id).limit(limit)
     ).all()
     out = []
     for m in rows:
         unit = m.unit or "未指定单位"
+        m.overdue_at = now
+        session.add(m)
         out.append(Signal(
             kind="message_overdue", group_key=f"messages:{unit}", key=f"message:{m.id}:overdue",
             title=f"{unit}留言超期未答复", subject="message", subject_id=m.id, unit=m.unit,

@@ -15,14 +15,14 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ledger import audit
+from ledger.acttime import local_text
 from ledger.cases.workflow import (
     PUBLISHED,
     CaseEnv,
     CaseError,
+    act_time,
     aware,
     get_case,
-    local_iso,
-    not_after_now,
     opt_text,
     sync_case_clocks,
     text_required,
@@ -128,9 +128,8 @@ def review_release(session: Session, *, release_id: int, step: str, reviewer: st
     dec = _DECISIONS.get(str(decision).strip().lower()) if decision else None
     if dec is None:
         raise CaseError(f"审核结论应为“{PASS}”或“{REJECT}”, 得到 {decision!r}")
-    reviewed_at = not_after_now(reviewed_at, now, "审核时间")
-    if reviewed_at < release.created_at:
-        raise CaseError("审核时间早于稿件起草时间")
+    reviewed_at = act_time(reviewed_at, what="审核时间", now=now, after=release.created_at,
+                           after_what="稿件起草时间")
     reviews = current_reviews(session, release)
     passed = [r.step for r in reviews if r.decision == PASS]
     if step in passed:
@@ -138,8 +137,8 @@ def review_release(session: Session, *, release_id: int, step: str, reviewer: st
     expected = steps[len(passed)]
     if step != expected:
         raise CaseError(f"须先完成“{expected}”, 才能进行“{step}” (顺序: {' → '.join(steps)})")
-    if reviews and reviewed_at < reviews[-1].reviewed_at:
-        raise CaseError(f"审核时间早于上一步审核时间 ({local_iso(reviews[-1].reviewed_at)})")
+    if reviews:
+        act_time(reviewed_at, what="审核时间", now=now, after=reviews[-1].reviewed_at, after_what="上一步审核时间")
     before = _release_state(release)
     review = ReleaseReview(
         release_id=release.id, revision=release.revision, step=step, step_index=steps.index(step),
@@ -193,15 +192,14 @@ def publish_release(session: Session, *, release_id: int, published_at: datetime
     case = get_case(session, release.case_id)
     writable(case, env.policy)
     if release.status == PUBLISHED:
-        raise CaseError(f"发布稿 {release.id} 已于 {local_iso(release.published_at)} 发布")
+        raise CaseError(f"发布稿 {release.id} 已于 {local_text(release.published_at)} 发布")
     problems = review_problems(release, current_reviews(session, release))
     if problems:
         raise CaseError(f"发布稿 {release.id} 未完成审核, 不能发布: " + "；".join(problems))
     channel = text_required(channel, "发布渠道")
-    published_at = not_after_now(published_at, now, "发布时间")
     last_review = current_reviews(session, release)[-1].reviewed_at
-    if published_at < last_review:
-        raise CaseError(f"发布时间早于最后一步审核时间 ({local_iso(last_review)})")
+    published_at = act_time(published_at, what="发布时间", now=now, after=last_review,
+                            after_what="最后一步审核时间")
     before = _release_state(release)
     release.status = PUBLISHED
     release.published_at = published_at
@@ -230,7 +228,8 @@ def add_briefing(session: Session, *, case_id: int | str, held_at: datetime, pla
     case = get_case(session, case_id)
     writable(case, env.policy)
     briefing = Briefing(
-        case_id=case.id, held_at=not_after_now(held_at, now, "发布会时间"), place=text_required(place, "地点"),
+        case_id=case.id, place=text_required(place, "地点"),
+        held_at=act_time(held_at, what="发布会时间", now=now, after=case.discovered_at, after_what="舆情发现时间"),
         spokesperson=text_required(spokesperson, "发言人"), note=opt_text(note), recorded_by=actor, recorded_at=now,
     )
     session.add(briefing)
@@ -252,7 +251,8 @@ def add_referral(session: Session, *, case_id: int | str, target: str, referred_
     if target not in env.policy.referral_targets:
         raise CaseError(f"未知的移交对象 {target!r}; 可选: {'、'.join(env.policy.referral_targets)}")
     referral = Referral(
-        case_id=case.id, target=target, referred_at=not_after_now(referred_at, now, "移交时间"),
+        case_id=case.id, target=target,
+        referred_at=act_time(referred_at, what="移交时间", now=now, after=case.discovered_at, after_what="舆情发现时间"),
         reference=opt_text(reference), note=opt_text(note), recorded_by=actor, recorded_at=now,
     )
     session.add(referral)
@@ -312,7 +312,8 @@ def update_commitment(session: Session, *, commitment_id: int, now: datetime, ac
     if c is None:
         raise CaseError(f"承诺不存在: {commitment_id}")
     writable(get_case(session, c.case_id), policy)
-    at = now if at is None else not_after_now(at, now, "时间")
+    at = act_time(now if at is None else at, what="落实或公开时间", now=now, after=c.created_at,
+                  after_what="承诺登记时间")
     order = list(policy.commitment_statuses)
     before = commitment_dict(c)
     if evidence is not None:

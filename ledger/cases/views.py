@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, cast, or_
@@ -66,8 +67,10 @@ def _release_dict(release: Release, reviews: list[ReleaseReview]) -> dict[str, A
     }
 
 
-def case_detail(session: Session, *, case_id: int | str, policy: CasePolicy) -> dict[str, Any]:
-    """Everything about one case, JSON-ready except that times stay aware datetimes."""
+def case_detail(session: Session, *, case_id: int | str, policy: CasePolicy,
+                now: datetime | None = None) -> dict[str, Any]:
+    """Everything about one case, JSON-ready except that times stay aware datetimes. Each clock
+    carries its ``outcome`` (按时 / 超时 / 办理中 / 不计) as of ``now``."""
     case = get_case(session, case_id)
     data = case_state(case)
     data["created_by"] = case.created_by
@@ -81,7 +84,7 @@ def case_detail(session: Session, *, case_id: int | str, policy: CasePolicy) -> 
     rule = policy.disposal.get(case.disposal_type or "")
     data["must_publish"] = rule.must if rule else None
     clocks = clockservice.clocks_for(session, subject="case", subject_id=case.id)
-    data["clocks"] = [clockservice.clock_to_dict(c) for c in clocks]
+    data["clocks"] = [clockservice.clock_to_dict(c, now=now) for c in clocks]
     data["post_ids"] = list(session.exec(
         select(CasePost.post_id).where(CasePost.case_id == case.id).order_by(CasePost.id)))
     releases = list(session.exec(select(Release).where(Release.case_id == case.id).order_by(Release.id)))
@@ -103,7 +106,7 @@ def case_detail(session: Session, *, case_id: int | str, policy: CasePolicy) -> 
     for c in commitments:
         row = commitment_dict(c)
         cclocks = clockservice.clocks_for(session, subject="commitment", subject_id=c.id)
-        row["clocks"] = [clockservice.clock_to_dict(k) for k in cclocks]
+        row["clocks"] = [clockservice.clock_to_dict(k, now=now) for k in cclocks]
         commitment_clock_ids.extend(k.id for k in cclocks)
         data["commitments"].append(row)
     referrals = list(session.exec(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id)))

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ledger import audit
+from ledger.acttime import check_act_time, local_text
 from ledger.alerts import notify
 from ledger.cases.policy import CasePolicy
 from ledger.clocks import service as clockservice
@@ -78,13 +79,20 @@ def aware(value: Any, what: str) -> datetime:
 
 
 def not_after_now(value: datetime, now: datetime, what: str) -> datetime:
-    value = aware(value, what)
-    if value > now:
-        raise CaseError(f"{what} ({local_iso(value)}) 晚于当前时间 ({local_iso(now)})")
-    return value
+    """A time that must not lie in the future (e.g. the discovery of a case)."""
+    return check_act_time(value, what=what, now=now, error=CaseError)
+
+
+def act_time(value: Any, *, what: str, now: datetime, after: datetime | None = None,
+             after_what: str | None = None) -> datetime:
+    """The time an act for a case was done: aware, not in the future, not before ``after``
+    (what it answers: the discovery, the draft, the last review, the commitment)."""
+    return check_act_time(value, what=what, now=now, error=CaseError, not_before=after,
+                          not_before_what=after_what)
 
 
 def local_iso(value: datetime | None) -> str | None:
+    """Machine-readable local time (``+08:00``) for JSON output."""
     return None if value is None else value.astimezone(SHANGHAI).isoformat()
 
 
@@ -202,7 +210,7 @@ def case_facts(case: Case, policy: CasePolicy) -> dict[str, Any]:
 
 def sync_case_clocks(
     session: Session, *, case: Case, now: datetime, actor: str, env: CaseEnv, fresh: bool = False,
-    advance: bool = False,
+    advance: bool = False, reopened_at: datetime | None = None,
 ) -> list[ClockChange]:
     """Start the clocks the case's facts now require (from their anchors, so they may already be
     overdue), cancel those that no longer apply, and mark met the duties already recorded.
@@ -210,7 +218,9 @@ def sync_case_clocks(
     already missed when a case is regraded to 重大 after 4 hours). ``fresh``: the case was just
     opened, nothing has been done for it yet. ``advance``: first move the case's clocks to their
     state at ``now`` (before a change of facts may cancel them, so that a clock already overdue
-    is recorded as missed or breached, not cancelled); those changes are returned too."""
+    is recorded as missed or breached, not cancelled); those changes are returned too.
+    ``reopened_at``: the case was just reopened; duties cancelled when it closed run again from
+    that instant (duties met stay met, duties missed stay missed)."""
     session.flush()
     changes: list[ClockChange] = []
     if advance:
@@ -218,7 +228,7 @@ def sync_case_clocks(
                                                    subject_id=case.id))
     clockservice.start_clocks(
         session, subject="case", subject_id=case.id, facts=case_facts(case, env.policy), now=now,
-        calendar=env.calendar, rules=env.rules, actor=actor, changes=changes,
+        calendar=env.calendar, rules=env.rules, actor=actor, changes=changes, reopened_at=reopened_at,
     )
     if fresh:
         return changes
@@ -460,17 +470,23 @@ def change_status(session: Session, *, case_id: int | str, to: str, now: datetim
     before = case_state(case)
     old = case.status
     case.status = to
+    reopened = None
     if to == policy.closed_status:
         case.closed_at = now
     elif to == policy.archived_status:
         case.archived_at = now
-    elif old == policy.closed_status:  # reopened
+    elif old == policy.closed_status:  # reopened: duties that apply again run from now
         case.closed_at = None
+        reopened = now
     case.updated_at = now
     session.add(case)
+    why = opt_text(note)
+    if reopened is not None:
+        why = "；".join(x for x in (why, "重新开启：已完成的时限保持完成，再次适用的时限自重新开启时起算") if x)
     audit.record(session, actor=actor, action="case.status", entity="case", entity_id=case.id, now=now,
-                 before=before, after=case_state(case), note=opt_text(note))
-    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env, advance=True)
+                 before=before, after=case_state(case), note=why)
+    overdue = sync_case_clocks(session, case=case, now=now, actor=actor, env=env, advance=True,
+                               reopened_at=reopened)
     notify.case_event(session, case=case, event="status_changed", now=now, actor=actor,
                       detail={"from": old, "to": to, "note": opt_text(note), "clock_changes": overdue})
     return case
@@ -483,9 +499,10 @@ def report_to_leadership(session: Session, *, case_id: int | str, reported_at: d
     now = aware(now, "当前时间")
     case = get_case(session, case_id)
     writable(case, env.policy)
-    reported_at = not_after_now(reported_at, now, "报告时间")
+    reported_at = act_time(reported_at, what="报告时间", now=now, after=case.discovered_at,
+                           after_what="舆情发现时间")
     if case.leadership_reported_at is not None:
-        raise CaseError(f"案件 {case.number} 已于 {local_iso(case.leadership_reported_at)} 报告")
+        raise CaseError(f"案件 {case.number} 已于 {local_text(case.leadership_reported_at)} 报告")
     before = case_state(case)
     case.leadership_reported_at = reported_at
     case.leadership_report_note = opt_text(note)

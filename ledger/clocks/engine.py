@@ -20,14 +20,16 @@ from ledger.clocks.rules import (
     MET,
     MISSED,
     OPEN_STATUSES,
+    OUTCOME_LABELS,
     OVERDUE_STATUSES,
     RESTARTED,
     RUNNING,
-    STATUS_LABELS,
     ClockRule,
     ClockTimes,
     compute,
+    outcome,
     status_at,
+    status_label,
     warn_time,
 )
 from ledger.models.clocks import Clock
@@ -104,9 +106,11 @@ def clock_rule(clock: Clock) -> ClockRule:
     return ClockRule.from_snapshot(clock.rule_snapshot)
 
 
-def clock_to_dict(clock: Clock) -> dict[str, Any]:
-    """JSON-ready view of a clock (times stay datetimes; ``config.cli.common.print_json`` renders them)."""
+def clock_to_dict(clock: Clock, *, now: datetime | None = None) -> dict[str, Any]:
+    """JSON-ready view of a clock (times stay datetimes; ``config.cli.common.print_json`` renders them).
+    ``outcome`` is :func:`ledger.clocks.rules.outcome` as of ``now`` (按时 / 超时 / 办理中 / 不计)."""
     snap = clock.rule_snapshot or {}
+    result = outcome(clock.status, clock.late, clock.due_at, now)
     return {
         "id": clock.id,
         "rule": clock.rule_id,
@@ -120,7 +124,10 @@ def clock_to_dict(clock: Clock) -> dict[str, Any]:
         "warn_at": clock.warn_at,
         "provisional": clock.provisional,
         "status": clock.status,
-        "status_label": STATUS_LABELS.get(clock.status, clock.status),
+        "status_label": status_label(clock.status, clock.late),
+        "outcome": result,
+        "outcome_label": OUTCOME_LABELS[result],
+        "grade": clock.grade,
         "met_at": clock.met_at,
         "late": clock.late,
         "overdue_at": clock.overdue_at,
@@ -169,9 +176,11 @@ def _new_clock(
     restarts: int = 0,
     note: str | None = None,
     flush: bool = True,
+    grade: str | None = None,
 ) -> Clock:
     times = compute(rule, anchor, calendar)
     clock = Clock(
+        grade=grade,
         subject=subject,
         subject_id=subject_id,
         rule_id=rule.id,
@@ -212,6 +221,7 @@ def _restart_clock(
     calendar: WorkCalendar,
     actor: str,
     reason: str | None = None,
+    grade: str | None = None,
 ) -> Clock:
     if clock.status in OPEN_STATUSES + OVERDUE_STATUSES:
         before = _state(clock)
@@ -228,7 +238,7 @@ def _restart_clock(
                      entity_id=clock.id, now=now, before=before, after=_state(clock), note=reason)
     return _new_clock(session, rule=rule, subject=clock.subject, subject_id=clock.subject_id,
                       anchor=anchor, now=now, calendar=calendar, actor=actor,
-                      restarts=clock.restarts + 1, note=reason)
+                      restarts=clock.restarts + 1, note=reason, grade=grade or clock.grade)
 
 
 def _shift_due(clock: Clock, rule: ClockRule, calendar: WorkCalendar, *, hours: float = 0,

@@ -46,9 +46,12 @@ def reply_rule(message: Message, rules: Iterable[ClockRule]) -> ClockRule | None
     return matching[0] if matching else None
 
 
-def apply_reply_clock(message: Message, *, calendar: WorkCalendar, rules: Iterable[ClockRule]) -> Message:
+def apply_reply_clock(message: Message, *, calendar: WorkCalendar, rules: Iterable[ClockRule],
+                      noted_before: datetime | None = None) -> Message:
     """Set ``due_at``/``due_provisional`` from the receipt time and, when the message has been
-    replied, ``on_time``/``late_working_days``. Pure (no session); returns the message."""
+    replied, ``on_time``/``late_working_days``. Pure (no session); returns the message.
+    ``noted_before``: an unanswered message whose reply was due before this instant is marked
+    as already noted overdue (``overdue_at``): it came in historical, no alert is raised for it."""
     rule = reply_rule(message, rules) if message.received_at is not None else None
     if rule is None:
         message.due_at = None
@@ -66,7 +69,19 @@ def apply_reply_clock(message: Message, *, calendar: WorkCalendar, rules: Iterab
     else:
         message.on_time = None
         message.late_working_days = None
+        if noted_before is not None and message.overdue_at is None and message.due_at < noted_before:
+            message.overdue_at = message.due_at
     return message
+
+
+def overdue_working_days(message: Message, now: datetime, *, calendar: WorkCalendar) -> int | None:
+    """Working days the reply is late: the final count once replied, the running count (as of
+    ``now``) while unanswered past its due time; None while not overdue or without a clock."""
+    if message.replied_at is not None:
+        return message.late_working_days
+    if message.due_at is None or now <= message.due_at:
+        return None
+    return calendar.working_days_late(message.due_at, now)
 
 
 def reply_warn_at(message: Message, *, calendar: WorkCalendar, rules: Iterable[ClockRule]) -> datetime | None:

@@ -288,6 +288,39 @@ def status_at(
     return RUNNING
 
 
+#: outcomes of a duty as every view reports it (case page, ``case show --json``, statistics, export)
+ON_TIME = "on_time"
+LATE = "late"
+OPEN = "open"
+NOT_COUNTED = "not_counted"
+OUTCOME_LABELS = {ON_TIME: "按时", LATE: "超时", OPEN: "办理中", NOT_COUNTED: "不计"}
+
+
+def outcome(status: str, late: bool | None, due_at: datetime | None, as_of: datetime | None = None) -> str:
+    """The one judgement of a duty's timeliness, used by every view: ``on_time`` (done by its due
+    time), ``late`` (done after it, or overdue and not done, including a running clock whose due
+    time passed before ``as_of``), ``open`` (not due yet) or ``not_counted`` (cancelled, or a
+    period closed by a restart: the duty no longer applied)."""
+    if status == MET:
+        return LATE if late else ON_TIME
+    if status in OVERDUE_STATUSES:
+        return LATE
+    if status in OPEN_STATUSES:
+        if as_of is not None and due_at is not None and due_at < as_of:
+            return LATE
+        return OPEN
+    return NOT_COUNTED
+
+
+def status_label(status: str, late: bool | None = None) -> str:
+    """The status as shown to people; a duty done late says so (已完成（超时）)."""
+    if status == MET and late:
+        return "已完成（超时）"
+    if status == MET:
+        return "已按时完成"
+    return STATUS_LABELS.get(status, status)
+
+
 def met_late(times: ClockTimes, met_at: datetime | None) -> bool | None:
     """Whether the duty was done after the due instant (None while not done)."""
     if met_at is None:

@@ -15,6 +15,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from ledger import audit
+from ledger.acttime import local_text
 from ledger.clocks.calendar import WorkCalendar
 from ledger.clocks.engine import (
     ClockChange,
@@ -68,8 +69,13 @@ def _sync(
     calendar: WorkCalendar,
     rules: list[ClockRule],
     actor: str,
+    reopened_at: datetime | None = None,
 ) -> tuple[list[Clock], list[Clock]]:
-    """Cancel what no longer applies; return (restarted clocks, new unflushed clocks)."""
+    """Cancel what no longer applies; return (restarted clocks, new unflushed clocks).
+    ``reopened_at``: the subject was reopened then; a rule whose last clock was cancelled (it
+    stopped applying when the subject closed) and that applies again runs from that instant,
+    not from its original anchor."""
+    grade = facts.get("grade") if subject == "case" else None
     applicable = rules_for(subject, facts, rules)
     applicable_ids = {r.id for r in applicable}
     latest = _latest_by_rule(existing)
@@ -95,12 +101,18 @@ def _sync(
         if current is not None and current.status != CANCELLED:
             if rule.repeat and anchor > current.anchor_at:
                 restarted.append(
-                    _restart_clock(session, current, rule, anchor, now=now, calendar=calendar, actor=actor)
+                    _restart_clock(session, current, rule, anchor, now=now, calendar=calendar, actor=actor,
+                                   grade=grade)
                 )
             continue
+        note = None
+        if reopened_at is not None and current is not None and anchor < reopened_at:
+            note = (f"案件重新开启后再次适用，自重新开启时起算（原起点 {local_text(current.anchor_at, year=True)}）"
+                    " (reopened: runs from the reopening)")
+            anchor = reopened_at
         fresh.append(
             _new_clock(session, rule=rule, subject=subject, subject_id=subject_id, anchor=anchor,
-                       now=now, calendar=calendar, actor=actor, flush=False)
+                       now=now, calendar=calendar, actor=actor, flush=False, grade=grade, note=note)
         )
     return restarted, fresh
 
@@ -137,6 +149,7 @@ def start_clocks(
     rules: list[ClockRule],
     actor: str,
     changes: list[ClockChange] | None = None,
+    reopened_at: datetime | None = None,
 ) -> list[Clock]:
     """Bring a subject's clocks in line with its facts; return the clocks started now.
 
@@ -146,12 +159,14 @@ def start_clocks(
     started yet. A ``repeat`` rule whose anchor moved later starts a new period. Open clocks
     of rules that no longer apply are cancelled (kept, status ``cancelled``). New clocks are
     moved to their state at ``now`` (an immediate clock is overdue at once); the status
-    changes are appended to ``changes`` when given.
+    changes are appended to ``changes`` when given. ``reopened_at``: see :func:`_sync` (a
+    duty already met stays met, an overdue one stays overdue; one cancelled at closing runs
+    again from the reopening).
     """
     now = _aware(now, "now")
     existing = clocks_for(session, subject=subject, subject_id=subject_id)
     restarted, fresh = _sync(session, subject=subject, subject_id=subject_id, facts=facts, existing=existing,
-                             now=now, calendar=calendar, rules=rules, actor=actor)
+                             now=now, calendar=calendar, rules=rules, actor=actor, reopened_at=reopened_at)
     return _finish_start(session, restarted, fresh, now=now, actor=actor, changes=changes)
 
 

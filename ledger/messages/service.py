@@ -15,8 +15,15 @@ from sqlmodel import Session, select
 
 from analysis.pii import mask
 from ledger import audit
+from ledger.acttime import check_act_time, local_text
 from ledger.clocks.calendar import WorkCalendar
-from ledger.clocks.replies import apply_reply_clock, message_status, reply_state, reply_warn_at
+from ledger.clocks.replies import (
+    apply_reply_clock,
+    message_status,
+    overdue_working_days,
+    reply_state,
+    reply_warn_at,
+)
 from ledger.clocks.rules import ClockRule
 from ledger.models.core import Message
 
@@ -44,17 +51,13 @@ def record_reply(
     """
     if not text or not text.strip():
         raise MessageError("答复内容不能为空")
-    if replied_at.tzinfo is None or replied_at.utcoffset() is None:
-        raise MessageError("答复时间缺少时区")
     message = session.get(Message, message_id)
     if message is None:
         raise MessageError(f"留言不存在: {message_id}")
-    if message.received_at is not None and replied_at < message.received_at:
-        raise MessageError("答复时间早于留言时间")
-    if replied_at > now:
-        raise MessageError("答复时间晚于当前时间")
+    replied_at = check_act_time(replied_at, what="答复时间", now=now, error=MessageError,
+                                not_before=message.received_at, not_before_what="留言收到时间")
     if message.replied_at is not None and not replace:
-        raise MessageError(f"留言 {message_id} 已于 {message.replied_at.isoformat()} 答复; 如需更正请使用 replace")
+        raise MessageError(f"留言 {message_id} 已于 {local_text(message.replied_at)} 答复; 如需更正请使用 replace (--replace)")
     before = reply_state(message)
     message.reply_text = text.strip()
     message.replied_at = replied_at
@@ -112,8 +115,13 @@ def message_row(
     rules: Iterable[ClockRule] | None = None,
 ) -> dict[str, Any]:
     """JSON-ready view of a message, personal numbers masked in the title. With the calendar and
-    rules, an unanswered message past its rule's warning point shows as 即将到期."""
+    rules, an unanswered message past its rule's warning point shows as 即将到期, and one past
+    its due time carries the working days overdue so far (``late_working_days``, a running
+    count; ``overdue_running`` is true while it still grows)."""
     warn_at = None
+    late_days = message.late_working_days
+    if calendar is not None and message.replied_at is None:
+        late_days = overdue_working_days(message, now, calendar=calendar)
     if calendar is not None and rules is not None and message.replied_at is None:
         warn_at = reply_warn_at(message, calendar=calendar, rules=rules)
     return {
@@ -128,6 +136,7 @@ def message_row(
         "due_provisional": message.due_provisional,
         "replied_at": message.replied_at,
         "on_time": message.on_time,
-        "late_working_days": message.late_working_days,
+        "late_working_days": late_days,
+        "overdue_running": message.replied_at is None and late_days is not None,
         "status": message_status(message, now, warn_at=warn_at),
     }

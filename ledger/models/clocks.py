@@ -37,6 +37,7 @@ class Clock(SQLModel, table=True):
     rule_name: str = Field(default="", max_length=200)
     rule_snapshot: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     kind: str = Field(default="limit", max_length=10, description="target | limit")
+    grade: str | None = Field(default=None, max_length=20, description="a case's grade when the clock started")
     anchor_at: datetime | None = _dt(nullable=False)
     due_at: datetime | None = _dt(nullable=False)
     warn_at: datetime | None = _dt()

@@ -143,6 +143,7 @@ class Message(SQLModel, table=True):
     due_provisional: bool = False
     on_time: bool | None = None
     late_working_days: int | None = None
+    overdue_at: datetime | None = _dt()  # when the tick noted the reply deadline passed unanswered
     likes: int = 0
     dislikes: int = 0
 

@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, select, text
 from sqlmodel import Session
 
 from ledger.cases.views import of_unit
+from ledger.clocks.rules import LATE, ON_TIME, outcome
 from ledger.models.alerts import Person
 from ledger.models.cases import Case, Commitment
 from ledger.models.clocks import Clock
@@ -174,22 +175,26 @@ def _flag_counts_pg(session: Session, *, since: datetime, field: str, limit: int
 
 
 def on_time_rates(session: Session, *, since: datetime, unit: str | None = None) -> list[dict[str, Any]]:
-    """Per clock rule and per responsible unit: clocks finished (met or overdue) and on-time share."""
-    stmt = (select(Clock.rule_name, Case.responsible_unit, Clock.status, Clock.late, func.count())
+    """Per clock rule, grade it applied under and responsible unit: duties finished (met, missed
+    or breached) and the on-time share, judged by :func:`ledger.clocks.rules.outcome` as every
+    view is. A duty missed while the case was 重大 stays counted under 重大 after a downgrade."""
+    stmt = (select(Clock.rule_name, Clock.grade, Case.responsible_unit, Clock.status, Clock.late, func.count())
             .join(Case, and_(Clock.subject == "case", Clock.subject_id == Case.id))
             .where(Clock.started_at >= since, Clock.status.in_(("met", "missed", "breached")))
-            .group_by(Clock.rule_name, Case.responsible_unit, Clock.status, Clock.late))
+            .group_by(Clock.rule_name, Clock.grade, Case.responsible_unit, Clock.status, Clock.late))
     if unit is not None:
         stmt = stmt.where(Case.responsible_unit == unit)
-    acc: dict[tuple[str, str], list[int]] = {}
-    for rule, resp, status, late, n in session.exec(stmt).all():  # type: ignore[call-overload]
-        key = (rule or "?", resp or "未指定")
+    acc: dict[tuple[str, str, str], list[int]] = {}
+    for rule, grade, resp, status, late, n in session.exec(stmt).all():  # type: ignore[call-overload]
+        key = (rule or "?", grade or "—", resp or "未指定")
         ok_total = acc.setdefault(key, [0, 0])
-        ok_total[1] += n
-        if status == "met" and not late:
-            ok_total[0] += n
-    return [{"时钟": r, "责任单位": u, "按时": ok, "总数": total, "按时率": round(ok / total, 3) if total else None}
-            for (r, u), (ok, total) in sorted(acc.items())]
+        result = outcome(status, late, None)
+        if result in (ON_TIME, LATE):
+            ok_total[1] += n
+            ok_total[0] += n if result == ON_TIME else 0
+    return [{"时钟": r, "适用等级": g, "责任单位": u, "按时": ok, "总数": total,
+             "按时率": round(ok / total, 3) if total else None}
+            for (r, g, u), (ok, total) in sorted(acc.items())]
 
 
 def message_counts(session: Session, *, unit: str | None, now: datetime) -> dict[str, int]:

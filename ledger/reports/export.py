@@ -26,9 +26,10 @@ class ExportResult:
                 "figures": {k: v for k, v in self.figures.items() if not isinstance(v, list)}}
 
 
-def export_weekly(session: Session, *, week: Week, out_dir: Path, now: datetime) -> ExportResult:
-    """Write ``台账_<week>.xlsx`` and ``周报_<week>.docx`` into ``out_dir``."""
-    data = collect_week(session, week, now=now)
+def export_weekly(session: Session, *, week: Week, out_dir: Path, now: datetime, calendar: Any = None) -> ExportResult:
+    """Write ``台账_<week>.xlsx`` and ``周报_<week>.docx`` into ``out_dir``. ``calendar`` (the
+    working-day calendar) counts the working days overdue items are late so far."""
+    data = collect_week(session, week, now=now, calendar=calendar)
     out_dir = Path(out_dir)
     xlsx = write_xlsx(data, out_dir / f"台账_{week.label}.xlsx")
     docx = write_docx(data, out_dir / f"周报_{week.label}.docx", now=now)

@@ -1,5 +1,6 @@
-"""The weekly report document (周报_YYYY-Www.docx): the week in numbers, on-time rates per clock
-and per unit, overdue items, commitments due, and the top events with a chart.
+"""The weekly report document (周报_YYYY-Www.docx): the week in numbers (本周新收, 本周办结, 逾期未办
+with earlier weeks', open commitments), on-time rates per clock, grade and unit with their basis,
+the overdue items, the open commitments, and the top events with a chart.
 
 The chart is drawn with matplotlib's Agg backend. Chinese labels need a CJK font (e.g. the
 Debian package ``fonts-noto-cjk``); without one the chart falls back to ASCII labels so that
@@ -105,44 +106,54 @@ def write_docx(data: WeeklyData, path: Path, *, now: datetime) -> Path:
 
     doc.add_heading("一、本周概况", level=1)
     grades = "，".join(f"{g}{f[f'new_{g}']}件" for g in GRADES if f[f"new_{g}"])
+    basis = f["rate_basis"]
     doc.add_paragraph(
         f"本周新立舆情案件 {f['new_cases']} 件" + (f"（{grades}）" if grades else "") +
         f"，在办 {f['active_cases']} 件，办结 {f['closed_cases']} 件；发布权威信息 {f['releases_published']} 次。"
-        f"收到群众留言 {f['messages']} 件，已答复 {f['messages_replied']} 件，按时答复率 {pct(f['message_on_time_rate'])}。"
-        f"本周到期承诺 {f['commitments_due']} 项，逾期 {f['commitments_overdue']} 项；逾期事项共 {f['overdue_items']} 项。"
+        f"本周新收群众留言 {f['messages']} 件，往周结转 {f['messages_carried']} 件，本周答复 {f['messages_replied']} 件，"
+        f"逾期未答复 {f['messages_overdue_open']} 件（其中往周逾期 {f['messages_overdue_earlier']} 件），"
+        f"按时答复率 {pct(f['message_on_time_rate'])}（口径：{basis['messages']}）。"
+        f"未落实承诺 {f['commitments_open']} 项（本周新作 {f['commitments_new']} 项），本周到期 {f['commitments_due']} 项，"
+        f"本周落实 {f['commitments_fulfilled']} 项，逾期 {f['commitments_overdue']} 项；"
+        f"逾期未办事项共 {f['overdue_items']} 项（其中往周逾期 {f['overdue_earlier']} 项）。"
     )
     _table(doc, ["项目", "数值"], [
         ["新立案件", f["new_cases"]], ["在办案件", f["active_cases"]], ["办结案件", f["closed_cases"]],
-        ["发布权威信息", f["releases_published"]], ["收到留言", f["messages"]], ["已答复留言", f["messages_replied"]],
-        ["留言按时答复率", pct(f["message_on_time_rate"])], ["本周到期承诺", f["commitments_due"]],
-        ["逾期承诺", f["commitments_overdue"]], ["逾期事项", f["overdue_items"]],
+        ["发布权威信息", f["releases_published"]], ["本周新收留言", f["messages"]], ["往周结转留言", f["messages_carried"]],
+        ["本周答复留言", f["messages_replied"]], ["逾期未答复留言", f["messages_overdue_open"]],
+        ["留言按时答复率", pct(f["message_on_time_rate"])], ["未落实承诺", f["commitments_open"]],
+        ["本周到期承诺", f["commitments_due"]], ["逾期承诺", f["commitments_overdue"]], ["逾期事项", f["overdue_items"]],
     ])
 
     doc.add_heading("二、时限执行情况", level=1)
-    doc.add_paragraph("按时限：")
-    _table(doc, ["时限", "按时", "超时", "合计", "按时率"],
-           [[r["rule"], r["on_time"], r["late"], r["total"], pct(r["rate"])] for r in data.clock_rates] or [["本周无到期时限", "", "", "", ""]])
+    doc.add_paragraph(f"按时限（口径：{basis['clocks']}；留言答复的口径：{basis['messages']}；"
+                      "适用等级为时限开始时案件的等级，降级后仍按原等级计入）：")
+    _table(doc, ["时限", "适用等级", "按时", "超时", "合计", "按时率"],
+           [[r["rule"], r["grade"], r["on_time"], r["late"], r["total"], pct(r["rate"])] for r in data.clock_rates]
+           or [["本周无到期时限", "", "", "", "", ""]])
     doc.add_paragraph("按单位：")
     _table(doc, ["单位", "按时", "超时", "合计", "按时率"],
            [[u["unit"], u["on_time"], u["late"], u["total"], pct(u["rate"])] for u in data.unit_rates] or [["—", "", "", "", ""]])
 
-    doc.add_heading("三、逾期事项", level=1)
+    doc.add_heading("三、逾期未办事项（含往周）", level=1)
     if data.overdue:
         shown = data.overdue[:50]
         _table(doc, ["类别", "事项", "时限", "期限", "单位", "状态"],
                [[o["kind"], o["what"], o["item"], fmt(o["due"], tz), o["unit"], o["status"]] for o in shown])
         if len(data.overdue) > len(shown):
-            doc.add_paragraph(f"另有 {len(data.overdue) - len(shown)} 项，详见台账。")
+            doc.add_paragraph(f"另有 {len(data.overdue) - len(shown)} 项，详见台账“逾期未办”表。")
     else:
-        doc.add_paragraph("本周无逾期事项。")
+        doc.add_paragraph("本周无逾期未办事项。")
 
-    doc.add_heading("四、承诺到期情况", level=1)
-    due = [c for c in data.commitments if c["state"] != "已落实"]
+    doc.add_heading("四、未落实承诺", level=1)
+    due = [c for c in data.commitments if c["state"] != "本周已落实"]
     if due:
-        _table(doc, ["案件", "承诺内容", "责任单位", "期限", "情况"],
-               [[c["case"], c["text"][:80], c["unit"], str(c["due_date"]), c["state"]] for c in due])
+        _table(doc, ["案件", "承诺内容", "责任单位", "期限", "状态", "情况"],
+               [[c["case"], c["text"][:80], c["unit"], str(c["due_date"]), c["status"],
+                 c["state"] + (f"（至今超期{c['late_working_days']}个工作日）" if c["late_working_days"] else "")]
+                for c in due])
     else:
-        doc.add_paragraph("本周及下周无到期未落实承诺。")
+        doc.add_paragraph("本周无未落实承诺。")
 
     doc.add_heading("五、重点事件", level=1)
     if data.top_events:
