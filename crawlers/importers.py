@@ -46,7 +46,6 @@ MAX_FIELD_CHARS = 16 * 1024 * 1024  # a cell larger than this makes the row unre
 MAX_ERRORS_SHOWN = 10
 HEADER_SCAN_ROWS = 10  # title rows above the header are allowed in spreadsheets
 DEFAULT_BATCH = 2_000
-CHANNELS = ("12345", "领导信箱", "网上留言", "问政")
 TRUE_WORDS = frozenset({"是", "1", "true", "yes", "y", "简单", "简易", "√", "✓", "x"})
 
 # hotline standard columns: field → column name
@@ -627,7 +626,6 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
 
 
 __all__ = [
-    "CHANNELS",
     "FileJob",
     "ImportFileError",
     "ImportReport",

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from ledger import audit
 from ledger.alerts import notify
+from ledger.alerts.escalation import resolve_group
 from ledger.clocks import service as clockservice
 from ledger.clocks.calendar import WorkCalendar
 from ledger.clocks.rules import ClockRule
@@ -156,6 +157,7 @@ def interpret_policy(session: Session, *, policy_id: int | str, title: str, form
         PolicyInterpretation.policy_id == doc.id).order_by(PolicyInterpretation.published_at)).first()
     clockservice.mark_met(session, subject=SUBJECT, subject_id=doc.id, rule_ids=env.rule_ids,
                           at=first or published_at, actor=actor, now=now)
+    resolve_group(session, f"{SUBJECT}:{doc.id}", now=now, reason="解读材料已发布", actor=actor)
     return item
 
 
@@ -180,6 +182,7 @@ def return_policy(session: Session, *, policy_id: int | str, reason: str, now: d
                  before=before, after=_state(doc), note=doc.return_reason)
     clockservice.start_clocks(session, subject=SUBJECT, subject_id=doc.id, facts=_facts(doc), now=now,
                               calendar=env.calendar, rules=env.rules, actor=actor)
+    resolve_group(session, f"{SUBJECT}:{doc.id}", now=now, reason="已退文", actor=actor)
     return doc
 
 
