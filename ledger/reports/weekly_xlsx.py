@@ -39,8 +39,9 @@ def _sheet(book: Any, title: str, header: list[str], rows: list[list[Any]]) -> A
     return ws
 
 
-def write_xlsx(data: WeeklyData, path: Path) -> Path:
-    """Write the ledger workbook; returns its path."""
+def write_xlsx(data: WeeklyData, path: Path, extra_sheets: list[tuple[str, list[str], list[list[Any]]]] = ()) -> Path:
+    """Write the ledger workbook (``extra_sheets``: further (title, header, rows) after the
+    message sheet, e.g. 政策解读); returns its path."""
     from openpyxl import Workbook
 
     tz = data.week.tz
@@ -80,6 +81,8 @@ def write_xlsx(data: WeeklyData, path: Path) -> Path:
            [[m["external_id"], m["channel"], m["title"], m["author"], local(m["received_at"], tz), local(m["due_at"], tz),
              "是" if m["provisional"] else "", local(m["replied_at"], tz), m["hours"], labels[m["outcome"]],
              m["late_working_days"], m["unit"], m["text"], m["reply"]] for m in data.messages])
+    for title, head, extra in extra_sheets:
+        _sheet(book, title, head, extra)
     f = data.figures
     stats = [["周次", data.week.label], ["统计区间", data.week.title()], ["新立案件", f["new_cases"]],
              *[[f"其中{g}", f[f"new_{g}"]] for g in GRADES], ["本周在办案件", f["active_cases"]],
