@@ -36,7 +36,7 @@ class Channels:
             raise ValueError("messages.toml channels: 渠道重复")
         aliases = cfg.get("aliases", {}) or {}
         if not isinstance(aliases, Mapping):
-            raise ValueError("messages.toml aliases: 应为表")
+            raise ValueError("messages.toml aliases: 应为表")  # noqa: TRY004 (a config error, reported as such)
         for alias, target in aliases.items():
             if target not in names:
                 raise ValueError(f"messages.toml aliases.{alias}: {target!r} 不在 channels 中")

@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ledger import audit
+from ledger.alerts import notify
 from ledger.cases.review_rules import BACKFILL, backfilled, privacy_problem, reviewer_problems
 from ledger.cases.workflow import (
     PUBLISHED,
@@ -29,7 +30,6 @@ from ledger.cases.workflow import (
     text_required,
     writable,
 )
-from ledger.alerts import notify
 from ledger.clocks import service as clockservice
 from ledger.models.cases import Briefing, Commitment, Referral, Release, ReleaseReview
 

@@ -39,13 +39,13 @@ def is_leader(session: Session, reviewer: str, policy: CasePolicy) -> bool:
     name = reviewer.strip()
     if rv.leader_user_roles:
         user = session.exec(select(User).where(
-            or_(User.username == name, User.display_name == name), User.active == True,  # noqa: E712
+            or_(User.username == name, User.display_name == name), User.active == True,
             User.role.in_(list(rv.leader_user_roles)))).first()
         if user is not None:
             return True
     if rv.leader_roster_roles:
         person = session.exec(select(Person).where(
-            Person.name == name, Person.active == True,  # noqa: E712
+            Person.name == name, Person.active == True,
             Person.role.in_(list(rv.leader_roster_roles)))).first()
         if person is not None:
             return True
