@@ -96,8 +96,8 @@ def render(user: Principal) -> None:
     with st.form(f"interpret_{pick}", clear_on_submit=True):
         st.markdown("**登记解读材料**")
         c = st.columns(3)
-        ititle = c[0].text_input("解读标题")
-        form = c[1].selectbox("解读形式", list(env.forms))
+        ititle = c[0].text_input("解读标题", key=f"int_title_{pick}")
+        form = c[1].selectbox("解读形式", list(env.forms), key=f"int_form_{pick}")
         url = c[2].text_input("网址")
         c2 = st.columns(2)
         day = c2[0].date_input("发布日期", value=at.astimezone(SHANGHAI).date(), key=f"int_day_{pick}")
