@@ -103,7 +103,7 @@ def test_check_second_review_by_the_first_reviewer_is_refused(both) -> None:
 
 def test_check_privacy_review_of_a_mobile_number_without_a_reason_is_refused(both) -> None:
     """保密审查 of a release containing a mobile number without a reason is refused."""
-    case_id, rid = release_in_review(both, text_="如有疑问请联系电话13912345678")
+    _, rid = release_in_review(both, text_="如有疑问请联系电话13912345678")
     ok(both("duty", "add-person", "王局长", "--role", "分管领导"))
     for step, who in (("初审", "张三"), ("复审", "李四"), ("终审", "王局长")):
         ok(both("case", "release", "review", rid, "--step", step, "--reviewer", who))

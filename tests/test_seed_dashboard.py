@@ -14,7 +14,9 @@ from ledger.db import session_scope
 from ledger.models import AuditLog, Message
 from ledger.models.cases import Release
 from ledger.models.policies import PolicyDoc
-from tests.test_dashboard import _principal, _render, demo_db  # noqa: F401  (fixture)
+from tests.test_dashboard import _principal, _render, demo_db
+
+FIXTURES = (demo_db,)  # the demo database of the dashboard tests, used as a fixture here
 
 
 def _button(at, label: str):

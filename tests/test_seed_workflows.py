@@ -28,7 +28,9 @@ from ledger.models.core import AuditLog, Message
 from ledger.models.policies import PolicyDoc
 from ledger.policies import PolicyError, add_policy, interpret_policy, policy_detail, return_policy
 from ledger.users import add_user
-from tests.test_alerts import ON_BOTH, db, got, tick, world  # noqa: F401  (fixtures)
+from tests.test_alerts import ON_BOTH, db, got, tick, world
+
+FIXTURES = (db, world)  # the roster, webhook and databases of the alert tests, used as fixtures here
 
 H = timedelta(hours=1)
 SH_FRIDAY = datetime(2025, 9, 26, 2, 0, tzinfo=UTC)  # Friday 10:00 Asia/Shanghai
