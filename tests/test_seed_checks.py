@@ -167,7 +167,7 @@ def test_check_fulfilled_commitment_has_a_running_clock_named_with_publication(b
     ok(both("case", "commitment", "update", cid, "--status", "已落实", "--evidence", "验收报告"))
     data = json.loads(ok(both("case", "show", case_id, "--json")))
     [commitment] = data["commitments"]
-    publish = [c for c in commitment["clocks"] if "公开" in c["rule_name"]]
+    publish = [c for c in commitment["clocks"] if "公开" in c["name"]]
     assert len(publish) == 1 and publish[0]["status"] == "running" and publish[0]["rule"] == "commitment_publish"
     # made public: the clock is met
     ok(both("case", "commitment", "update", cid, "--status", "已公开", "--public-where", "https://example.gov.cn/gk/1"))

@@ -186,12 +186,6 @@ def return_policy(session: Session, *, policy_id: int | str, reason: str, now: d
     return doc
 
 
-def _clock_row(c: Any) -> dict[str, Any]:
-    row = clockservice.clock_to_dict(c)
-    row["name"] = c.rule_name
-    return row
-
-
 def policy_row(session: Session, doc: PolicyDoc) -> dict[str, Any]:
     """JSON-ready view of a document with its interpretations and clocks."""
     items = session.exec(select(PolicyInterpretation).where(PolicyInterpretation.policy_id == doc.id)
@@ -201,7 +195,7 @@ def policy_row(session: Session, doc: PolicyDoc) -> dict[str, Any]:
         "id": doc.id, **_state(doc), "created_by": doc.created_by, "created_at": doc.created_at,
         "interpretations": [{"id": i.id, "title": i.title, "form": i.form, "url": i.url,
                              "published_at": i.published_at, "recorded_by": i.recorded_by} for i in items],
-        "clocks": [_clock_row(c) for c in clocks],
+        "clocks": [clockservice.clock_to_dict(c) for c in clocks],
     }
 
 
