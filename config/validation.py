@@ -17,6 +17,8 @@ EDITABLE = {
     "holidays.toml": "节假日补充",
     "escalation.toml": "预警升级",
     "cases.toml": "案件流程",
+    "messages.toml": "留言渠道",
+    "policies.toml": "政策解读",
 }
 
 
@@ -24,6 +26,8 @@ def _validators():
     from config.alerting import alert_context
     from config.caseconfig import load_case_policy
     from config.clockconfig import load_calendar, load_clock_rules
+    from config.messageconfig import load_channels
+    from config.policyconfig import load_policy_env
     from config.wiring import load_gazetteer, load_rule_config
 
     validators = {
@@ -33,6 +37,8 @@ def _validators():
         "holidays.toml": load_calendar,
         "cases.toml": load_case_policy,
         "escalation.toml": alert_context,
+        "messages.toml": load_channels,
+        "policies.toml": load_policy_env,
     }
     return validators
 

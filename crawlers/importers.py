@@ -46,7 +46,6 @@ from ledger.posts.intake import RawPost, post_ids, store_posts
 from ledger.posts.sources import add_source
 
 DEFAULT_BATCH = 2_000
-CHANNELS = ("12345", "领导信箱", "网上留言", "问政")
 TRUE_WORDS = frozenset({"是", "1", "true", "yes", "y", "简单", "简易", "√", "✓", "x"})
 
 # hotline standard columns: field → column name
@@ -333,7 +332,6 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
 
 
 __all__ = [
-    "CHANNELS",
     "FileJob",
     "ImportFileError",
     "ImportReport",

@@ -21,6 +21,7 @@ ROLE_PAGES = {
     "events": ("dashboard.pages.events", "事件", ":material/local_fire_department:"),
     "cases": ("dashboard.pages.cases", "台账", ":material/menu_book:"),
     "messages": ("dashboard.pages.messages", "留言办理", ":material/mail:"),
+    "policies": ("dashboard.pages.policies", "政策解读", ":material/policy:"),
     "stats": ("dashboard.pages.stats", "统计", ":material/bar_chart:"),
     "export": ("dashboard.pages.export", "导出", ":material/download:"),
     "posts": ("dashboard.pages.posts", "最新帖文", ":material/article:"),

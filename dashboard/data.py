@@ -50,6 +50,33 @@ def case_env():
 
 
 @st.cache_resource
+def _policy_env_for(config_dir: str | None):
+    import config.alerting  # noqa: F401  (registers alert routing for policy clocks)
+    from config.policyconfig import load_policy_env
+
+    return load_policy_env(settings())
+
+
+def policy_env():
+    """Policy register kinds, forms, calendar and clock rules (cached per config dir)."""
+    cfg = settings()
+    return _policy_env_for(str(cfg.config_dir) if cfg.config_dir else None)
+
+
+@st.cache_resource
+def _channels_for(config_dir: str | None):
+    from config.messageconfig import load_channels
+
+    return load_channels(settings())
+
+
+def channels():
+    """The configured message channels (``messages.toml``, cached per config dir)."""
+    cfg = settings()
+    return _channels_for(str(cfg.config_dir) if cfg.config_dir else None)
+
+
+@st.cache_resource
 def _configured_units_for(config_dir: str | None) -> list[str]:
     from config.wiring import known_units
 

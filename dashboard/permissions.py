@@ -17,16 +17,18 @@ ACTIONS: dict[str, frozenset[str]] = {
     "referral": frozenset({DUTY, ADMIN}),
     "commitment": frozenset({DUTY, UNIT, ADMIN}),
     "reply_message": frozenset({DUTY, UNIT, ADMIN}),
+    "add_message": frozenset({DUTY, ADMIN}),
+    "policy": frozenset({DUTY, UNIT, ADMIN}),
     "ack_alert": frozenset({DUTY, LEADER, ADMIN}),
     "export": frozenset({DUTY, LEADER, ADMIN}),
     "settings": frozenset({ADMIN}),
 }
 
 PAGES: dict[str, tuple[str, ...]] = {
-    DUTY: ("onduty", "events", "cases", "messages", "stats", "export", "posts"),
-    UNIT: ("cases", "messages", "stats"),
-    LEADER: ("onduty", "events", "cases", "stats", "export"),
-    ADMIN: ("onduty", "events", "cases", "messages", "stats", "export", "posts", "settings"),
+    DUTY: ("onduty", "events", "cases", "messages", "policies", "stats", "export", "posts"),
+    UNIT: ("cases", "messages", "policies", "stats"),
+    LEADER: ("onduty", "events", "cases", "policies", "stats", "export"),
+    ADMIN: ("onduty", "events", "cases", "messages", "policies", "stats", "export", "posts", "settings"),
 }
 
 

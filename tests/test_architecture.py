@@ -49,7 +49,8 @@ LEDGER_ALLOWED = {
     "alerts": set(),
     "cases": {"clocks", "alerts"},
     "messages": {"clocks", "posts"},
-    "reports": {"clocks", "cases", "alerts", "posts", "messages"},
+    "policies": {"clocks", "alerts"},
+    "reports": {"clocks", "cases", "alerts", "posts", "messages", "policies"},
 }
 
 

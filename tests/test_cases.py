@@ -3,6 +3,7 @@ publication, closing rules per disposal type, referrals, commitments, status mov
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -26,8 +27,12 @@ STEPS = ("初审", "复审", "终审", "保密审查")
 
 @pytest.fixture
 def env(monkeypatch):
+    """The shipped workflow, without the leader requirement of 终审 (these tests are about order,
+    times and clocks; who may review is tested in test_seed_workflows.py)."""
     monkeypatch.delenv("YUQING_CONFIG_DIR", raising=False)
-    return load_case_env(get_settings())
+    shipped = load_case_env(get_settings())
+    review = dataclasses.replace(shipped.policy.review, leader_steps=())
+    return dataclasses.replace(shipped, policy=dataclasses.replace(shipped.policy, review=review))
 
 
 def clocks_by_rule(session, case_id: int, subject: str = "case") -> dict[str, Clock]:
@@ -237,11 +242,11 @@ def test_closing_needs_the_publication_of_the_disposal_type(sqlite_engine, env, 
             cases.change_status(s, case_id=case_id, to="处置", now=fixed_now, actor="值班", env=env)
 
 
-def test_false_information_needs_a_response_and_a_referral(sqlite_engine, env, fixed_now) -> None:
+def test_false_information_marked_illegal_needs_a_response_and_a_referral(sqlite_engine, env, fixed_now) -> None:
     t0 = fixed_now - 3 * H
     with session_scope(sqlite_engine) as s:
         case = cases.open_case(s, title="网传自来水有毒", grade="较大", discovered_at=t0, now=t0, actor="值班",
-                               env=env, disposal_type="虚假和不实信息", lead_unit="水务局")
+                               env=env, disposal_type="虚假和不实信息", lead_unit="水务局", suspected_illegal=True)
         rel = reviewed_release(s, env, case.id, kind="澄清回应", at=t0)
         caseitems.publish_release(s, release_id=rel.id, published_at=t0 + H, channel="政务微博", now=t0 + H,
                                   actor="值班", env=env)
@@ -371,7 +376,7 @@ def test_case_numbers_stay_unique_when_opened_concurrently(any_engine, env, fixe
                 with session_scope(any_engine) as s:
                     cases.open_case(s, title=f"并发{k}-{i}", grade="一般", discovered_at=fixed_now, now=fixed_now,
                                     actor=f"值班{k}", env=env)
-        except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=opener, args=(k,)) for k in range(4)]

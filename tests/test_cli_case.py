@@ -66,7 +66,7 @@ def test_open_then_show_json_has_clocks_with_rule_due_and_status(db, capsys) -> 
 def test_release_workflow_and_closing_through_the_cli(db, capsys) -> None:
     code, out, err = run(["case", "open", "--title", "网传水源污染", "--grade", "较大", "--discovered-at", recent(3),
                           "--disposal-type", "虚假和不实信息", "--unit", "水务局", "--co-unit", "卫健委",
-                          "--co-unit", "公安局", "--actor", "值班员甲"], capsys)
+                          "--co-unit", "公安局", "--illegal", "--actor", "值班员甲"], capsys)
     assert code == 0, err
     case_id = out.strip()
     code, out, err = run(["case", "release", "add", case_id, "--kind", "澄清回应", "--title", "情况通报",
@@ -77,6 +77,8 @@ def test_release_workflow_and_closing_through_the_cli(db, capsys) -> None:
     assert code == 2 and "未完成审核" in err and "初审" in err
     code, _, err = run(["case", "release", "review", rid, "--step", "终审", "--reviewer", "王五"], capsys)
     assert code == 2 and "须先完成“初审”" in err
+    code, _, err = run(["duty", "add-person", "审核2", "--role", "分管领导"], capsys)  # 终审 by a leader
+    assert code == 0, err
     for i, step in enumerate(("初审", "复审", "终审", "保密审查")):
         code, out, err = run(["case", "release", "review", rid, "--step", step, "--reviewer", f"审核{i}"], capsys)
         assert code == 0, err
@@ -186,6 +188,9 @@ def test_a_local_cases_toml_changes_the_review_steps(db, capsys, monkeypatch, tm
     local.mkdir()
     shipped = (DEFAULTS_DIR / "cases.toml").read_text(encoding="utf-8")
     custom = shipped.replace('review_steps = ["初审", "复审", "终审", "保密审查"]', 'review_steps = ["初审", "终审"]')
+    # one reviewer for both steps, no leader required: a locality may relax the separation rules
+    custom = custom.replace("distinct_reviewers = true", "distinct_reviewers = false").replace(
+        'leader_steps = ["终审"]', "leader_steps = []").replace('privacy_step = "保密审查"', 'privacy_step = ""')
     assert custom != shipped
     (local / "cases.toml").write_text(custom, encoding="utf-8")
     monkeypatch.setenv("YUQING_CONFIG_DIR", str(local))

@@ -122,6 +122,7 @@ def open_cmd(
     event: int | None = typer.Option(None, "--event", help="关联事件 id"),
     post: list[int] = POSTS,
     summary: str | None = typer.Option(None, "--summary", help="案情摘要"),
+    illegal: bool = typer.Option(False, "--illegal", help="标记涉嫌违法 (办结前须登记线索移交)"),
     as_json: bool = typer.Option(False, "--json", help="JSON 输出 (id 与案件编号)"),
     actor: str = ACTOR,
 ) -> None:
@@ -137,7 +138,7 @@ def open_cmd(
             session, title=title, grade=grade, discovered_at=disc, occurred_at=occ, now=now, actor=actor,
             env=env, summary=summary, category=category, topic=topic, disposal_type=disposal_type,
             jurisdiction=jurisdiction, responsible_unit=unit, lead_unit=lead_unit, co_units=co_unit,
-            event_id=event, post_ids=post,
+            event_id=event, post_ids=post, suspected_illegal=illegal,
         )
         return case.id, case.number, notices
 
@@ -159,11 +160,32 @@ def show_cmd(
     """显示案件: 字段、时限 (规则、期限、状态)、发布稿及审核、发布会、承诺、移交、审计记录。"""
     from ledger.cases.views import case_detail
 
-    data = _run(lambda session, env, now: case_detail(session, case_id=case_ref, policy=env.policy, now=now))
+    data = _masked(_run(lambda session, env, now: case_detail(session, case_id=case_ref, policy=env.policy,
+                                                              now=now)))
     if as_json:
         print_json(data)
         return
     _print_detail(data)
+
+
+def _masked(value: Any) -> Any:
+    """Personal numbers (phone, ID, bank card, e-mail) masked in every text of a case view, as in
+    every other view of the ledger; times, ids and numbers are left as they are."""
+    from datetime import datetime
+
+    from analysis.pii import mask
+
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: v if isinstance(v, datetime) or k in _UNMASKED else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
+#: keys whose values are identifiers or machine fields, never personal text
+_UNMASKED = frozenset({"number", "url", "entity_id", "rule", "id"})
 
 
 def _print_detail(d: dict[str, Any]) -> None:
@@ -175,6 +197,8 @@ def _print_detail(d: dict[str, Any]) -> None:
     co = "、".join(d["co_units"]) or "-"
     out(f"  属地 {d['jurisdiction'] or '-'}  责任单位 {d['responsible_unit'] or '-'}  "
         f"牵头 {d['lead_unit'] or '-'}  配合 {co}")
+    if d.get("suspected_illegal"):
+        out("  已标记涉嫌违法 (办结前须登记线索移交)")
     out(f"  可转为: {'、'.join(d['allowed_next']) or '无'}")
     for p in d["close_blockers"]:
         out(f"  办结条件未满足: {p}")
@@ -220,7 +244,7 @@ def list_cmd(
             fail(f"未知的事件分级 {grade!r}; 可选: {'、'.join(env.policy.grades)}", code=2)
         return [case_state(c) for c in list_cases(session, status=status, grade=grade, unit=unit, limit=limit)]
 
-    rows = _run(work)
+    rows = _masked(_run(work))
     if as_json:
         print_json(rows)
         return
@@ -275,6 +299,8 @@ def edit_cmd(
     co_unit: list[str] = CO_UNITS,
     occurred_at: str | None = typer.Option(None, "--occurred-at"),
     event: int | None = typer.Option(None, "--event"),
+    illegal: bool | None = typer.Option(None, "--illegal/--not-illegal",
+                                        help="标记 / 取消标记涉嫌违法 (标记后办结前须登记线索移交)"),
     actor: str = ACTOR,
 ) -> None:
     """修改案件信息、处置类型与回应主体 (责任单位、牵头单位、配合单位)。"""
@@ -287,6 +313,8 @@ def edit_cmd(
     }.items() if v is not None}
     if co_unit:
         changes["co_units"] = co_unit
+    if illegal is not None:
+        changes["suspected_illegal"] = illegal
     if occurred_at is not None:
         changes["occurred_at"] = parse_instant(occurred_at, "--occurred-at")
     def work(session, env, now):
@@ -340,13 +368,16 @@ def release_add_cmd(
     kind: str = typer.Option(..., "--kind", help="发布类型 (如 权威信息、研究解决情况、澄清回应)"),
     title: str = typer.Option(..., "--title", help="标题"),
     text: str = typer.Option(..., "--text", help="正文"),
+    at: str | None = typer.Option(None, "--at", help="起草时间 ISO 8601 (默认当前时间; 早于登记时间即为补录)"),
     actor: str = ACTOR,
 ) -> None:
-    """起草发布稿; 打印其 id。发布前须依次通过初审、复审、终审和保密审查。"""
+    """起草发布稿; 打印其 id。发布前须依次通过初审、复审、终审和保密审查 (各由不同人员, 终审由领导)。"""
     from ledger.cases.items import add_release
 
+    drafted = _when(at, "--at", None)
     rid = _run(lambda session, env, now: add_release(
-        session, case_id=case_ref, kind=kind, title=title, text=text, now=now, actor=actor, env=env).id)
+        session, case_id=case_ref, kind=kind, title=title, text=text, now=now, actor=actor, env=env,
+        drafted_at=drafted).id)
     typer.echo(rid)
 
 
@@ -356,16 +387,19 @@ def release_review_cmd(
     step: str = typer.Option(..., "--step", help="审核步骤: 初审 / 复审 / 终审 / 保密审查"),
     reviewer: str = typer.Option(..., "--reviewer", help="审核人"),
     decision: str = typer.Option("通过", "--decision", help="通过 / 驳回"),
-    at: str | None = typer.Option(None, "--at", help="审核时间 ISO 8601 (默认当前时间)"),
+    at: str | None = typer.Option(None, "--at", help="审核时间 ISO 8601 (默认当前时间; 早于登记时间即为补录)"),
     comment: str | None = typer.Option(None, "--comment", help="审核意见"),
+    pii_ok: str | None = typer.Option(None, "--pii-ok", help="保密审查: 稿件含个人号码仍予通过的理由 (记入审计)"),
     actor: str = ACTOR,
 ) -> None:
-    """登记一步审核 (审核人、时间、结论)。"""
+    """登记一步审核 (审核人、时间、结论)。各步须由不同人员审核, 终审须由领导;
+    保密审查不通过含个人号码 (手机、身份证、银行卡) 的稿件, 除非以 --pii-ok 记录理由。"""
     from ledger.cases.items import get_release, review_release
 
     def work(session, env, now):
         review_release(session, release_id=release_id, step=step, reviewer=reviewer, decision=decision,
-                       reviewed_at=_when(at, "--at", now), now=now, actor=actor, env=env, comment=comment)
+                       reviewed_at=_when(at, "--at", now), now=now, actor=actor, env=env, comment=comment,
+                       pii_ok_reason=pii_ok)
         return get_release(session, release_id).status
 
     status = _run(work)
@@ -392,7 +426,7 @@ def release_publish_cmd(
     release_id: int = typer.Argument(..., help="发布稿 id"),
     channel: str = typer.Option(..., "--channel", help="发布渠道 (如 政府网站、政务微博)"),
     url: str | None = typer.Option(None, "--url", help="发布网址"),
-    at: str | None = typer.Option(None, "--at", help="发布时间 ISO 8601 (默认当前时间)"),
+    at: str | None = typer.Option(None, "--at", help="发布时间 ISO 8601 (默认当前时间; 早于登记时间即为补录)"),
     actor: str = ACTOR,
 ) -> None:
     """登记发布 (须已通过全部审核步骤); 停止发布权威信息时限, 持续发布时限重新起算。"""

@@ -86,7 +86,7 @@ def _run(paths: list[Path], spec_factory, *, source_of, kind: str, config_of, re
 def hotline_cmd(
     files: list[Path] = typer.Argument(..., help="12345 / 领导信箱 / 问政 导出文件 (.xlsx / .csv), 可给多个"),
     source: str | None = typer.Option(None, "--source", help="来源名称 (默认: 每个渠道一个来源)"),
-    channel: str = typer.Option("网上留言", "--channel", help="渠道: 12345 | 领导信箱 | 网上留言 | 问政"),
+    channel: str = typer.Option("网上留言", "--channel", help="渠道 (messages.toml channels): 12345热线 / 领导信箱 / 网上留言 / 问政 / …"),
     mapping: list[str] = typer.Option([], "--map", help="列名对应: 原列名=标准列名 (可重复), 如 来信时间=留言时间"),
     simple_col: str | None = typer.Option(None, "--simple-col", help="标记简单问题的列 (值为 是/1/简单 时按3个工作日计)"),
     encoding: str | None = typer.Option(None, "--encoding", help="CSV 编码 (默认自动识别 UTF-8 / GB18030)"),
@@ -98,10 +98,17 @@ def hotline_cmd(
     需要的列: 留言编号, 留言主题, 留言时间, 留言详情; 可选: 留言用户, 答复意见, 答复时间, 点赞数, 反对数,
     办理单位。可一次给多个文件; 所有文件先校验, 有缺列或无法读取的行则拒绝导入且不保存任何内容; 重复导入不会重复保存。
     """
-    from crawlers.importers import CHANNELS, ImportFileError, hotline_spec, parse_mapping
+    from config.messageconfig import load_channels
+    from crawlers.importers import ImportFileError, hotline_spec, parse_mapping
 
-    if channel not in CHANNELS:
-        fail(f"未知渠道 (unknown channel) {channel!r}; 可选: {' | '.join(CHANNELS)}", code=2)
+    try:
+        channels = load_channels(settings())
+    except ValueError as exc:
+        fail(f"配置错误: {exc}")
+    try:
+        channel = channels.canonical(channel)
+    except ValueError as exc:
+        fail(str(exc), code=2)
     try:
         rename = parse_mapping(mapping)
     except ImportFileError as exc:

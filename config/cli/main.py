@@ -22,6 +22,7 @@ AREA_MODULES = (
     "config.cli.due",
     "config.cli.messages",
     "config.cli.case",
+    "config.cli.policy",
     "config.cli.tick",
     "config.cli.alerts",
     "config.cli.export",

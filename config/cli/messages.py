@@ -113,3 +113,95 @@ def reply_cmd(
         engine.dispose()
     verdict = "按时答复" if on_time else (f"超期答复 {late} 个工作日" if on_time is False else "无答复时限")
     typer.echo(f"已登记答复: 留言 {target.id} ({target.external_id}), 期限 {iso_local(due)}, {verdict}")
+
+
+def _entry(work):
+    """Run ``work(session, channels, calendar, rules, now)`` in one transaction; refusals and bad
+    configuration become clear CLI errors."""
+    from config.clockconfig import load_calendar, load_clock_rules
+    from config.messageconfig import load_channels
+    from ledger.db import session_scope
+    from ledger.messages.service import MessageError
+    from ledger.types import utcnow
+
+    cfg = settings()
+    try:
+        channels, calendar, rules = load_channels(cfg), load_calendar(cfg), load_clock_rules(cfg)
+    except ValueError as exc:
+        fail(f"配置错误: {exc}")
+    engine = open_engine(cfg)
+    try:
+        with session_scope(engine) as session:
+            return work(session, channels, calendar, rules, utcnow())
+    except MessageError as exc:
+        fail(str(exc), code=2)
+    finally:
+        engine.dispose()
+
+
+@messages_app.command("add")
+def add_cmd(
+    channel: str = typer.Option(..., "--channel", help="渠道 (messages.toml): 12345热线 / 政府信息公开咨询电话 / 领导信箱 / …"),
+    title: str = typer.Option(..., "--title", help="留言主题"),
+    text: str = typer.Option(..., "--text", help="留言内容"),
+    received_at: str = typer.Option(..., "--received-at", help="收到时间 ISO 8601 (无时区按北京时间)"),
+    simple: bool = typer.Option(False, "--simple", help="简单问题: 3个工作日内答复 (否则5个工作日)"),
+    author: str | None = typer.Option(None, "--author", help="留言人"),
+    unit: str | None = typer.Option(None, "--unit", help="承办单位"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出 (id、编号、答复期限)"),
+    actor: str = typer.Option("cli", "--actor", help="登记人"),
+) -> None:
+    """登记一条留言 (任一配置的渠道); 打印其 id, 答复期限按收到时间计算 (收到当日不计)。"""
+    from ledger.messages.entry import add_message
+
+    when = parse_instant(received_at, "--received-at")
+
+    def work(session, channels, calendar, rules, now):
+        try:
+            name = channels.canonical(channel)
+        except ValueError as exc:
+            fail(str(exc), code=2)
+        m = add_message(session, channel=name, title=title, text=text, received_at=when, now=now, actor=actor,
+                        calendar=calendar, rules=rules, source_name=channels.manual_source, simple=simple,
+                        author=author, unit=unit)
+        return {"id": m.id, "external_id": m.external_id, "channel": m.channel, "simple": m.simple,
+                "due_at": m.due_at, "due_provisional": m.due_provisional}
+
+    row = _entry(work)
+    if as_json:
+        print_json(row)
+        return
+    typer.echo(row["id"])
+    prov = "（暂定）" if row["due_provisional"] else ""
+    typer.echo(f"已登记留言 {row['external_id']} ({row['channel']}), 答复期限 {iso_local(row['due_at']) or '无'}{prov}",
+               err=True)
+
+
+@messages_app.command("mark")
+def mark_cmd(
+    message_id: int = typer.Argument(..., help="留言 id"),
+    simple: bool = typer.Option(..., "--simple/--not-simple", help="标记为简单问题 (3个工作日) 或取消"),
+    reason: str | None = typer.Option(None, "--reason", help="说明 (记入审计)"),
+    actor: str = typer.Option("cli", "--actor", help="操作人"),
+) -> None:
+    """标记 (或取消) 简单问题; 答复期限随之重算。"""
+    from ledger.messages.entry import mark_simple
+
+    due = _entry(lambda session, channels, calendar, rules, now: mark_simple(
+        session, message_id=message_id, simple=simple, now=now, actor=actor, calendar=calendar, rules=rules,
+        reason=reason).due_at)
+    typer.echo(f"留言 {message_id}: {'简单问题' if simple else '一般问题'}, 答复期限 {iso_local(due) or '无'}")
+
+
+@messages_app.command("assign")
+def assign_cmd(
+    message_id: int = typer.Argument(..., help="留言 id"),
+    unit: str = typer.Option(..., "--unit", help="承办单位"),
+    actor: str = typer.Option("cli", "--actor", help="操作人"),
+) -> None:
+    """指定 (或改变) 留言的承办单位 (记入审计)。"""
+    from ledger.messages.entry import assign_unit
+
+    _entry(lambda session, channels, calendar, rules, now: assign_unit(
+        session, message_id=message_id, unit=unit, now=now, actor=actor, calendar=calendar, rules=rules))
+    typer.echo(f"留言 {message_id}: 承办单位 {unit}")

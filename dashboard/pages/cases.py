@@ -33,6 +33,7 @@ ACTION_ZH = {
     "clock.close_for_restart": "时钟重新起算", "alert.open": "发出预警", "alert.ack": "确认预警",
     "alert.escalate": "预警升级", "alert.resolve": "预警解除",
 }
+BACKFILL = "补录"
 STATUS_ZH = {"running": "计时中", "warning": "临近", "met": "已完成", "missed": "未达标", "breached": "已超限",
              "paused": "暂停", "cancelled": "已取消"}
 MISSING_TIME = "请填写{what}日期和时间（北京时间）"
@@ -161,6 +162,8 @@ def case_page(user: Principal, case_id: int) -> None:
         st.text(show(d["summary"]))
     if d.get("must_publish"):
         st.caption(f"办结前须公开：{d['must_publish']}")
+    if d.get("suspected_illegal"):
+        st.caption("已标记涉嫌违法：办结前须登记线索移交")
     for blocker in d.get("close_blockers") or []:
         st.warning(f"办结条件未满足：{blocker}")
 
@@ -177,7 +180,9 @@ def case_page(user: Principal, case_id: int) -> None:
 
     tabs = st.tabs(["时间线", "发布与三审", "发布会", "承诺", "移交", "操作"])
     with tabs[0]:
-        tl = [{"时间": local_time(e.get("at")), "操作人": e.get("actor"), "动作": ACTION_ZH.get(e.get("action"), e.get("action")),
+        tl = [{"时间": local_time(e.get("at")), "操作人": e.get("actor"),
+               "动作": ACTION_ZH.get(e.get("action"), e.get("action"))
+               + (f"（{BACKFILL}）" if (e.get("after") or {}).get(BACKFILL) else ""),
                "说明": show(e.get("note") or "")} for e in d["timeline"]]
         st.dataframe(pd.DataFrame(tl), hide_index=True, width="stretch")
     with tabs[1]:
@@ -240,11 +245,15 @@ def _releases(user: Principal, d: dict, show) -> None:
             if r["published_at"]:
                 st.caption(f"已于 {local_time(r['published_at'])} 通过 {r.get('channel') or '—'} 发布")
                 continue
+            if r["status"] == "已驳回":
+                _revise(user, r, show)
+                continue
             if may(user.role, "review"):
                 cc = st.columns([2, 2, 1, 1])
                 step = cc[0].selectbox("审核步骤", r["review_steps"], key=f"rv_step_{r['id']}")
                 comment = cc[1].text_input("意见", key=f"rv_c_{r['id']}")
                 reviewed_at = act_time_input("审核", key=f"rv_at_{r['id']}")
+                pii_ok = st.text_input("保密审查：稿件含个人号码仍予通过的理由（无则留空）", key=f"rv_pii_{r['id']}")
                 for col, decision in ((cc[2], PASS), (cc[3], REJECT)):
                     if col.button(decision, key=f"rv_{decision}_{r['id']}"):
                         if reviewed_at is None:
@@ -252,7 +261,7 @@ def _releases(user: Principal, d: dict, show) -> None:
                             continue
                         _act(f"{step}{decision}", review_release, release_id=r["id"], step=step,
                              reviewer=user.display_name, decision=decision, reviewed_at=reviewed_at, now=now(),
-                             actor=user.username, env=env, comment=comment or None)
+                             actor=user.username, env=env, comment=comment or None, pii_ok_reason=pii_ok or None)
             if may(user.role, "publish"):
                 cc = st.columns([3, 1])
                 channel = cc[0].text_input("发布渠道", value="政府网站", key=f"pub_ch_{r['id']}")
@@ -274,12 +283,38 @@ def _releases(user: Principal, d: dict, show) -> None:
                      actor=user.username, env=env)
 
 
+def _revise(user: Principal, r: dict, show) -> None:
+    """A rejected release: the rejection and its comment, and (for the drafting roles) the form
+    to revise the text and send it for review again."""
+    from ledger.cases.items import REJECT, revise_release
+
+    rejected = [rv for rv in r["reviews"] if rv["revision"] == r["revision"] and rv["decision"] == REJECT]
+    for rv in rejected:
+        st.warning(f"{rv['step']}驳回（{rv['reviewer']}，{local_time(rv['reviewed_at'])}）：{show(rv['comment'] or '未填写意见')}")
+    if not may(user.role, "release_draft"):
+        return
+    with st.form(f"revise_{r['id']}"):
+        title = st.text_input("标题", value=r["title"], key=f"rev_title_{r['id']}")
+        text = st.text_area("修改后的正文", value=r["text"], key=f"rev_text_{r['id']}")
+        if st.form_submit_button("修改并重新送审"):
+            if _act("修改并重新送审", revise_release, release_id=r["id"], text=text, title=title, now=now(),
+                    actor=user.username, env=case_env()):
+                st.rerun()
+
+
 def _commitments(user: Principal, d: dict, show) -> None:
     from ledger.cases.items import add_commitment, update_commitment
 
     env = case_env()
+    def publish_due(c: dict) -> str:
+        clock = next((k for k in reversed(c.get("clocks") or []) if k.get("anchor") == "fulfilled_at"), None)
+        if clock is None:
+            return "—"
+        return f"{local_time(clock['due_at'])}（{STATUS_ZH.get(clock['status'], clock['status'])}）"
+
     rows = [{"id": c["id"], "承诺": show(c["text"]), "责任单位": c["owner_unit"], "期限": c["due_date"],
-             "状态": c["status"], "佐证": c.get("evidence") or "—", "公开于": c.get("public_where") or "—"}
+             "状态": c["status"], "佐证": c.get("evidence") or "—", "公开期限": publish_due(c),
+             "公开于": c.get("public_where") or "—"}
             for c in d["commitments"]]
     if rows:
         st.dataframe(pd.DataFrame(rows).drop(columns=["id"]), hide_index=True, width="stretch")
@@ -346,6 +381,13 @@ def _actions(user: Principal, d: dict) -> None:
             if disposal != "（不变）":
                 changes["disposal_type"] = disposal
             _act("交办信息", update_case, case_id=cid, now=now(), actor=user.username, env=env, changes=changes)
+    if may(user.role, "assign"):
+        illegal = st.checkbox("涉嫌违法（办结前须登记线索移交）", value=bool(d.get("suspected_illegal")),
+                              key=f"il_{cid}")
+        if illegal != bool(d.get("suspected_illegal")) and st.button("保存涉嫌违法标记", key=f"il_go_{cid}"):
+            if _act("标记涉嫌违法", update_case, case_id=cid, now=now(), actor=user.username, env=env,
+                    changes={"suspected_illegal": illegal}):
+                st.rerun()
     if may(user.role, "report") and not d.get("leadership_reported_at") and d["grade"] in ("重大", "特别重大"):
         reported_at = act_time_input("报告", key=f"rep_at_{cid}")
         if st.button("已向党委政府报告", key=f"rep_{cid}"):

@@ -1,11 +1,25 @@
-"""Page 留言办理: citizens' messages with their reply clocks, overdue first; recording a reply."""
+"""Page 留言办理: citizens' messages with their reply clocks, overdue first; entering a message
+received on any configured channel (登记留言); marking one simple or assigning its unit; recording
+a reply."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import act_time_input, case_env, countdown, engine, local_time, now
+from dashboard.data import (
+    SHANGHAI,
+    act_time_input,
+    case_env,
+    channels,
+    countdown,
+    engine,
+    local_time,
+    now,
+    unit_picker,
+)
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -18,6 +32,8 @@ def render(user: Principal) -> None:
 
     st.title("留言办理")
     at = now()
+    if may(user.role, "add_message"):
+        _add_form(user)
     unit = user.unit if user.is_unit else None
     c = st.columns([2, 1])
     only_overdue = c[0].toggle("只看超期", value=False, key="msg_overdue")
@@ -42,6 +58,7 @@ def render(user: Principal) -> None:
                 "逾期工作日": (f"{r['late_working_days']}（至今）" if r["overdue_running"] else r["late_working_days"])
                 if r["late_working_days"] else "",
                 "_text": m.text if user.can_see_pii else mask(m.text),
+                "_simple": m.simple, "_unit": m.unit, "承办单位": m.unit or "—",
             })
     m1, m2, m3 = st.columns(3)
     m1.metric("留言总数", counts["total"])
@@ -51,7 +68,7 @@ def render(user: Principal) -> None:
         st.info("没有留言")
         return
     df = pd.DataFrame(rows)
-    st.dataframe(df.drop(columns=["id", "_text"]), hide_index=True, width="stretch")
+    st.dataframe(df.drop(columns=["id", "_text", "_simple", "_unit"]), hide_index=True, width="stretch")
     labels = {r["id"]: f"{r['编号']} {str(r['主题'])[:30]}（{r['状态']}）" for r in rows}
     pick = st.selectbox("查看 / 答复留言", list(labels), format_func=labels.get, key="msg_pick")
     if pick is None:
@@ -83,3 +100,64 @@ def render(user: Principal) -> None:
                 return
             st.toast("已记录答复")
             st.rerun()
+    _mark_form(user, pick, row)
+
+
+def _save(label: str, fn, **kwargs) -> bool:
+    """Run one message service call in its own transaction; show the refusal when it fails."""
+    from ledger.db import session_scope
+
+    try:
+        with session_scope(engine()) as session:
+            fn(session, **kwargs)
+    except ValueError as exc:
+        st.error(f"{label}失败：{exc}")
+        return False
+    st.toast(f"{label}成功")
+    return True
+
+
+def _add_form(user: Principal) -> None:
+    """登记留言: a message received on any configured channel, with its reply clock."""
+    from ledger.messages.entry import add_message
+
+    chans = channels()
+    with st.expander("登记留言"), st.form("msg_add", clear_on_submit=True):
+        c = st.columns(3)
+        channel = c[0].selectbox("渠道", list(chans.names), key="msg_add_channel")
+        author = c[1].text_input("留言人", key="msg_add_author")
+        unit = unit_picker(c[2], "承办单位", value=None, key="msg_add_unit")
+        title = st.text_input("主题", key="msg_add_title")
+        text = st.text_area("留言内容", key="msg_add_text")
+        c2 = st.columns(3)
+        day = c2[0].date_input("收到日期", value=now().astimezone(SHANGHAI).date(), key="msg_add_day")
+        tm = c2[1].time_input("收到时间", value=now().astimezone(SHANGHAI).time().replace(second=0, microsecond=0),
+                              key="msg_add_time")
+        simple = c2[2].checkbox("简单问题（3个工作日内答复）", key="msg_add_simple")
+        env = case_env()
+        if st.form_submit_button("登记", type="primary") and _save(
+                "登记留言", add_message, channel=channel, title=title or None, text=text,
+                received_at=datetime.combine(day, tm, tzinfo=SHANGHAI), now=now(), actor=user.username,
+                calendar=env.calendar, rules=env.rules, source_name=chans.manual_source, simple=simple,
+                author=author or None, unit=unit):
+            st.rerun()
+
+
+def _mark_form(user: Principal, pick: int, row: dict) -> None:
+    """Mark the picked message simple (or not) and assign its unit; both audited."""
+    from ledger.messages.entry import assign_unit, mark_simple
+
+    env = case_env()
+    c = st.columns([2, 1, 2, 1])
+    simple = c[0].checkbox("简单问题（3个工作日内答复）", value=bool(row.get("_simple")), key=f"msg_simple_{pick}")
+    if c[1].button("保存标记", key=f"msg_simple_go_{pick}") and _save(
+            "标记", mark_simple, message_id=pick, simple=simple, now=now(), actor=user.username,
+            calendar=env.calendar, rules=env.rules):
+        st.rerun()
+    if user.is_unit:
+        return
+    unit = unit_picker(c[2], "承办单位", value=row.get("_unit"), key=f"msg_unit_{pick}")
+    if c[3].button("指定单位", key=f"msg_unit_go_{pick}") and _save(
+            "指定承办单位", assign_unit, message_id=pick, unit=unit or "", now=now(), actor=user.username,
+            calendar=env.calendar, rules=env.rules):
+        st.rerun()

@@ -39,6 +39,8 @@ DEFAULT_TRIGGERS: dict[str, dict[str, Any]] = {
     "leadership_report": {"label": "第一时间向领导报告", "rank": 40, "inhibits": ["case_opened"]},
     "clock_missed": {"label": "未达目标时限", "rank": 50, "inhibits": ["clock_warning"]},
     "commitment_overdue": {"label": "承诺逾期", "rank": 55, "inhibits": ["commitment_due"]},
+    "commitment_publish_due": {"label": "承诺落实情况即将到公开期限", "rank": 30},
+    "commitment_unpublished": {"label": "承诺落实情况逾期未公开", "rank": 52, "inhibits": ["commitment_publish_due"]},
     "clock_breached": {"label": "已超最迟时限", "rank": 60, "inhibits": ["clock_warning", "clock_missed"]},
 }
 

@@ -57,3 +57,16 @@ def case_event(session: Session, *, case: Any, event: str, now: datetime, actor:
         signals += clock_signals(session, states, ctx=ctx)
     if signals:
         raise_signals(session, signals, now=now, ctx=ctx, actor=actor)
+
+
+def clock_event(session: Session, *, changes: list[Any], now: datetime, actor: str) -> None:
+    """Clocks of a subject other than a case (a policy document, a commitment) changed state as
+    they were started or recorded (e.g. a document registered after its interpretation was due):
+    raise the alerts the tick would have raised for those changes."""
+    from ledger.alerts.escalation import raise_signals
+    from ledger.alerts.triggers import clock_signals
+
+    ctx = context()
+    signals = clock_signals(session, changes, ctx=ctx)
+    if signals:
+        raise_signals(session, signals, now=now, ctx=ctx, actor=actor)

@@ -21,9 +21,13 @@ from ledger.models import cases
 from ledger.models.alerts import Alert
 from ledger.models.clocks import Clock
 from ledger.models.core import Message, Post, Source
+from ledger.models.policies import PolicyDoc
 
 CLOCK_KINDS = {"warning": "clock_warning", "missed": "clock_missed", "breached": "clock_breached"}
 COMMITMENT_KINDS = {"warning": "commitment_due", "missed": "commitment_overdue", "breached": "commitment_overdue"}
+#: the clock for making a fulfilled commitment public (公开), as opposed to fulfilling it
+PUBLISH_KINDS = {"warning": "commitment_publish_due", "missed": "commitment_unpublished",
+                 "breached": "commitment_unpublished"}
 SUBJECT_LABELS = {"case": "台账", "message": "留言", "commitment": "承诺", "policy": "政策解读", "disclosure": "依申请公开"}
 
 
@@ -58,7 +62,12 @@ def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext
         if after not in CLOCK_KINDS or subject not in pol.clock_subjects:
             continue
         sid = int(ch.subject_id)
-        kind = (COMMITMENT_KINDS if subject == "commitment" else CLOCK_KINDS)[after]
+        clock = session.get(Clock, ch.clock_id)
+        # a commitment's clocks: fulfilment runs to its due date; the other one is its 公开
+        publishing = (subject == "commitment" and clock is not None
+                      and (clock.rule_snapshot or {}).get("anchor") not in (None, "due_date"))
+        kinds = PUBLISH_KINDS if publishing else COMMITMENT_KINDS if subject == "commitment" else CLOCK_KINDS
+        kind = kinds[after]
         due = _local(ch.due_at, ctx)
         verb = {"warning": f"即将到期（{due}）", "missed": f"未在目标时限内完成（目标 {due}）",
                 "breached": f"已超过最迟时限（{due}）"}[after]
@@ -79,14 +88,18 @@ def clock_signals(session: Session, changes: Iterable[Any], *, ctx: AlertContext
                 grade = getattr(case, "grade", None)
                 title = getattr(case, "title", None)
                 what = f"承诺“{com.text[:60]}”（{com.owner_unit}）" + (f"，属 {case_brief(case)}" if case else "")
+        elif subject == "policy":
+            doc = session.get(PolicyDoc, sid)
+            if doc is not None:
+                unit, title = doc.unit, f"政策解读：{doc.title}"
+                what = f"政策文件《{doc.title}》（{doc.unit}，{_local(doc.published_at, ctx)} 发布）"
         elif subject == "message":
             day = ch.at.astimezone(ctx.tz).date().isoformat()
             group, title = f"messages:{day}", f"留言办理时限提醒 {day}"
         text = f"{what}：{ch.rule_name or ch.rule_id}{verb}。{prov}"
         key = f"clock:{ch.clock_id}:{after}"
         if subject == "commitment":  # shared with commitment_signals: one fact, one key
-            key = f"commitment:{sid}:{'due' if after == 'warning' else 'overdue'}"
-        clock = session.get(Clock, ch.clock_id)
+            key = f"commitment:{sid}:{'publish:' if publishing else ''}{'due' if after == 'warning' else 'overdue'}"
         if subject == "case" and clock is not None and (
                 ch.rule_id == "leadership_report" or (clock.rule_snapshot or {}).get("unit") == "immediate"):
             # the leadership report was already asked for when the case was opened: its warning

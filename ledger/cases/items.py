@@ -16,6 +16,8 @@ from sqlmodel import Session, select
 
 from ledger import audit
 from ledger.acttime import local_text
+from ledger.alerts import notify
+from ledger.cases.review_rules import BACKFILL, backfilled, privacy_problem, reviewer_problems
 from ledger.cases.workflow import (
     PUBLISHED,
     CaseEnv,
@@ -88,31 +90,42 @@ def review_problems(release: Release, reviews: list[ReleaseReview]) -> list[str]
 
 
 def add_release(session: Session, *, case_id: int | str, kind: str, title: str, text: str, now: datetime,
-                actor: str, env: CaseEnv) -> Release:
-    """Draft a release of ``kind`` for the case; it must pass the review steps before publication."""
+                actor: str, env: CaseEnv, drafted_at: datetime | None = None) -> Release:
+    """Draft a release of ``kind`` for the case; it must pass the review steps before publication.
+    ``drafted_at``: when it was drafted, if before now (an entry after the fact is marked 补录)."""
     now = aware(now, "当前时间")
     case = get_case(session, case_id)
     writable(case, env.policy)
+    drafted_at = now if drafted_at is None else act_time(drafted_at, what="起草时间", now=now,
+                                                         after=case.discovered_at, after_what="案件发现时间")
     kind = text_required(kind, "发布类型")
     if kind not in env.policy.release_kinds:
         raise CaseError(f"未知的发布类型 {kind!r}; 可选: {'、'.join(env.policy.release_kinds)}")
     release = Release(
         case_id=case.id, kind=kind, title=text_required(title, "发布标题"), text=text_required(text, "发布内容"),
         revision=1, review_steps=list(env.policy.review_steps), status=DRAFT, drafted_by=actor,
-        created_at=now, updated_at=now,
+        created_at=drafted_at, updated_at=now,
     )
     session.add(release)
     session.flush()
+    late = backfilled(drafted_at, now, env.policy)
     audit.record(session, actor=actor, action="release.add", entity="release", entity_id=release.id, now=now,
-                 after=_release_state(release))
+                 after={**_release_state(release), "created_at": drafted_at, **_backfill(late)},
+                 note=BACKFILL if late else None)
     return release
+
+
+def _backfill(late: bool) -> dict[str, Any]:
+    return {BACKFILL: True} if late else {}
 
 
 def review_release(session: Session, *, release_id: int, step: str, reviewer: str, decision: str,
                    reviewed_at: datetime, now: datetime, actor: str, env: CaseEnv,
-                   comment: str | None = None) -> ReleaseReview:
-    """Record one review step (who, when, pass or reject). Steps go in the configured order; a
-    rejection sends the text back for revision (:func:`revise_release`)."""
+                   comment: str | None = None, pii_ok_reason: str | None = None) -> ReleaseReview:
+    """Record one review step (who, when, pass or reject). Steps go in the configured order, each
+    by a different reviewer, 终审 by a leader; 保密审查 does not pass a text holding personal
+    numbers without ``pii_ok_reason``. A rejection sends the text back for revision
+    (:func:`revise_release`)."""
     now = aware(now, "当前时间")
     release = get_release(session, release_id)
     writable(get_case(session, release.case_id), env.policy)
@@ -139,11 +152,21 @@ def review_release(session: Session, *, release_id: int, step: str, reviewer: st
         raise CaseError(f"须先完成“{expected}”, 才能进行“{step}” (顺序: {' → '.join(steps)})")
     if reviews:
         act_time(reviewed_at, what="审核时间", now=now, after=reviews[-1].reviewed_at, after_what="上一步审核时间")
+    who = reviewer_problems(session, step=step, reviewer=reviewer,
+                            passed=[r for r in reviews if r.decision == PASS], policy=env.policy)
+    if who:
+        raise CaseError(f"发布稿 {release.id} 的“{step}”不能由 {reviewer} 登记: " + "；".join(who))
+    refusal, pii = privacy_problem(step=step, passing=dec == PASS, title=release.title, text=release.text,
+                                   reason=pii_ok_reason, policy=env.policy)
+    if refusal:
+        raise CaseError(f"发布稿 {release.id} {refusal}")
+    pii_reason = opt_text(pii_ok_reason) if pii else None
+    late = backfilled(reviewed_at, now, env.policy)
     before = _release_state(release)
     review = ReleaseReview(
         release_id=release.id, revision=release.revision, step=step, step_index=steps.index(step),
         reviewer=reviewer, reviewed_at=reviewed_at, decision=dec, comment=opt_text(comment),
-        recorded_by=actor, recorded_at=now,
+        pii_ok_reason=pii_reason, recorded_by=actor, recorded_at=now,
     )
     session.add(review)
     if dec == REJECT:
@@ -154,9 +177,11 @@ def review_release(session: Session, *, release_id: int, step: str, reviewer: st
     session.add(release)
     session.flush()
     audit.record(session, actor=actor, action="release.review", entity="release", entity_id=release.id,
-                 now=now, before=before, after={**_release_state(release), "review": {
+                 now=now, before=before, after={**_release_state(release), **_backfill(late), "review": {
                      "step": step, "reviewer": reviewer, "reviewed_at": reviewed_at, "decision": dec,
-                     "comment": opt_text(comment)}})
+                     "comment": opt_text(comment), **({"pii_found": pii, "pii_ok_reason": pii_reason} if pii else {})}},
+                 note="；".join(n for n in (BACKFILL if late else "",
+                                            f"含个人信息仍通过, 理由: {pii_reason}" if pii else "") if n) or None)
     return review
 
 
@@ -208,8 +233,10 @@ def publish_release(session: Session, *, release_id: int, published_at: datetime
     release.published_by = actor
     release.updated_at = now
     session.add(release)
+    late = backfilled(published_at, now, env.policy)
     audit.record(session, actor=actor, action="release.publish", entity="release", entity_id=release.id,
-                 now=now, before=before, after=_release_state(release))
+                 now=now, before=before, after={**_release_state(release), **_backfill(late)},
+                 note=BACKFILL if late else None)
     if case.last_release_at is None or published_at > case.last_release_at:
         case_before = {"last_release_at": case.last_release_at}
         case.last_release_at = published_at
@@ -274,7 +301,8 @@ def commitment_dict(c: Commitment) -> dict[str, Any]:
 
 
 def commitment_facts(c: Commitment) -> dict[str, Any]:
-    return {"due_date": c.due_at, "owner_unit": c.owner_unit, "status": c.status, "case_id": c.case_id}
+    return {"due_date": c.due_at, "owner_unit": c.owner_unit, "status": c.status, "case_id": c.case_id,
+            "fulfilled_at": c.fulfilled_at}
 
 
 def add_commitment(session: Session, *, case_id: int | str, text: str, owner_unit: str, due_date: date,
@@ -351,4 +379,18 @@ def update_commitment(session: Session, *, commitment_id: int, now: datetime, ac
     if c.fulfilled_at is not None:
         clockservice.mark_met(session, subject="commitment", subject_id=c.id,
                               rule_ids=policy.links("commitment_fulfilled"), at=c.fulfilled_at, actor=actor, now=now)
+        _publish_clock(session, c, now=now, actor=actor, env=env)
     return c
+
+
+def _publish_clock(session: Session, c: Commitment, *, now: datetime, actor: str, env: CaseEnv) -> None:
+    """Once fulfilled, the result must be made public (公开): start that clock from the fulfilment
+    (alerting at once if already overdue) and meet it when the commitment is 已公开."""
+    changes: list[Any] = []
+    clockservice.start_clocks(session, subject="commitment", subject_id=c.id, facts=commitment_facts(c), now=now,
+                              calendar=env.calendar, rules=env.rules, actor=actor, changes=changes)
+    if c.public_at is not None:
+        clockservice.mark_met(session, subject="commitment", subject_id=c.id,
+                              rule_ids=env.policy.links("commitment_public"), at=c.public_at, actor=actor, now=now)
+    elif changes:
+        notify.clock_event(session, changes=changes, now=now, actor=actor)

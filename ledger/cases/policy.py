@@ -26,6 +26,18 @@ class DisposalRule:
     publish: tuple[str, ...]
     referral_to: tuple[str, ...] = ()
     referral_match: str = "any"
+    referral_only_if_illegal: bool = False  # the referral is required only for a case marked 涉嫌违法
+
+
+@dataclass(frozen=True)
+class ReviewPolicy:
+    """Who may pass the review steps of a release (``[review]`` in ``cases.toml``)."""
+
+    distinct_reviewers: bool = True
+    leader_steps: tuple[str, ...] = ("终审",)
+    leader_user_roles: tuple[str, ...] = ("领导",)
+    leader_roster_roles: tuple[str, ...] = ("分管领导", "主要负责人", "分管负责人")
+    privacy_step: str | None = "保密审查"
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,9 @@ class CasePolicy:
     assign_needs_unit: bool = True
     responded_needs_release: bool = True
     close_needs_commitments_done: bool = False
+    review: ReviewPolicy = field(default_factory=lambda: ReviewPolicy())
+    referral_when_illegal: bool = True
+    backfill_minutes: float = 30
 
     @property
     def initial_status(self) -> str:
@@ -113,6 +128,7 @@ class CasePolicy:
             disposal[name] = DisposalRule(
                 name=name, must=str(raw.get("must", "、".join(publish))), publish=publish,
                 referral_to=referral_to, referral_match=match,
+                referral_only_if_illegal=bool(raw.get("referral_only_if_illegal", False)),
             )
             kinds.extend(k for k in publish if k not in kinds)
         steps = _strings(cfg, "review_steps")
@@ -131,6 +147,10 @@ class CasePolicy:
         req = cfg.get("requirements", {})
         if not isinstance(req, Mapping):
             raise CasePolicyError("cases.toml requirements: 应为表")
+        review = _review(cfg.get("review", {}), steps)
+        backfill = cfg.get("backfill_minutes", 30)
+        if not isinstance(backfill, int | float) or isinstance(backfill, bool) or backfill < 0:
+            raise CasePolicyError("cases.toml backfill_minutes: 应为非负数")
         return cls(
             grades=grades,
             statuses=statuses,
@@ -146,7 +166,34 @@ class CasePolicy:
             assign_needs_unit=bool(req.get("assign_needs_unit", True)),
             responded_needs_release=bool(req.get("responded_needs_release", True)),
             close_needs_commitments_done=bool(req.get("close_needs_commitments_done", False)),
+            review=review,
+            referral_when_illegal=bool(req.get("referral_when_illegal", True)),
+            backfill_minutes=float(backfill),
         )
+
+
+def _review(raw: Any, steps: tuple[str, ...]) -> ReviewPolicy:
+    where = "cases.toml review"
+    if not isinstance(raw, Mapping):
+        raise CasePolicyError(f"{where}: 应为表")
+    default = ReviewPolicy()
+    leader_steps = _strings(raw, "leader_steps", where=where, required=False) if "leader_steps" in raw \
+        else tuple(s for s in default.leader_steps if s in steps)
+    for s in leader_steps:
+        if s not in steps:
+            raise CasePolicyError(f"{where}.leader_steps: {s!r} 不在 review_steps 中")
+    privacy = raw.get("privacy_step", default.privacy_step if default.privacy_step in steps else "")
+    if privacy and privacy not in steps:
+        raise CasePolicyError(f"{where}.privacy_step: {privacy!r} 不在 review_steps 中")
+    return ReviewPolicy(
+        distinct_reviewers=bool(raw.get("distinct_reviewers", True)),
+        leader_steps=leader_steps,
+        leader_user_roles=(_strings(raw, "leader_user_roles", where=where, required=False)
+                           if "leader_user_roles" in raw else default.leader_user_roles),
+        leader_roster_roles=(_strings(raw, "leader_roster_roles", where=where, required=False)
+                             if "leader_roster_roles" in raw else default.leader_roster_roles),
+        privacy_step=privacy or None,
+    )
 
 
 def _strings(cfg: Mapping[str, Any], key: str, *, where: str = "cases.toml",

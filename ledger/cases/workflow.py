@@ -51,7 +51,7 @@ FACT_FIELDS = (
 #: fields ``update_case`` may change
 EDITABLE = (
     "title", "summary", "category", "topic", "disposal_type", "jurisdiction", "responsible_unit",
-    "lead_unit", "co_units", "occurred_at", "event_id",
+    "lead_unit", "co_units", "occurred_at", "event_id", "suspected_illegal",
 )
 
 
@@ -125,6 +125,7 @@ def case_state(case: Case) -> dict[str, Any]:
         "responsible_unit": case.responsible_unit,
         "lead_unit": case.lead_unit,
         "co_units": list(case.co_units or []),
+        "suspected_illegal": bool(case.suspected_illegal),
         "discovered_at": case.discovered_at,
         "occurred_at": case.occurred_at,
         "status": case.status,
@@ -270,6 +271,7 @@ def open_case(
     co_units: Iterable[str] | None = None,
     event_id: int | None = None,
     post_ids: Iterable[int] = (),
+    suspected_illegal: bool = False,
 ) -> Case:
     """Open a case (status 发现), number it ``YYYY-NNNN`` by the year of discovery (Asia/Shanghai)
     and start its clocks."""
@@ -292,6 +294,7 @@ def open_case(
         responsible_unit=opt_text(responsible_unit), lead_unit=opt_text(lead_unit),
         co_units=_units(co_units), discovered_at=discovered_at, occurred_at=occurred_at,
         status=policy.initial_status, created_by=actor, created_at=now, updated_at=now,
+        suspected_illegal=bool(suspected_illegal),
     )
     session.add(case)
     session.flush()
@@ -380,6 +383,8 @@ def update_case(session: Session, *, case_id: int | str, now: datetime, actor: s
                     raise CaseError("发生时间不能晚于发现时间")
         elif key == "event_id":
             value = None if value is None else int(value)
+        elif key == "suspected_illegal":
+            value = bool(value)
         else:
             value = opt_text(value)
         setattr(case, key, value)
@@ -416,8 +421,23 @@ def closing_problems(session: Session, *, case: Case, policy: CasePolicy) -> lis
         problems.append(
             f"处置类型“{rule.name}”须公开{rule.must}: 尚无已发布的“{'”或“'.join(rule.publish)}”"
         )
-    if rule.referral_to:
-        targets = set(session.exec(select(Referral.target).where(Referral.case_id == case.id)))
+    problems += _referral_problems(session, case=case, rule=rule, policy=policy)
+    if policy.close_needs_commitments_done:
+        done = policy.commitment_statuses[policy.commitment_statuses.index(policy.commitment_fulfilled):]
+        open_ = session.exec(select(func.count()).select_from(Commitment).where(
+            Commitment.case_id == case.id, Commitment.status.not_in(done))).one()
+        if open_:
+            problems.append(f"尚有 {open_} 项承诺未落实")
+    return problems
+
+
+def _referral_problems(session: Session, *, case: Case, rule: Any, policy: CasePolicy) -> list[str]:
+    """The referral a case needs before closing: the disposal type's (for a type whose referral
+    applies only to suspected illegality, when the case is marked 涉嫌违法), and for any case
+    marked 涉嫌违法 a referral to one of the targets (``referral_when_illegal``)."""
+    problems: list[str] = []
+    targets = set(session.exec(select(Referral.target).where(Referral.case_id == case.id)))
+    if rule.referral_to and (case.suspected_illegal or not rule.referral_only_if_illegal):
         wanted = set(rule.referral_to)
         if rule.referral_match == "all":
             missing = [t for t in rule.referral_to if t not in targets]
@@ -427,12 +447,8 @@ def closing_problems(session: Session, *, case: Case, policy: CasePolicy) -> lis
             problems.append(
                 f"处置类型“{rule.name}”须将涉嫌违法线索移交{'或'.join(rule.referral_to)}: 尚未登记移交"
             )
-    if policy.close_needs_commitments_done:
-        done = policy.commitment_statuses[policy.commitment_statuses.index(policy.commitment_fulfilled):]
-        open_ = session.exec(select(func.count()).select_from(Commitment).where(
-            Commitment.case_id == case.id, Commitment.status.not_in(done))).one()
-        if open_:
-            problems.append(f"尚有 {open_} 项承诺未落实")
+    elif case.suspected_illegal and policy.referral_when_illegal and not targets & set(policy.referral_targets):
+        problems.append(f"案件已标记涉嫌违法, 须将线索移交{'或'.join(policy.referral_targets)}: 尚未登记移交")
     return problems
 
 

@@ -115,6 +115,7 @@ def clock_to_dict(clock: Clock, *, now: datetime | None = None) -> dict[str, Any
         "id": clock.id,
         "rule": clock.rule_id,
         "rule_name": clock.rule_name,
+        "name": clock.rule_name,  # the same, under the name the policy and commitment views use
         "kind": clock.kind,
         "unit": snap.get("unit"),
         "limit": snap.get("limit"),

@@ -16,4 +16,5 @@ from ledger.models.cases import (  # noqa: F401
     Release,
     ReleaseReview,
 )
+from ledger.models.policies import PolicyDoc, PolicyInterpretation  # noqa: F401
 from ledger.models.users import User  # noqa: F401

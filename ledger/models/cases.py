@@ -46,6 +46,7 @@ class Case(SQLModel, table=True):
     responsible_unit: str | None = Field(default=None, max_length=100, index=True)
     lead_unit: str | None = Field(default=None, max_length=100)
     co_units: list[Any] = Field(default_factory=list, sa_type=JSON)
+    suspected_illegal: bool = Field(default=False, description="涉嫌违法: leads must be referred before closing")
     discovered_at: datetime | None = _dt(nullable=False, index=True)
     occurred_at: datetime | None = _dt()
     status: str = Field(max_length=10, index=True)
@@ -108,6 +109,7 @@ class ReleaseReview(SQLModel, table=True):
     reviewed_at: datetime | None = _dt(nullable=False)
     decision: str = Field(max_length=10, description="通过 | 驳回")
     comment: str | None = Field(default=None, sa_type=Text)
+    pii_ok_reason: str | None = Field(default=None, sa_type=Text, description="保密审查 passed despite personal numbers: why")
     recorded_by: str = Field(default="", max_length=100)
     recorded_at: datetime | None = _dt(nullable=False)
 

@@ -121,7 +121,7 @@ class Evidence(SQLModel, table=True):
 
 
 class Message(SQLModel, table=True):
-    """A citizen's message (12345, 领导信箱, 网上留言, 问政) with its reply clock."""
+    """A citizen's message (a channel of ``messages.toml``: 12345热线, 领导信箱, 网上留言 ...) with its reply clock."""
 
     __tablename__ = "message"
     __table_args__ = (UniqueConstraint("source_id", "external_id", name="uq_message_source_external"),)

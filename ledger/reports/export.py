@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from ledger.reports.policies import seed_sheets
 from ledger.reports.weekly import Week, collect_week
 from ledger.reports.weekly_docx import write_docx
 from ledger.reports.weekly_xlsx import write_xlsx
@@ -31,6 +32,6 @@ def export_weekly(session: Session, *, week: Week, out_dir: Path, now: datetime,
     working-day calendar) counts the working days overdue items are late so far."""
     data = collect_week(session, week, now=now, calendar=calendar)
     out_dir = Path(out_dir)
-    xlsx = write_xlsx(data, out_dir / f"台账_{week.label}.xlsx")
+    xlsx = write_xlsx(data, out_dir / f"台账_{week.label}.xlsx", extra_sheets=seed_sheets(session, week))
     docx = write_docx(data, out_dir / f"周报_{week.label}.docx", now=now)
     return ExportResult(week=week.label, xlsx=xlsx, docx=docx, figures=data.figures)

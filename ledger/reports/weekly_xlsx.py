@@ -41,8 +41,9 @@ def _sheet(book: Any, title: str, header: list[str], rows: list[list[Any]]) -> A
     return ws
 
 
-def write_xlsx(data: WeeklyData, path: Path) -> Path:
-    """Write the ledger workbook; returns its path."""
+def write_xlsx(data: WeeklyData, path: Path, extra_sheets: list[tuple[str, list[str], list[list[Any]]]] = ()) -> Path:
+    """Write the ledger workbook (``extra_sheets``: further (title, header, rows) after the
+    message sheet, e.g. 政策解读); returns its path."""
     from openpyxl import Workbook
 
     tz = data.week.tz
@@ -87,6 +88,8 @@ def write_xlsx(data: WeeklyData, path: Path) -> Path:
     _sheet(book, "逾期未办", ["类别", "事项", "时限", "期限", "单位", "状态", "至今超期工作日", "往周逾期"],
            [[o["kind"], o["what"], o["item"], local(o["due"], tz), o["unit"], o["status"], o["days"],
              "是" if o["earlier"] else ""] for o in data.overdue])
+    for title, head, extra in extra_sheets:
+        _sheet(book, title, head, extra)
     f = data.figures
     basis = f["rate_basis"]
     stats = [["周次", data.week.label], ["统计区间", data.week.title()], ["新立案件", f["new_cases"]],
