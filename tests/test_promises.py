@@ -80,7 +80,7 @@ PASSWORD = "Db5ecretPw"
 
 @pytest.mark.parametrize("args", [("posts", "list"), ("tick",), ("case", "list"), ("alerts", "outbox")])
 def test_a_database_password_is_never_printed(args, tmp_path):
-    url = f"postgresql+psycopg://yuqing:{PASSWORD}@127.0.0.1:1/none"  # nothing listens on port 1
+    url = "postgresql+psycopg://yuqing:" + PASSWORD + "@127.0.0.1:1/none"  # nothing listens on port 1
     r = run_cli(*args, db_url=url, env=_env(tmp_path))
     assert r.code != 0 and "无法打开数据库" in r.err and "Traceback" not in r.err
     assert "yuqing:***@127.0.0.1:1/none" in r.err  # the URL is shown, its password hidden
