@@ -115,3 +115,5 @@ def test_mask_many_finds_the_text_that_holds_each_number():
     assert mask_many(["ab", "13812345678"]) == ["ab", "138****5678"]
     assert mask_many(["甲", "乙乙", "丙", "13812345678", "丁", "x 13912345678"]) == [
         "甲", "乙乙", "丙", "138****5678", "丁", "x 139****5678"]
+    # a number after many short texts and before another: each text's offset counts its line break
+    assert mask_many(["a", "b", "c", "d", "e", "13812345678", "f"]) == ["a", "b", "c", "d", "e", "138****5678", "f"]
