@@ -12,7 +12,8 @@ Mutants reviewed as equivalent (no test can tell them apart, the behaviour is th
 with the reason in ``bench/mutate/equivalent.toml``; they are reported, not counted as survivors.
 The score is written to docs/MUTATION.md.
 
-Usage: python bench/mutate/run.py [--module PATH ...] [--jobs N] [--timeout S] [--list] [--no-write]
+Usage: python bench/mutate/run.py [--module PATH ...] [--jobs N] [--timeout S] [--survivors] [--list]
+       [--no-write]
 """
 
 from __future__ import annotations
@@ -307,10 +308,13 @@ def warm_up() -> None:
         raise RuntimeError(f"our own modules were imported before mutating: {loaded[:5]}")
 
 
-def run(modules: list[str], jobs: int, timeout: int, write: bool = True) -> list[Result]:
+def run(modules: list[str], jobs: int, timeout: int, write: bool = True, survivors: bool = False) -> list[Result]:
     """Run every mutant of ``modules``; after each module its result is merged into LAST_RUN and
-    docs/MUTATION.md is rewritten (so an interrupted run keeps what it finished)."""
+    docs/MUTATION.md is rewritten (so an interrupted run keeps what it finished). With
+    ``survivors``, only the mutants that survived the last run are run again (after tests were
+    added); the others keep their last outcome."""
     equivalent = load_equivalent()
+    last = json.loads(LAST_RUN.read_text(encoding="utf-8")) if survivors and LAST_RUN.exists() else {}
     warm_up()
     results = []
     with tempfile.TemporaryDirectory(prefix="yuqing-mutate-") as tmp:
@@ -324,11 +328,15 @@ def run(modules: list[str], jobs: int, timeout: int, write: bool = True) -> list
         for module in modules:
             result = Result(module, enumerate_mutants(module))
             baseline(copies[0], module, timeout, logs)
+            before = {(m["source"], m["what"]): m for m in last.get(module, {}).get("mutants", [])}
             todo = []
             for m in result.mutants:
                 why = equivalent.get((m.module, m.source, m.what))
+                old = before.get((m.source, m.what))
                 if why is not None:
                     m.outcome, m.killed_by = "equivalent", why
+                elif survivors and old is not None and old["outcome"] in ("killed", "timeout"):
+                    m.outcome, m.killed_by, m.seconds = old["outcome"], old["killed_by"], old["seconds"]
                 else:
                     todo.append(m)
             print(f"== {module}: {len(result.mutants)} mutants ({len(todo)} to run)", flush=True)
@@ -336,7 +344,7 @@ def run(modules: list[str], jobs: int, timeout: int, write: bool = True) -> list
             _run_all(copies, todo, timeout, logs)
             results.append(result)
             if write:
-                write_doc(merge_last_run([result], time.monotonic() - started, jobs))
+                write_doc(merge_last_run([result], time.monotonic() - started, jobs, survivors))
             s = _score(result)
             print(f"== {module}: killed {s['killed']}, survived {s['survived']}, equivalent {s['equivalent']}",
                   flush=True)
@@ -401,6 +409,8 @@ def write_doc(results: list[Result]) -> None:
         stages = " → ".join(", ".join(Path(t).name for t in st) for st in TARGETS[r.module])
         info = runs.get(r.module, {})
         when = f"{info.get('date', '?')}, {info.get('minutes', '?')} min, {info.get('jobs', '?')} job(s)"
+        if info.get("survivors_rerun"):
+            when += f"; survivors re-run {info['survivors_rerun']}"
         lines.append(f"| `{r.module}` | {stages} | {n} | {s['killed']} | {s['timeout']} | {s['equivalent']} | "
                      f"{s['survived']} | {100 * caught / scored if scored else 100:.1f} % | {when} |")
         total["n"] += n
@@ -430,13 +440,16 @@ def write_doc(results: list[Result]) -> None:
     DOC.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def merge_last_run(results: list[Result], seconds: float, jobs: int) -> list[Result]:
-    """Keep each module's latest result in LAST_RUN; return the results of every guarded module run so far."""
+def merge_last_run(results: list[Result], seconds: float, jobs: int, survivors: bool = False) -> list[Result]:
+    """Keep each module's latest result in LAST_RUN; return the results of every guarded module run so far.
+    A re-run of the survivors keeps the time of the full run and notes the re-run."""
     data = json.loads(LAST_RUN.read_text(encoding="utf-8")) if LAST_RUN.exists() else {}
     day = time.strftime("%Y-%m-%d", time.gmtime())
     for r in results:
-        data[r.module] = {"date": day, "minutes": round(seconds / 60, 1), "jobs": jobs,
-                          "mutants": [m.__dict__ for m in r.mutants]}
+        entry = {"date": day, "minutes": round(seconds / 60, 1), "jobs": jobs}
+        if survivors and r.module in data:
+            entry = {k: data[r.module][k] for k in ("date", "minutes", "jobs")} | {"survivors_rerun": day}
+        data[r.module] = entry | {"mutants": [m.__dict__ for m in r.mutants]}
     LAST_RUN.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return [Result(module, [Mutant(**m) for m in data[module]["mutants"]]) for module in TARGETS if module in data]
 
@@ -447,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="mutants run at once (one repository copy each)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds a test run may take")
     ap.add_argument("--list", action="store_true", help="only list the mutants")
+    ap.add_argument("--survivors", action="store_true",
+                    help="run again only the mutants that survived the last run (and new ones)")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/MUTATION.md")
     args = ap.parse_args(argv)
     modules = args.module or list(TARGETS)
@@ -455,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             for m in enumerate_mutants(module):
                 print(f"{m.module}:{m.line} #{m.index} {m.what}  | {m.source}")
         return 0
-    results = run(modules, max(1, args.jobs), args.timeout, write=not args.no_write)
+    results = run(modules, max(1, args.jobs), args.timeout, write=not args.no_write, survivors=args.survivors)
     return 1 if any(m.outcome == "survived" for r in results for m in r.mutants) else 0
 
 
