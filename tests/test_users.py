@@ -4,6 +4,7 @@ lock-out after repeated failures, re-hashing of outdated hashes, and the audit o
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -89,6 +90,8 @@ def test_edge_cases_that_are_accepted_and_a_duplicate_name(sqlite_engine, fixed_
     assert (unit.is_unit, unit.is_admin, unit.unit, unit.display_name, unit.can_see_pii) == (
         True, False, "卫健委", "卫健委联络员", False)
     assert (admin.is_admin, admin.is_unit, admin.can_see_pii) == (True, False, True)  # an admin sees all
+    with pytest.raises(dataclasses.FrozenInstanceError):  # the signed-in user kept by the dashboard is fixed
+        unit.role = "管理员"
 
 
 def test_sign_in_locks_after_five_failures_and_unlocks_after_the_lockout(sqlite_engine, fixed_now):

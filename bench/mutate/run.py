@@ -416,6 +416,11 @@ def write_doc(results: list[Result]) -> None:
         total["n"] += n
         for k in ("killed", "timeout", "survived", "equivalent"):
             total[k] += s[k]
+    done = {r.module for r in results}
+    for module, module_stages in TARGETS.items():
+        if module not in done:
+            stages = " → ".join(", ".join(Path(t).name for t in st) for st in module_stages)
+            lines.append(f"| `{module}` | {stages} | not run yet | | | | | | |")
     scored = total["n"] - total["equivalent"]
     caught = total["killed"] + total["timeout"]
     lines.append(f"| **all** | | {total['n']} | {total['killed']} | {total['timeout']} | {total['equivalent']} | "
