@@ -159,6 +159,9 @@ def test_set_password_replaces_the_hash_and_unlocks(sqlite_engine, fixed_now):
     with pytest.raises(UserError, match="密码至少 8 位"), session_scope(sqlite_engine) as s:
         set_password(s, username="zhiban", password="short", now=fixed_now, actor="admin")
     assert _user(sqlite_engine).password_hash == old
+    with session_scope(sqlite_engine) as s:  # exactly the minimum length is enough
+        set_password(s, username="zhiban", password="87654321", now=fixed_now, actor="admin")
+    assert PasswordHasher().verify(_user(sqlite_engine).password_hash, "87654321")
     with session_scope(sqlite_engine) as s:
         set_password(s, username="zhiban ", password="Another-pw1", now=fixed_now, actor="admin")
     user = _user(sqlite_engine)
