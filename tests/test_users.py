@@ -145,6 +145,12 @@ def test_unknown_and_inactive_users_get_the_same_answer(sqlite_engine, fixed_now
     with pytest.raises(AuthError, match="^用户名或密码错误$"):
         _sign_in(sqlite_engine, fixed_now)
     assert _trail(sqlite_engine)[1:] == [("auth.fail", "unknown or inactive user")] * 2
+    for name in ("", "x" * 150):
+        with pytest.raises(AuthError, match="^用户名或密码错误$"):
+            _sign_in(sqlite_engine, fixed_now, name=name)
+    with Session(sqlite_engine) as s:  # who tried, as typed (at most 100 characters), or "?"
+        actors = [a.actor for a in s.exec(select(AuditLog).where(AuditLog.action == "auth.fail").order_by(AuditLog.id))]
+    assert actors == ["nobody", "zhiban", "?", "x" * 100]
     assert _user(sqlite_engine).failed_attempts == 0 and _user(sqlite_engine).last_login_at is None
 
 
