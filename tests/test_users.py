@@ -110,15 +110,17 @@ def test_sign_in_locks_after_five_failures_and_unlocks_after_the_lockout(sqlite_
         _sign_in(sqlite_engine, now + timedelta(minutes=5))
     with pytest.raises(AuthError, match="^账号已被锁定，请 1 分钟后再试$"):
         _sign_in(sqlite_engine, now + timedelta(minutes=14, seconds=59, microseconds=500))
-    # the lock ends at locked_until
+    # the lock ends at locked_until: a wrong password then is one failure again, not a lock
+    with pytest.raises(AuthError, match="^用户名或密码错误$"):
+        _sign_in(sqlite_engine, now + timedelta(minutes=15), "wrong-password")
     done = _sign_in(sqlite_engine, now + timedelta(minutes=15))
     assert done.username == "zhiban"
     user = _user(sqlite_engine)
     assert user.locked_until is None and user.failed_attempts == 0 and user.last_login_at == now + timedelta(minutes=15)
     actions = [a for a, _ in _trail(sqlite_engine)]
-    assert actions == ["user.add"] + ["auth.fail"] * 5 + ["auth.locked"] * 2 + ["auth.login"]
+    assert actions == ["user.add"] + ["auth.fail"] * 5 + ["auth.locked"] * 2 + ["auth.fail", "auth.login"]
     notes = [n for a, n in _trail(sqlite_engine) if a == "auth.fail"]
-    assert notes == ["failure 1", "failure 2", "failure 3", "failure 4", "failure 5, locked"]
+    assert notes == ["failure 1", "failure 2", "failure 3", "failure 4", "failure 5, locked", "failure 1"]
     assert all(PW not in str(row) and "wrong-password" not in str(row) for row in _trail(sqlite_engine))
 
 
