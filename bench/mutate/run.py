@@ -69,6 +69,7 @@ class Mutant:
     what: str
     source: str
     outcome: str = ""  # killed | survived | timeout | equivalent
+    function: str = ""  # the enclosing function, if any
     killed_by: str = ""
     seconds: float = 0.0
 
@@ -84,14 +85,15 @@ class _Mutator(ast.NodeTransformer):
 
     def __init__(self, target: int | None = None) -> None:
         self.target = target
-        self.points: list[tuple[int, str]] = []
+        self.points: list[tuple[int, str, str]] = []
         self.skip_lines: set[int] = set()
+        self.functions: list[str] = []
 
     def _point(self, node: ast.AST, what: str) -> bool:
         line = getattr(node, "lineno", 0)
         if line in self.skip_lines:
             return False
-        self.points.append((line, what))
+        self.points.append((line, what, ".".join(self.functions)))
         return len(self.points) - 1 == self.target
 
     # --- nodes that are not mutated: docstrings, annotations, __all__
@@ -102,7 +104,9 @@ class _Mutator(ast.NodeTransformer):
         node.returns = None
         for a in args:
             a.annotation = None
+        self.functions.append(node.name)
         self.generic_visit(node)
+        self.functions.pop()
         node.returns = kept[0]
         for a, annotation in zip(args, kept[1], strict=True):
             a.annotation = annotation
@@ -206,8 +210,8 @@ def enumerate_mutants(module: str) -> list[Mutant]:
     m.skip_lines = skip
     m.visit(tree)
     lines = path.read_text(encoding="utf-8").splitlines()
-    return [Mutant(module, i, line, what, lines[line - 1].strip() if line else "")
-            for i, (line, what) in enumerate(m.points)]
+    return [Mutant(module, i, line, what, lines[line - 1].strip() if line else "", function=function)
+            for i, (line, what, function) in enumerate(m.points)]
 
 
 def mutated_source(module: str, index: int) -> str:
@@ -218,11 +222,22 @@ def mutated_source(module: str, index: int) -> str:
     return ast.unparse(new) + "\n"
 
 
-def load_equivalent() -> dict[tuple[str, str, str], str]:
+def load_equivalent() -> dict[tuple[str, str, str, str], str]:
+    """(module, function, source line, mutation) -> why; an entry's ``functions`` limits it to those
+    functions (the same line can be equivalent in one function and not in another)."""
     if not EQUIVALENT.exists():
         return {}
     data = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8"))
-    return {(e["module"], e["source"].strip(), e["mutation"]): e["why"] for e in data.get("mutant", [])}
+    out = {}
+    for e in data.get("mutant", []):
+        for function in e.get("functions", ["*"]):
+            out[(e["module"], function, e["source"].strip(), e["mutation"])] = e["why"]
+    return out
+
+
+def equivalent_why(equivalent: dict[tuple[str, str, str, str], str], m: Mutant) -> str | None:
+    return (equivalent.get((m.module, m.function, m.source, m.what))
+            or equivalent.get((m.module, "*", m.source, m.what)))
 
 
 def copy_repo(dest: Path) -> None:
@@ -331,7 +346,7 @@ def run(modules: list[str], jobs: int, timeout: int, write: bool = True, survivo
             before = {(m["source"], m["what"]): m for m in last.get(module, {}).get("mutants", [])}
             todo = []
             for m in result.mutants:
-                why = equivalent.get((m.module, m.source, m.what))
+                why = equivalent_why(equivalent, m)
                 old = before.get((m.source, m.what))
                 if why is not None:
                     m.outcome, m.killed_by = "equivalent", why
