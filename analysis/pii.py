@@ -73,10 +73,10 @@ def _mask_span(kind: str, s: str) -> str:
         keep_head, keep_tail = 0, 2
     out = list(s)
     n = len(digits_idx)
+    # a mobile number's country code 86 comes before the three digits kept at its head
+    skip = 2 if kind == "mobile" and s.lstrip("+").startswith("86") else 0
     for pos, i in enumerate(digits_idx):
-        if kind == "mobile" and s.startswith(("+86", "86")) and pos < 2:
-            continue
-        offset = pos - (2 if kind == "mobile" and s.lstrip("+").startswith("86") and n > 11 else 0)
+        offset = pos - skip
         if offset < keep_head or pos >= n - keep_tail:
             continue
         out[i] = "*"

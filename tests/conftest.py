@@ -13,18 +13,17 @@ from sqlalchemy import create_engine, text
 
 from ledger.db import make_engine
 from ledger.migrate import upgrade
+from tests.shared_data import (  # noqa: F401 - the hooks keep skips for missing data visible
+    REPO,
+    SHARED_DATA,
+    pytest_configure,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    shared_data,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"))
 PG_ADMIN_URL = os.environ.get("YUQING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def shared_data(name: str) -> Path:
-    """Path of a file in ../shared/data; skip the test when the data set is absent."""
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path}")
-    return path
 
 
 @pytest.fixture

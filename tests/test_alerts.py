@@ -288,6 +288,50 @@ def test_ack_page_acknowledges_through_the_signed_link(world, fixed_now, monkeyp
     assert a.state == ACKNOWLEDGED and a.acknowledged_by == "乙"
 
 
+def _token_signed_hours_ago(secret_key: str, alert_id: int, hours: float) -> str:
+    """A real acknowledgement token as the escalation signs it, but signed ``hours`` ago."""
+    import time
+
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    from ledger.alerts.escalation import ACK_SALT
+
+    class SignedEarlier(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time() - hours * 3600)
+
+    return URLSafeTimedSerializer(secret_key, salt=ACK_SALT, signer=SignedEarlier).dumps({"alert": int(alert_id)})
+
+
+def test_ack_page_refuses_a_link_older_than_the_configured_age(world, fixed_now, monkeypatch):
+    """The page itself honours YUQING_ACK_LINK_MAX_AGE_HOURS (docs/ALERTS.md), not only the token reader."""
+    from streamlit.testing.v1 import AppTest
+
+    engine, cfg, _sink = world
+    case_id = open_case(engine, cfg, fixed_now)
+    alert_id = alert_of(engine, case_id).id
+    monkeypatch.setenv("YUQING_DATABASE_URL", str(engine.url))
+    monkeypatch.setenv("YUQING_SECRET_KEY", "s3cret")
+    token = _token_signed_hours_ago("s3cret", alert_id, hours=3)
+
+    def page() -> AppTest:
+        at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "pages" / "ack.py"),
+                               default_timeout=60)
+        at.query_params["token"] = token
+        return at.run()
+
+    monkeypatch.setenv("YUQING_ACK_LINK_MAX_AGE_HOURS", "2")
+    expired = page()
+    assert expired.error and "过期" in expired.error[0].value
+    assert not expired.button  # nothing to confirm with
+    monkeypatch.setenv("YUQING_ACK_LINK_MAX_AGE_HOURS", "4")
+    valid = page()
+    assert not valid.error and not valid.exception and f"预警 #{alert_id}" in valid.subheader[0].value
+    valid.text_input(key="ack_by").input("甲")
+    valid.button(key="ack_button").click().run()
+    assert alert_of(engine, case_id).state == ACKNOWLEDGED
+
+
 def test_provisional_clock_alerts_until_the_calendar_is_known(world, fixed_now):
     from ledger.models.clocks import Clock
 

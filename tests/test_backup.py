@@ -99,7 +99,8 @@ def test_sqlite_backup_is_consistent_while_a_writer_is_busy(tmp_path):
     path = tmp_path / "busy.db"
     url = f"sqlite:///{path}"
     upgrade(url)
-    stop = threading.Event()
+    stop, warmed_up = threading.Event(), threading.Event()
+    written: list[int] = []
 
     def writer() -> None:
         conn = sqlite3.connect(path, timeout=30)
@@ -110,11 +111,15 @@ def test_sqlite_backup_is_consistent_while_a_writer_is_busy(tmp_path):
                 conn.execute("INSERT INTO pairs VALUES (?, ?)", (2 * n, 0))
                 conn.execute("INSERT INTO pairs VALUES (?, ?)", (2 * n + 1, 0))
             n += 1
+            if n == 200:
+                warmed_up.set()
+        written.append(n)
         conn.close()
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
+        assert warmed_up.wait(timeout=120)  # 200 pairs committed before the backup starts
         out = tmp_path / "busy.backup"
         res = run_cli("backup", "--out", str(out), db_url=url)
         assert res.code == 0, res.err
@@ -123,9 +128,11 @@ def test_sqlite_backup_is_consistent_while_a_writer_is_busy(tmp_path):
         thread.join()
     conn = sqlite3.connect(out)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    count = conn.execute("SELECT count(*) FROM pairs").fetchone()[0]
+    count, top = conn.execute("SELECT count(*), max(n) FROM pairs").fetchone()
     conn.close()
-    assert count % 2 == 0  # never half a transaction
+    # everything committed before the backup, never half a transaction, no hole: rows 0 .. count-1
+    assert count >= 400 and count % 2 == 0 and top == count - 1
+    assert count <= 2 * written[0]
 
 
 def test_restore_refuses_a_file_that_is_not_a_snapshot(tmp_path):

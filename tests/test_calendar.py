@@ -234,3 +234,34 @@ def test_every_official_day_agrees_with_chinesecalendar(cal: WorkCalendar) -> No
         day += timedelta(days=1)
         checked += 1
     assert checked == 8401
+
+
+def test_fallback_rules_from_config_are_checked_and_default_sensibly() -> None:
+    import dataclasses
+
+    from ledger.clocks.calendar import Due, FallbackRules
+
+    default = FallbackRules()
+    assert FallbackRules.from_config(None) == default and FallbackRules.from_config({}) == default
+    only_solar = FallbackRules.from_config({"solar": ["01-01", "12-31", "1-1"]})
+    assert only_solar.solar == ("01-01", "12-31", "1-1") and only_solar.lunar == default.lunar
+    assert only_solar.lunar_new_year_eve is True and only_solar.solar_terms == ("清明",)
+    assert FallbackRules.from_config({"lunar_new_year_eve": False}).lunar_new_year_eve is False
+    for bad in ("13-01", "00-10", "01-32", "12-00"):
+        with pytest.raises(ValueError, match=f"日期无效: '{bad}'"):
+            FallbackRules.from_config({"solar": [bad]})
+    with pytest.raises(ValueError, match="日期无效"):
+        FallbackRules.from_config({"lunar": ["01-01", "13-13"]})
+    with pytest.raises(ValueError, match="格式应为 MM-DD: '0101'"):
+        FallbackRules.from_config({"lunar": ["0101"]})
+    with pytest.raises(dataclasses.FrozenInstanceError):  # rules and deadlines are values
+        default.solar = ()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Due(datetime(2026, 3, 2, tzinfo=UTC), False).provisional = True
+
+
+def test_warn_month_must_be_a_month() -> None:
+    assert WorkCalendar(warn_month=1).warn_month == 1 and WorkCalendar(warn_month=12).warn_month == 12
+    for bad in (0, 13):
+        with pytest.raises(ValueError, match="warn_month 应为 1–12"):
+            WorkCalendar(warn_month=bad)

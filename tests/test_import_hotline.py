@@ -7,8 +7,10 @@ import csv
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -24,6 +26,7 @@ from ledger.migrate import upgrade
 from ledger.models.core import Message, Post
 from tests.conftest import shared_data
 
+SH = ZoneInfo("Asia/Shanghai")
 HEADER = ["留言编号", "留言用户", "留言主题", "留言时间", "留言详情", "答复意见", "答复时间", "点赞数", "反对数"]
 ROWS = [
     ["1001", "A0001", "小区停车难", "2019/4/25 9:32:09", "晚上车位不够，希望规划停车场。", "已转交街道办理。", "2019/4/28 10:00:00", "3", "0"],
@@ -44,8 +47,9 @@ class NeutralSentiment:
         return [SentimentResult("neutral", 0.5) for _ in texts]
 
 
-def use_fast_sentiment() -> None:
-    """Make ``build_assessor`` swap SnowNLP for :class:`NeutralSentiment` (in this process)."""
+def use_fast_sentiment() -> Callable[[], None]:
+    """Make ``build_assessor`` swap SnowNLP for :class:`NeutralSentiment` (in this process); returns
+    the function that puts the real loader back. The CLI child below keeps the swap for its life."""
     from config import wiring
 
     real = wiring.load_engine
@@ -56,11 +60,20 @@ def use_fast_sentiment() -> None:
 
     wiring.load_engine = load
 
+    def restore() -> None:
+        wiring.load_engine = real
+
+    return restore
+
 
 def fast_assessor():
-    """The configured assessor (rules, gazetteer, sentiment engine from settings; SnowNLP swapped)."""
-    use_fast_sentiment()
-    return build_assessor(get_settings())
+    """The configured assessor (rules, gazetteer, sentiment engine from settings; SnowNLP swapped
+    while it is built, then the real loader is restored for every other test in the process)."""
+    restore = use_fast_sentiment()
+    try:
+        return build_assessor(get_settings())
+    finally:
+        restore()
 
 
 # the command line in a child process, with the same sentiment swap
@@ -101,6 +114,13 @@ def counts(engine) -> tuple[int, int]:
                 s.execute(select(func.count()).select_from(Message)).scalar_one())
 
 
+def test_the_sentiment_swap_is_undone_after_building_the_assessor(assessor):
+    from analysis import sentiment
+    from config import wiring
+
+    assert assessor is not None and wiring.load_engine is sentiment.load_engine
+
+
 def test_rows_become_posts_and_messages_with_times_and_clock(any_engine, tmp_path, assessor, clock, fixed_now):
     path = write_csv(tmp_path / "export.csv", HEADER, ROWS)
     report = run_import(any_engine, path, assessor, clock, fixed_now)
@@ -115,13 +135,17 @@ def test_rows_become_posts_and_messages_with_times_and_clock(any_engine, tmp_pat
     assert m.replied_at == datetime(2019, 4, 28, 2, 0, tzinfo=UTC)
     assert m.reply_text == "已转交街道办理。" and m.channel == "网上留言" and m.author == "A0001"
     assert m.post_id == posts["1001"].id
-    # 5 working days, receipt day not counted: Thu 25 Apr → due end of Fri 2 May? 29,30 Apr + holidays
-    assert m.due_at is not None and m.due_at > m.received_at and m.on_time is True
-    late = msgs["1002"]  # received Mon 8 Apr, replied 30 Apr: well past 5 working days
-    assert late.on_time is False and late.late_working_days > 0
-    open_msg = msgs["1003"]
+    # 5 working days, the day of receipt not counted: received Thu 25 Apr 2019 → Fri 26, Sun 28 (a 调休
+    # workday before 劳动节), Mon 29, Tue 30, then 1–4 May are holidays and Sun 5 May is a 调休 workday
+    assert m.due_at == datetime(2019, 5, 5, 23, 59, 59, tzinfo=SH) and m.on_time is True
+    assert m.late_working_days == 0
+    late = msgs["1002"]  # received Mon 8 Apr: due Mon 15 Apr; replied Tue 30 Apr
+    assert late.due_at == datetime(2019, 4, 15, 23, 59, 59, tzinfo=SH)
+    # 16–19, 22–26 Apr, Sun 28 (调休), 29, 30: the 12th working day after the due date
+    assert late.on_time is False and late.late_working_days == 12
+    open_msg = msgs["1003"]  # received Fri 26 Apr 22:05: Sun 28, Mon 29, Tue 30, Sun 5, Mon 6 May
     assert open_msg.replied_at is None and open_msg.reply_text is None and open_msg.on_time is None
-    assert open_msg.due_at is not None
+    assert open_msg.due_at == datetime(2019, 5, 6, 23, 59, 59, tzinfo=SH)
     p = posts["1002"]
     assert "路灯不亮" in p.text and "幸福路路灯坏了一个月" in p.text
     assert (p.likes, p.dislikes) == (12, 1)

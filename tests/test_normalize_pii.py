@@ -76,3 +76,44 @@ def test_mask_many_masks_each_text_as_mask_does():
     assert out[4] == "13812\n345678" and out[5] == "1381234" and out[6] == "5678 邮箱 a***@b.cn"
     assert "110101********1234" in out[7] and "88889999" not in out[7]
     assert mask_many([]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "kinds"),
+    [
+        ("电话86 13812345678", "电话86 138****5678", ["mobile"]),
+        ("电话+8613812345678结束", "电话+86138****5678结束", ["mobile"]),
+        ("身份证860101199003071234", "身份证860101********1234", ["id_card"]),  # an ID may start with 86
+        ("身份证110101900307123号", "身份证110101*****7123号", ["id_card"]),  # the old 15-digit form
+        ("卡号6222021234567890", "卡号6222********7890", ["bank_card"]),
+        ("卡号6222 0212 3456 7890 123，谢谢", "卡号6222 **** **** ***0 123，谢谢", ["bank_card"]),
+        ("座机0571-87654321转", "座机****-******21转", ["landline"]),
+        # a number inside an e-mail address is masked once, as the number it is
+        ("联系13812345678@qq.com", "联系138****5678@qq.com", ["mobile"]),
+        ("a@b.cn13812345678", "a***@b.cn138****5678", ["email", "mobile"]),  # touching, not overlapping
+    ],
+)
+def test_each_kind_is_masked_exactly(text, masked, kinds):
+    assert mask_pii(text) == (masked, kinds)
+
+
+def test_matches_come_in_text_order_and_are_immutable():
+    import dataclasses
+
+    text = "邮箱a@b.cn 电话13812345678 身份证110101199003071234 卡6222021234567890"
+    found = find_pii(text)
+    assert [(p.kind, p.start, p.end) for p in found] == [
+        ("email", 2, 8), ("mobile", 11, 22), ("id_card", 26, 44), ("bank_card", 46, 62)]
+    assert mask(text) == "邮箱a***@b.cn 电话138****5678 身份证110101********1234 卡6222********7890"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found[0].start = 0
+    assert find_pii("没有号码") == [] and mask_pii("没有号码") == ("没有号码", [])
+    assert mask_pii(None) == ("", []) and mask(None) == ""
+
+
+def test_mask_many_finds_the_text_that_holds_each_number():
+    assert mask_many(["ab", "13812345678"]) == ["ab", "138****5678"]
+    assert mask_many(["甲", "乙乙", "丙", "13812345678", "丁", "x 13912345678"]) == [
+        "甲", "乙乙", "丙", "138****5678", "丁", "x 139****5678"]
+    # a number after many short texts and before another: each text's offset counts its line break
+    assert mask_many(["a", "b", "c", "d", "e", "13812345678", "f"]) == ["a", "b", "c", "d", "e", "138****5678", "f"]

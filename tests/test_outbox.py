@@ -95,22 +95,77 @@ def test_retry_succeeds_when_destination_recovers(sqlite_engine, fixed_now):
         assert len(sink.bodies) == 1
 
 
-def test_two_workers_never_send_a_row_twice(sqlite_engine, fixed_now):
+def test_two_claims_of_one_row_race_and_exactly_one_wins(any_url, any_engine, fixed_now):
+    """Both workers read the row as pending, then both try to take it at the same moment (held at a
+    barrier just before the claiming UPDATE): one claims it, the other gets nothing."""
+    from sqlalchemy import event
+
+    from ledger.alerts.outbox import claim
     from ledger.db import make_engine
 
+    _enqueue(any_engine, 1, "json://127.0.0.1:9/", fixed_now)
+    with Session(any_engine) as s:
+        nid = s.exec(select(Notification.id)).one()
+    barrier = threading.Barrier(2, timeout=60)
+
+    def hold(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("UPDATE NOTIFICATION"):
+            barrier.wait()
+
+    engines = [make_engine(any_url) for _ in range(2)]
+    for e in engines:
+        event.listen(e, "before_cursor_execute", hold)
+    results: dict[str, object] = {}
+
+    def work(name: str, engine) -> None:
+        try:
+            results[name] = claim(engine, nid, now=fixed_now, policy=OutboxPolicy(), worker=name)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            results[name] = exc
+
+    threads = [threading.Thread(target=work, args=(f"w{i}", e)) for i, e in enumerate(engines)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e in engines:
+        e.dispose()
+    assert not [r for r in results.values() if isinstance(r, Exception)], results
+    winners = [r for r in results.values() if r is not None]
+    assert len(results) == 2 and len(winners) == 1
+    with Session(any_engine) as s:
+        row = s.exec(select(Notification)).one()
+        assert row.status == SENDING and row.attempts == 1
+        assert len(s.exec(select(DeliveryAttempt)).all()) == 1
+
+
+def test_two_workers_never_send_a_row_twice(any_url, any_engine, fixed_now):
+    from ledger.alerts.outbox import apprise_send
+    from ledger.db import make_engine
+
+    # each worker holds its first send until the other has claimed a row too: they surely overlap
+    barrier = threading.Barrier(2, timeout=60)
+    first = threading.local()
+
+    def send(notification) -> None:
+        if not getattr(first, "done", False):
+            first.done = True
+            barrier.wait()
+        apprise_send(notification)
+
     with WebhookSink() as sink:
-        _enqueue(sqlite_engine, 30, sink.url, fixed_now)
-        engines = [make_engine(str(sqlite_engine.url)) for _ in range(2)]
+        _enqueue(any_engine, 30, sink.url, fixed_now)
+        engines = [make_engine(any_url) for _ in range(2)]
         reports = []
-        threads = [threading.Thread(target=lambda e=e: reports.append(deliver_due(e, now=fixed_now, worker=str(id(e)))))
-                   for e in engines]
+        threads = [threading.Thread(target=lambda e=e: reports.append(
+            deliver_due(e, now=fixed_now, worker=str(id(e)), send=send))) for e in engines]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         titles = sink.titles()
         assert sorted(titles) == sorted(f"标题{i}" for i in range(30))  # each exactly once
-        assert sum(r.sent for r in reports) == 30
+        assert sum(r.sent for r in reports) == 30 and all(r.sent for r in reports)
         for e in engines:
             e.dispose()
 

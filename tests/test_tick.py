@@ -58,6 +58,10 @@ def test_tick_moves_clocks_and_a_second_tick_changes_nothing(any_engine, cfg, fi
     # the leadership report is due within an hour of discovery: unreported, it is late by now
     assert sorted((c["rule"], c["before"], c["after"]) for c in first["clock_changes"]) == [
         ("authoritative_release_target", "running", "warning"), ("leadership_report", "running", "breached")]
+    # an earlier instant (a late or replayed tick) never moves a clock back: the target stays in warning
+    back = ticking.run_tick(any_engine, cfg, fixed_now + H)
+    assert back["clocks_changed"] == 0 and back["clock_changes"] == []
+    assert statuses(any_engine, case_id)["authoritative_release_target"] == "warning"
     n = audit_count(any_engine)
     again = ticking.run_tick(any_engine, cfg, fixed_now + 2.5 * H)
     assert again["clocks_changed"] == 0 and again["clock_changes"] == []
@@ -70,9 +74,10 @@ def test_tick_moves_clocks_and_a_second_tick_changes_nothing(any_engine, cfg, fi
     assert st["authoritative_release_limit"] == "breached"
     assert st["press_briefing"] == "running"
     assert ticking.run_tick(any_engine, cfg, fixed_now + 6 * H)["clocks_changed"] == 0
-    # an earlier instant never moves a clock back
+    # nor back from missed and breached
     assert ticking.run_tick(any_engine, cfg, fixed_now + H)["clocks_changed"] == 0
-    assert statuses(any_engine, case_id)["authoritative_release_limit"] == "breached"
+    st = statuses(any_engine, case_id)
+    assert (st["authoritative_release_target"], st["authoritative_release_limit"]) == ("missed", "breached")
 
 
 def test_dry_run_rehearses_without_writing(sqlite_engine, cfg, fixed_now) -> None:
