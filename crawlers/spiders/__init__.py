@@ -201,6 +201,8 @@ def describe_failure(failure) -> str:
         return f"HTTP {exc.response.status}"
     if isinstance(exc, IgnoreRequest):
         msg = str(exc)
+        if msg.startswith(("不在来源允许的站点内", "指向内网")):
+            return msg
         if "robots" in msg.lower():
             return "robots.txt 禁止抓取 (forbidden by robots.txt)"
         if "redirect" in msg.lower():
@@ -236,6 +238,22 @@ class WebSpider(scrapy.Spider):
         self.notes: list[tuple[str, str]] = []  # (url, reason): skipped pages and warnings
         self.list_errors: list[tuple[str, str]] = []
         self.counts: Counter[str] = Counter()
+
+    def origin_policy(self, request=None):
+        """Where this source's crawl may go (used by crawlers.guard.OriginGuardMiddleware)."""
+        if getattr(self, "_origin_policy", None) is None:
+            from crawlers.guard import OriginPolicy
+
+            self._origin_policy = OriginPolicy.for_config(self.cfg)
+        return self._origin_policy
+
+    def refused(self, url: str) -> bool:
+        """Whether ``url`` is outside the source's origins; a refusal is noted on the source."""
+        reason = self.origin_policy().refusal(url)
+        if reason:
+            self.counts["refused_links"] += 1
+            self.note(url, reason)
+        return bool(reason)
 
     def note(self, url: str, reason: str) -> None:
         self.logger.warning("%s: %s", url, reason)

@@ -81,6 +81,8 @@ class ListDetailSpider(WebSpider):
                 self.counts["unsafe_links"] += 1
                 continue
             self.links_found += 1
+            if self.refused(url):
+                continue
             eid = self.external_id(url)
             if eid in self.scheduled:
                 continue
@@ -104,7 +106,7 @@ class ListDetailSpider(WebSpider):
         if next_expr and page < self.max_pages:
             for href in link_targets(sel, next_expr):
                 nxt = safe_url(response.url, href)
-                if nxt and nxt not in self.list_seen:
+                if nxt and nxt not in self.list_seen and not self.refused(nxt):
                     self.list_seen.add(nxt)
                     yield Request(nxt, callback=self.parse_list, errback=self.list_failed,
                                   meta={"page": page + 1}, dont_filter=True)
