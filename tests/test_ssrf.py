@@ -8,8 +8,6 @@ that counts every request it receives.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
@@ -18,35 +16,7 @@ from crawlers.guard import OriginPolicy
 from ledger.db import make_engine, session_scope
 from ledger.models import Post, Source
 from tests.cli import run_cli
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, pages: dict[str, tuple[int, dict[str, str], bytes]]) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.pages = pages
-        self.hits: list[str] = []
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        self.server.hits.append(self.path)
-        status, headers, body = self.server.pages.get(self.path, (404, {}, b"not found"))
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
+from tests.localsrv import LocalServer as _Server
 
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}

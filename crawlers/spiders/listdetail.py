@@ -22,7 +22,7 @@ from crawlers.items import PageItem
 from crawlers.spiders import (
     WebSpider,
     all_html,
-    decode_body,
+    decode_checked,
     first_text,
     link_targets,
     safe_url,
@@ -60,8 +60,11 @@ class ListDetailSpider(WebSpider):
 
     def _decode(self, response: Response) -> str:
         ctype = response.headers.get(b"Content-Type")
-        return decode_body(response.body, ctype.decode("latin-1") if ctype else None,
-                           self.cfg.get("encoding"))[0]
+        text, _enc, problem = decode_checked(response.body, ctype.decode("latin-1") if ctype else None,
+                                             self.cfg.get("encoding"))
+        if problem:
+            self.note(response.url, problem)
+        return text
 
     def _limit_reached(self) -> bool:
         return self.limit is not None and len(self.scheduled) >= self.limit
