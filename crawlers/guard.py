@@ -131,14 +131,14 @@ class OriginGuardMiddleware:
         spider = spider or getattr(getattr(self, "crawler", None), "spider", None)
         policy_of = getattr(spider, "origin_policy", None)
         if policy_of is None:
-            return None
+            return
         policy = policy_of(request)
         reason = policy.refusal(request.url) if policy is not None else None
         if reason:
             from scrapy.exceptions import IgnoreRequest
 
             raise IgnoreRequest(f"{reason}: {request.url[:200]}")
-        return None
+        return
 
     @classmethod
     def from_crawler(cls, crawler):

@@ -9,8 +9,8 @@ storing are in ``crawlers.importers``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any

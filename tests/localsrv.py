@@ -24,7 +24,7 @@ class LocalServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.server.hits.append(self.path)
         status, headers, body = self.server.pages.get(self.path, (404, {}, b"not found"))
         self.send_response(status)

@@ -18,7 +18,6 @@ from ledger.models import Post, Source
 from tests.cli import run_cli
 from tests.localsrv import LocalServer as _Server
 
-
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 

@@ -15,7 +15,7 @@ class CrawlTimeLimit(BaseException):
     ordinary crawl errors swallows it)."""
 
 
-class time_limit:  # noqa: N801  (used as a context manager)
+class time_limit:
     """Raise :class:`CrawlTimeLimit` in the main thread after ``seconds`` (SIGALRM interrupts a
     blocking read, e.g. a server that drips one byte at a time)."""
 

@@ -91,9 +91,9 @@ def decode_checked(body: bytes, content_type: str | None = None,
             return body.decode(enc), enc, _declared_problem(wrong, enc)
         except UnicodeDecodeError:
             continue
-    return (body.decode("gb18030", errors="replace"), "gb18030",
-            f"页面声明的字符集{'（' + '、'.join(wrong) + '）' if wrong else ''}无法解码，按 gb18030 读取仍有无法识别的字节，"
-            "部分文字可能乱码 (page does not decode cleanly in any charset)")
+    problem = (f"页面声明的字符集{'（' + '、'.join(wrong) + '）' if wrong else ''}无法解码，按 gb18030 读取仍有"
+               "无法识别的字节，部分文字可能乱码 (page does not decode cleanly in any charset)")
+    return body.decode("gb18030", errors="replace"), "gb18030", problem
 
 
 def _declared_problem(wrong: list[str], used: str) -> str | None:
