@@ -16,14 +16,15 @@ from ledger.users import Principal
 def _sources() -> None:
     from ledger.db import session_scope
     from ledger.posts.sources import list_sources
+    from ledger.redact import mask_text, mask_url
 
     status_zh = {"new": "未抓取", "ok": "正常", "error": "出错", "down": "已停摆"}
     with session_scope(engine()) as session:
-        rows = [{"id": s.id, "名称": s.name, "类型": s.kind, "地址": s.url or "—", "启用": s.enabled,
+        rows = [{"id": s.id, "名称": s.name, "类型": s.kind, "地址": mask_url(s.url) or "—", "启用": s.enabled,
                  "状态": status_zh.get(s.status, s.status), "最近成功": local_time(s.last_success_at),
                  "连续失败": s.consecutive_failures, "上次条数": s.last_items,
-                 "最近错误": s.last_error or "",
-                 "上次抓取的问题": (s.last_warning or "") if s.status == "ok" else ""} for s in list_sources(session)]
+                 "最近错误": mask_text(s.last_error) or "",
+                 "上次抓取的问题": (mask_text(s.last_warning) or "") if s.status == "ok" else ""} for s in list_sources(session)]
     if not rows:
         st.info("尚未配置来源（可用命令 yuqing source add 添加）")
         return
