@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.data import engine, local_time, now, settings
+from dashboard.safe import md_text
 from ledger.users import Principal
 
 
@@ -42,14 +43,14 @@ def _test_source(source_id: int) -> None:
         try:
             _source, rows, total, notes = preview_source(engine(), settings(), source_id, now(), limit=5)
         except Exception as exc:  # SourceError, CrawlError, ValueError: shown, never raised
-            st.error(f"抓取失败：{exc}")
+            st.error(f"抓取失败：{md_text(exc)}")
             return
     st.success(f"抓取成功，共 {total} 条（未入库）")
     preview = [{"标题": r["title"] or "", "时间": local_time(r["published_at"]), "作者": r["author"] or "",
                 "正文前100字": r["body"], "链接": r["url"] or ""} for r in rows]
     st.dataframe(pd.DataFrame(preview), hide_index=True, width="stretch")
     if notes:
-        st.caption("跳过的页面：" + "；".join(f"{u}（{why}）" for u, why in notes[:10]))
+        st.caption("跳过的页面：" + "；".join(f"{md_text(u)}（{md_text(why)}）" for u, why in notes[:10]))
 
 
 def _config_files() -> None:
@@ -64,7 +65,7 @@ def _config_files() -> None:
         try:
             out = validate_and_save(name, edited, cfg)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md_text(exc))
             return
         from ledger import audit
         from ledger.db import session_scope
@@ -94,9 +95,9 @@ def _roster(user: Principal) -> None:
                 with session_scope(engine()) as session:
                     result = import_roster_xlsx(session, path=path, now=now(), actor=user.username)
             except ValueError as exc:
-                st.error(f"导入失败：{exc}")
+                st.error(f"导入失败：{md_text(exc)}")
                 return
-        st.success(f"导入完成：{result}")
+        st.success(f"导入完成：{md_text(result)}")
 
 
 def _users(user: Principal) -> None:
@@ -124,9 +125,9 @@ def _users(user: Principal) -> None:
                     add_user(session, username=username, password=password, role=role, unit=unit or None,
                              display_name=name, can_see_pii=pii, now=now(), actor=user.username)
             except UserError as exc:
-                st.error(str(exc))
+                st.error(md_text(exc))
                 return
-            st.success(f"已创建用户 {username}")
+            st.success(f"已创建用户 {md_text(username)}")
 
 
 def render(user: Principal) -> None:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.data import case_env, countdown, engine, local_time, now
 from dashboard.permissions import may
+from dashboard.safe import md_text
 from ledger.users import Principal
 
 
@@ -71,7 +72,7 @@ def render(user: Principal) -> None:
                     record_reply(session, message_id=pick, text=text, replied_at=now(), actor=user.username,
                                  now=now(), calendar=env.calendar, rules=env.rules)
             except (MessageError, ValueError) as exc:
-                st.error(f"记录失败：{exc}")
+                st.error(f"记录失败：{md_text(exc)}")
                 return
             st.toast("已记录答复")
             st.rerun()
