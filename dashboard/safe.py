@@ -20,11 +20,18 @@ from urllib.parse import urlsplit
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<&$:=\"'%@])")
 
 
+# GFM turns bare addresses into links *after* escapes are resolved ("http://", "www.", e-mail
+# addresses): a zero-width space breaks them without changing what the reader sees.
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)(?=\w)")
+
+
 def escape_md(text: str) -> str:
     """Make ``text`` inert in Streamlit markdown: every markdown / HTML-significant character is
-    backslash-escaped (CommonMark renders it literally), and line breaks become spaces, so no
-    link, image, HTML tag, autolink, heading, table, colour directive or formula survives."""
-    return _MD_SPECIAL.sub(r"\\\1", text.replace("\r", " ").replace("\n", " "))
+    backslash-escaped (CommonMark renders it literally), bare addresses are broken by a zero-width
+    space (no autolink), and line breaks become spaces, so no link, image, HTML tag, autolink,
+    heading, table, colour directive or formula survives."""
+    text = _AUTOLINK.sub("\u200b", text.replace("\r", " ").replace("\n", " "))
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def md_text(value: object) -> str:
