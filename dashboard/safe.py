@@ -52,3 +52,46 @@ def http_url(value: object) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return value.strip()
+
+
+# A cell starting with one of these is a formula in Excel / WPS / LibreOffice (=HYPERLINK(...),
+# +cmd|..., -2+3, @SUM(...)); tab and carriage return are read as the start of a new cell.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def csv_cell(value: object) -> object:
+    """A cell value safe to open in a spreadsheet: text that would start a formula gets a leading
+    apostrophe (shown as text, the usual OWASP advice); numbers and dates pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+        return "'" + value
+    return value
+
+
+def csv_bytes(frame) -> bytes:
+    """``frame`` (a pandas DataFrame) as UTF-8 CSV with a BOM (Excel reads the Chinese), every cell
+    and column name through :func:`csv_cell`."""
+    safe = frame.rename(columns=lambda c: csv_cell(str(c))).map(csv_cell)
+    return safe.to_csv(index=False).encode("utf-8-sig")
+
+
+def audited_download(label: str, frame, *, file_name: str, user, what: str, key: str) -> None:
+    """A CSV download of ``frame`` for a role with the export right (nothing for others); each
+    download is recorded in the audit log under the user (``export.csv``)."""
+    import streamlit as st
+
+    from dashboard.permissions import may
+
+    if user is None or not may(user.role, "export") or frame is None or frame.empty:
+        return
+
+    def record() -> None:
+        from dashboard.data import engine, now
+        from ledger import audit
+        from ledger.db import session_scope
+
+        with session_scope(engine()) as session:
+            audit.record(session, actor=user.username, action="export.csv", entity=what, entity_id=None,
+                         now=now(), after={"file": file_name, "rows": int(len(frame))})
+
+    st.download_button(label, data=csv_bytes(frame), file_name=file_name, mime="text/csv", key=key,
+                       on_click=record)

@@ -66,6 +66,9 @@ def dashboard_process(cfg, port: int, *, address: str = "127.0.0.1") -> subproce
         "--server.port", str(port), "--server.address", address, "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
+        # no built-in CSV download under tables (unaudited, for every role, formulas unneutralised):
+        # pages offer dashboard.safe.audited_download to roles with the export right instead
+        "--client.disableDataExport", "true",
     ]
     return subprocess.Popen(cmd, env=_child_env(cfg))
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard.data import SHANGHAI, case_env, countdown, engine, local_time, now, unit_picker
 from dashboard.permissions import may
-from dashboard.safe import md_text
+from dashboard.safe import audited_download, md_text
 from ledger.users import Principal
 
 ACTION_ZH = {
@@ -117,6 +117,8 @@ def render(user: Principal) -> None:
         return
     df = pd.DataFrame(rows)
     st.dataframe(df.drop(columns=["id"]), hide_index=True, width="stretch")
+    audited_download("下载案件列表 (CSV)", df.drop(columns=["id"]), file_name="台账案件.csv", user=user,
+                     what="case", key="cases_csv")
     labels = {r["id"]: f"{r['编号']} {r['标题'][:30]}" for r in rows}
     chosen = st.selectbox("打开案件", list(labels), format_func=labels.get, key="case_pick")
     if chosen is None:
