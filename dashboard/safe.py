@@ -91,7 +91,7 @@ def audited_download(label: str, frame, *, file_name: str, user, what: str, key:
 
         with session_scope(engine()) as session:
             audit.record(session, actor=user.username, action="export.csv", entity=what, entity_id=None,
-                         now=now(), after={"file": file_name, "rows": int(len(frame))})
+                         now=now(), after={"file": file_name, "rows": len(frame)})
 
     st.download_button(label, data=csv_bytes(frame), file_name=file_name, mime="text/csv", key=key,
                        on_click=record)
