@@ -94,7 +94,22 @@ def deliver_outbox(engine: Engine, settings: Settings, now: datetime) -> Deliver
     """After-commit hook: deliver every notification due at ``now``."""
     from ledger.alerts.outbox import deliver_due
 
-    return deliver_due(engine, now=now, policy=outbox_policy(settings))
+    return deliver_due(engine, now=now, policy=outbox_policy(settings), destinations=configured_destinations(settings))
+
+
+def configured_destinations(settings: Settings) -> list[str]:
+    """Every apprise URL configured in settings and escalation.toml (what outbox references resolve to)."""
+    from config.loader import load_toml
+
+    urls = list(settings.alert_urls)
+    try:
+        dest = load_toml("escalation.toml", settings).get("destinations", {}) or {}
+    except ValueError:
+        dest = {}
+    for table in dest.values():
+        for value in (table or {}).values() if isinstance(table, dict) else ():
+            urls.extend([value] if isinstance(value, str) else [u for u in value if isinstance(u, str)])
+    return urls
 
 
 def _context_from_env() -> AlertContext:

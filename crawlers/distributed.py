@@ -401,6 +401,15 @@ def _spider_class():
                     record_failure(session, source=src, error=error, now=self.clock(),
                                    down_after=self.down_after)
 
+        def origin_policy(self, request):
+            """Where the request's source may be crawled (crawlers.guard.OriginGuardMiddleware)."""
+            from crawlers.guard import OriginPolicy
+
+            sid = request.meta.get("source_id")
+            if sid is None:
+                return None
+            return OriginPolicy.for_config(self.source_config(int(sid)))
+
         # -- requests ------------------------------------------------------------------------
         def make_request_from_data(self, data: bytes):
             try:

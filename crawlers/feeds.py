@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import feedparser
 import httpx
 
+from crawlers.guard import OriginPolicy
 from ledger.posts.intake import RawPost
 
 
@@ -39,15 +40,25 @@ def fetch_feed(
     user_agent: str = "yuqing-taizhang",
     max_bytes: int = 10 * 1024 * 1024,
     proxy: str | None = None,
+    policy: OriginPolicy | None = None,
 ) -> FeedFetch:
-    """GET ``url`` with If-None-Match / If-Modified-Since; refuse errors and oversized bodies."""
+    """GET ``url`` with If-None-Match / If-Modified-Since; refuse errors and oversized bodies.
+
+    With a ``policy`` (crawlers.guard), the first request and every redirect are checked before
+    they are sent: a redirect to another origin or an internal address is refused."""
     headers = {"User-Agent": user_agent, "Accept": "application/rss+xml, application/atom+xml, application/xml, text/xml, */*"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    def check(request: httpx.Request) -> None:
+        reason = policy.refusal(str(request.url)) if policy is not None else None
+        if reason:
+            raise FeedError(f"{reason}: {str(request.url)[:200]}")
+
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5, proxy=proxy) as client:
+        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5, proxy=proxy,
+                          event_hooks={"request": [check]}) as client:
             with client.stream("GET", url, headers=headers) as resp:
                 if resp.status_code == 304:
                     return FeedFetch(304, b"", etag, last_modified, None)
@@ -108,13 +119,13 @@ def parse_feed(body: bytes, *, base_url: str | None = None, content_type: str | 
                    f" (malformed feed read leniently): {exc.__class__.__name__}: {exc}")
     items: list[RawPost] = []
     for entry in parsed.entries:
-        link = entry.get("link")
+        link = _http_link(entry.get("link"))
         content = ""
         if entry.get("content"):
             content = " ".join(c.get("value", "") for c in entry["content"])
         text = content or entry.get("summary") or entry.get("description") or ""
         title = entry.get("title")
-        ext_id = entry.get("id") or link or hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
+        ext_id = entry.get("id") or entry.get("link") or hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
         published = None
         for key in ("published_parsed", "updated_parsed", "created_parsed"):
             st = entry.get(key)
@@ -139,6 +150,16 @@ def parse_feed(body: bytes, *, base_url: str | None = None, content_type: str | 
             )
         )
     return ParsedFeed(items, problem)
+
+
+def _http_link(value) -> str | None:
+    """An item link is stored only when it is an absolute http(s) URL (no javascript:, data:,
+    file: ... links reach the ledger or the dashboard)."""
+    from crawlers.guard import origin
+
+    if not isinstance(value, str) or origin(value) is None:
+        return None
+    return value.strip()
 
 
 _CLOSERS = (b"</rss>", b"</feed>", b"</rdf:rdf>", b"</rdf>")

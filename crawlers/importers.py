@@ -93,7 +93,11 @@ def hotline_spec(*, channel: str, now: datetime, simple_col: str | None = None) 
         )
         return post, message
 
-    return TableSpec(required=dict(HOTLINE_REQUIRED), optional=optional, parse=parse)
+    def identity(record: tuple[RawPost, RawMessage]) -> tuple[str, bytes]:
+        message = record[1]
+        return message.external_id, repr(message).encode("utf-8")
+
+    return TableSpec(required=dict(HOTLINE_REQUIRED), optional=optional, parse=parse, identity=identity)
 
 
 def posts_spec(*, text_col: str, now: datetime, title_col: str | None = None, time_col: str | None = None,

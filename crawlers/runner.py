@@ -39,13 +39,15 @@ class CrawlReport:
 
 def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> Fetched:
     from crawlers.feeds import FeedError, fetch_feed, parse_feed
+    from crawlers.guard import OriginPolicy
 
     if not source.url:
         raise CrawlError("来源没有 URL (source has no url)")
     try:
         got = fetch_feed(source.url, etag=source.etag, last_modified=source.last_modified,
                          timeout=options.timeout, user_agent=options.user_agent,
-                         max_bytes=options.max_bytes, proxy=options.proxy)
+                         max_bytes=options.max_bytes, proxy=options.proxy,
+                         policy=OriginPolicy([source.url], (source.config or {}).get("allowed_domains") or ()))
         if got.not_modified:
             return Fetched([], source.etag, source.last_modified, not_modified=True)
         parsed = parse_feed(got.body, base_url=source.url, content_type=got.content_type)

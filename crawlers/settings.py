@@ -84,6 +84,8 @@ BASE_SETTINGS: dict[str, Any] = {
         "crawlers.middlewares.BackoffRetryMiddleware": 550,
         "crawlers.middlewares.ProxyMiddleware": 740,
         "crawlers.middlewares.SchemeGuardMiddleware": 50,
+        # before RobotsTxtMiddleware (100): a refused origin gets no request, not even robots.txt
+        "crawlers.guard.OriginGuardMiddleware": 60,
     },
     "ITEM_PIPELINES": {
         "crawlers.pipelines.NormalizePipeline": 100,

@@ -17,13 +17,21 @@ import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from crawlers.dates import parse_cn_datetime
 
 MAX_FIELD_CHARS = 16 * 1024 * 1024  # a cell larger than this makes the row unreadable
+# An XLSX is a zip: what it inflates to is bounded before openpyxl reads it. The worksheets are
+# streamed, but the shared strings (every distinct text cell) are held in memory whole.
+MAX_XLSX_INFLATED = 1024**3  # all members together
+MAX_XLSX_SHARED_STRINGS = 96 * 1024**2  # xl/sharedStrings.xml
+# Times in an import must lie in this range: an earlier one is a typo or a placeholder
+# (1900-01-01 is Excel's zero), a later one a typo or a wrong column.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
 
 
 class ImportFileError(ValueError):
@@ -158,10 +166,42 @@ def _merged_ranges(path: Path, member: str) -> list[tuple[int, int, int, int]]:
     return sorted(set(out), key=lambda r: r[1])
 
 
+def _check_inflated_size(path: Path, *, total_limit: int | None = None,
+                         shared_limit: int | None = None) -> None:
+    """Refuse an XLSX whose members inflate past the bounds (counted while inflating, so a
+    member that lies about its size in the zip directory is caught too)."""
+    total_limit = MAX_XLSX_INFLATED if total_limit is None else total_limit
+    shared_limit = MAX_XLSX_SHARED_STRINGS if shared_limit is None else shared_limit
+    mb = 1024 * 1024
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            declared = sum(i.file_size for i in infos)
+            if declared > total_limit:
+                raise ImportFileError(f"Excel 文件解压后过大 ({declared // mb} MB > {total_limit // mb} MB), "
+                                      f"拒绝读取: {path.name} (xlsx inflates past the limit)")
+            total = 0
+            for info in infos:
+                limit = shared_limit if info.filename.lower().endswith("sharedstrings.xml") else total_limit
+                size = 0
+                with zf.open(info) as fh:
+                    while chunk := fh.read(1024 * 1024):
+                        size += len(chunk)
+                        total += len(chunk)
+                        if size > limit or total > total_limit:
+                            what = "共享字符串表" if limit == shared_limit else "解压后的内容"
+                            raise ImportFileError(
+                                f"Excel 文件{what}过大 (超过 {min(limit, total_limit) // mb} MB), 拒绝读取: "
+                                f"{path.name} (xlsx inflates past the limit)")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+        raise ImportFileError(f"无法读取 Excel 文件 {path.name}: {exc.__class__.__name__}: {exc}") from exc
+
+
 @contextmanager
 def _xlsx_rows(path: Path) -> Iterator[Iterator[tuple[int, list[Any]]]]:
     import openpyxl
 
+    _check_inflated_size(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
@@ -231,9 +271,14 @@ def cell_time(value: Any, *, now: datetime, column: str) -> datetime | None:
     if _blank(value):
         return None
     try:
-        return parse_cn_datetime(value if not isinstance(value, str) else value.strip(), now=now)
+        when = parse_cn_datetime(value if not isinstance(value, str) else value.strip(), now=now)
     except ValueError as exc:
         raise RowError(f"{column} 无法解析 ({exc})") from exc
+    if when is not None and not EARLIEST_TIME <= when <= now + FUTURE_SLACK:
+        shown = cell_text(value)[:30]
+        raise RowError(f"{column} 超出合理范围 ({shown!r}: 须在 {EARLIEST_TIME:%Y-%m-%d} 与导入时之后一天之间) "
+                       f"(time out of range)")
+    return when
 
 
 def cell_int(value: Any, *, column: str) -> int:

@@ -9,8 +9,9 @@ storing are in ``crawlers.importers``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ class TableSpec:
     optional: dict[str, str]
     parse: Callable[[dict[str, Any], int], Any]  # values by field, row number → record
     check: Callable[[dict[str, Any], int], Any] | None = None  # cheaper parse for the validation pass
+    # a record's (external id, fingerprint of its content): one id on two different rows refuses the file
+    identity: Callable[[Any], tuple[str, bytes] | None] | None = None
 
 
 def _locate(rows: Iterator[tuple[int, list[Any]]], spec: TableSpec, rename: dict[str, str]):
@@ -82,8 +85,36 @@ def validate(path: Path, spec: TableSpec, *, rename: dict[str, str], encoding: s
         if len(errors) < MAX_ERRORS_SHOWN:
             errors.append(f"第 {number} 行: {problem}")
 
-    count = sum(1 for _ in _records(path, spec, rename=rename, encoding=encoding, on_error=note, checking=True))
+    if spec.identity is None:
+        count = sum(1 for _ in _records(path, spec, rename=rename, encoding=encoding, on_error=note, checking=True))
+    else:
+        count = _check_ids(path, spec, rename=rename, encoding=encoding, note=note)
     if bad:
         more = f" (另有 {bad - len(errors)} 行)" if bad > len(errors) else ""
         raise ImportFileError(f"{bad} 行无法读取, 未导入任何内容:\n  " + "\n  ".join(errors) + more)
+    return count
+
+
+def _check_ids(path: Path, spec: TableSpec, *, rename: dict[str, str], encoding: str | None,
+               note: Callable[[int, str], None]) -> int:
+    """Count the rows like :func:`validate`, and note every id that appears on two rows with
+    different content (naming both rows); identical repeated rows are allowed. Memory: one small
+    integer pair per distinct id (hashed), not the rows."""
+    numbered = replace(spec, parse=lambda m, n: (n, spec.parse(m, n)), check=None)
+    first: dict[int, tuple[int, int]] = {}  # hash of id -> (first row number, content fingerprint)
+    count = 0
+    for number, record in _records(path, numbered, rename=rename, encoding=encoding, on_error=note):
+        count += 1
+        ident = spec.identity(record) if record is not None else None  # type: ignore[misc]
+        if ident is None:
+            continue
+        ext, content = ident
+        key = int.from_bytes(hashlib.blake2b(ext.encode("utf-8"), digest_size=8).digest(), "big")
+        fp = int.from_bytes(hashlib.blake2b(content, digest_size=8).digest(), "big")
+        seen = first.get(key)
+        if seen is None:
+            first[key] = (number, fp)
+        elif seen[1] != fp:
+            note(number, f"编号 {ext} 与第 {seen[0]} 行相同但内容不同 (one id on two different rows: "
+                         f"rows {seen[0]} and {number})")
     return count

@@ -13,6 +13,7 @@ import streamlit as st  # noqa: E402
 
 from dashboard.auth import current_user, login_page, sign_out  # noqa: E402
 from dashboard.permissions import PAGES  # noqa: E402
+from dashboard.safe import md_text  # noqa: E402
 
 st.set_page_config(page_title="舆情台账", page_icon=":material/assignment:", layout="wide")
 
@@ -71,7 +72,7 @@ else:
     keys = PAGES.get(user.role, ())
     pages = [_page(k, user, i == 0) for i, k in enumerate(keys)]
     with st.sidebar:
-        st.markdown(f"**{user.display_name}**（{user.role}{' · ' + user.unit if user.unit else ''}）")
+        st.markdown(f"**{md_text(user.display_name)}**（{md_text(user.role)}{' · ' + md_text(user.unit) if user.unit else ''}）")
         if st.button("退出登录", key="logout"):
             sign_out()
             st.rerun()

@@ -253,7 +253,7 @@ def test_delivery_killed_mid_send_delivers_everything_at_least_once(tmp_path):
             for i, key in enumerate(keys):
                 enqueue(s, key=key, destination=sink.url, subject=f"【预警】测试 {i}", body=f"第 {i} 条通知",
                         now=NOW)
-        env = _env(db_url)
+        env = dict(_env(db_url), YUQING_ALERT_URLS=sink.url)  # the outbox stores only a reference to it
         child = _start(["alerts", "deliver", "--now", NOW.isoformat()], env)
         _kill_when(child, lambda: len(sink.arrived) >= 3)  # the 3rd message is in flight
         in_flight = sink.arrived[-1]

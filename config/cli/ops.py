@@ -102,6 +102,8 @@ def backup_cmd(out: Annotated[Path, typer.Option("--out", help="备份文件 (sn
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + ".part")
     part.unlink(missing_ok=True)
+    # a snapshot holds every account's hash and all personal data: readable by its owner only
+    os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     if dialect == "sqlite":
         src_path = _sqlite_path(url)
         if not src_path.exists():
@@ -121,6 +123,7 @@ def backup_cmd(out: Annotated[Path, typer.Option("--out", help="备份文件 (sn
         _run(cmd, env, "pg_dump ")
     else:
         fail(f"不支持备份此数据库 (backup not supported for {dialect})")
+    os.chmod(part, 0o600)
     os.replace(part, out)
     typer.echo(f"已备份 (backed up) → {out} ({out.stat().st_size} 字节)")
 
@@ -130,6 +133,7 @@ def restore_cmd(
     force: bool = typer.Option(False, "--force", help="目标库已有数据时仍然覆盖 (overwrite a database holding data)"),
 ) -> None:
     """从备份文件恢复数据库 (restore FILE into the configured database; refuses a non-empty one without --force)."""
+    from config import snapshot
     from ledger.db import make_engine
     from ledger.migrate import upgrade
 
@@ -150,11 +154,19 @@ def restore_cmd(
         if not ok or not has_version:
             src.close()
             fail(f"不是本系统的完整备份 (not a complete snapshot of this system): {file}", code=2)
+        problems = snapshot.sqlite_problems(src)
     elif dialect == "postgresql":
         if file.read_bytes()[:5] != b"PGDMP":
             fail(f"不是 pg_dump -Fc 备份 (not a pg_dump custom-format snapshot): {file}", code=2)
+        problems = snapshot.postgres_problems(file, _tool("pg_restore"), _pg_env(url)[0])
     else:
         fail(f"不支持恢复此数据库 (restore not supported for {dialect})")
+    if problems:
+        if dialect == "sqlite":
+            src.close()
+        shown = "；".join(problems[: snapshot.MAX_SHOWN]) + (f"；等共 {len(problems)} 项" if len(problems) > snapshot.MAX_SHOWN else "")
+        fail(f"备份的结构与本系统的迁移不符, 拒绝恢复, 未做任何改动 (snapshot schema does not match the "
+             f"migrations): {shown}", code=2)
 
     exists = dialect != "sqlite" or target.exists()
     if exists:

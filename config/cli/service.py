@@ -66,6 +66,9 @@ def dashboard_process(cfg, port: int, *, address: str = "127.0.0.1") -> subproce
         "--server.port", str(port), "--server.address", address, "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
         "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
+        # no built-in CSV download under tables (unaudited, for every role, formulas unneutralised):
+        # pages offer dashboard.safe.audited_download to roles with the export right instead
+        "--client.disableDataExport", "true",
     ]
     return subprocess.Popen(cmd, env=_child_env(cfg))
 
@@ -107,13 +110,17 @@ def demo_cmd(
     Demo: a simulated public platform on 127.0.0.1 publishes demo posts over time as a feed; a
     source points at it; the service crawls it and the dashboard shows the result. No internet.
     """
-    from config.demo import prepare_demo
+    from config.demo import DemoRefused, check_demo_database, prepare_demo
     from config.service import Service
     from crawlers.demo import DemoPlatform
 
     cfg = settings()
     _logging(cfg.log_level)
     engine = open_engine(cfg)
+    try:
+        check_demo_database(engine)  # before anything starts: a real ledger gets no demo accounts
+    except DemoRefused as exc:
+        fail(str(exc), code=2)
     platform = DemoPlatform(step_seconds=step).start()
     info = prepare_demo(engine, cfg, feed_url=f"{platform.url}/feed.xml", interval=interval)
     typer.echo(f"演示平台 (demo platform): {platform.url}/feed.xml")

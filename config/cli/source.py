@@ -73,17 +73,18 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="JSON 输出")) 
     """列出来源及其健康状况 (list sources with their health)."""
     from ledger.db import session_scope
     from ledger.posts.sources import list_sources
+    from ledger.redact import mask_text, mask_url
 
     engine = open_engine()
     with session_scope(engine) as session:
         rows = [
             {
-                "id": s.id, "name": s.name, "kind": s.kind, "url": s.url, "enabled": s.enabled,
+                "id": s.id, "name": s.name, "kind": s.kind, "url": mask_url(s.url), "enabled": s.enabled,
                 "interval_seconds": s.interval_seconds, "cron": s.cron, "status": s.status,
-                "last_success_at": iso_local(s.last_success_at), "last_error": s.last_error,
+                "last_success_at": iso_local(s.last_success_at), "last_error": mask_text(s.last_error),
                 "last_error_at": iso_local(s.last_error_at),
                 "consecutive_failures": s.consecutive_failures, "last_items": s.last_items,
-                "last_warning": s.last_warning,
+                "last_warning": mask_text(s.last_warning),
             }
             for s in list_sources(session)
         ]

@@ -53,28 +53,54 @@ def decode_body(body: bytes, content_type: str | None = None, override: str | No
     the Content-Type header or a ``<meta>`` tag (when the bytes really decode with it); then
     strict UTF-8; then GB18030 (which also reads GBK and GB2312).
     """
+    text, enc, _problem = decode_checked(body, content_type, override)
+    return text, enc
+
+
+def decode_checked(body: bytes, content_type: str | None = None,
+                   override: str | None = None) -> tuple[str, str, str | None]:
+    """:func:`decode_body` plus what went wrong: ``(text, encoding used, problem or None)``.
+
+    A problem is a declared (or configured) charset that does not decode the page cleanly: the
+    page was read another way, or with replacement characters, and may hold mojibake."""
     if override:
         enc = canonical_encoding(override) or override
-        return body.decode(enc, errors="replace"), enc
+        try:
+            return body.decode(enc), enc, None
+        except UnicodeDecodeError:
+            return (body.decode(enc, errors="replace"), enc,
+                    f"按来源配置的字符集 {override} 无法完整解码，部分文字可能乱码 (configured charset does not decode the page)")
     bom_enc, bom = read_bom(body)
     if bom_enc:
         enc = canonical_encoding(bom_enc) or "utf-8"
-        return body[len(bom):].decode(enc, errors="replace"), enc
+        return body[len(bom):].decode(enc, errors="replace"), enc, None
     declared = [http_content_type_encoding(content_type) if content_type else None,
                 html_body_declared_encoding(body)]
+    wrong: list[str] = []
     for name in declared:
         enc = canonical_encoding(name)
         if enc:
             try:
-                return body.decode(enc), enc
+                text = body.decode(enc)
             except UnicodeDecodeError:
+                wrong.append(name or enc)
                 continue  # declared wrongly: detect instead
+            return text, enc, _declared_problem(wrong, enc)
     for enc in ("utf-8", "gb18030"):
         try:
-            return body.decode(enc), enc
+            return body.decode(enc), enc, _declared_problem(wrong, enc)
         except UnicodeDecodeError:
             continue
-    return body.decode("gb18030", errors="replace"), "gb18030"
+    problem = (f"页面声明的字符集{'（' + '、'.join(wrong) + '）' if wrong else ''}无法解码，按 gb18030 读取仍有"
+               "无法识别的字节，部分文字可能乱码 (page does not decode cleanly in any charset)")
+    return body.decode("gb18030", errors="replace"), "gb18030", problem
+
+
+def _declared_problem(wrong: list[str], used: str) -> str | None:
+    if not wrong:
+        return None
+    return (f"页面声明的字符集 {'、'.join(dict.fromkeys(wrong))} 无法解码，已按 {used} 读取，请核对文字是否正确"
+            f" (declared charset does not decode the page; read as {used})")
 
 
 def strip_active(sel: Selector) -> Selector:
@@ -201,6 +227,8 @@ def describe_failure(failure) -> str:
         return f"HTTP {exc.response.status}"
     if isinstance(exc, IgnoreRequest):
         msg = str(exc)
+        if msg.startswith(("不在来源允许的站点内", "指向内网")):
+            return msg
         if "robots" in msg.lower():
             return "robots.txt 禁止抓取 (forbidden by robots.txt)"
         if "redirect" in msg.lower():
@@ -236,6 +264,22 @@ class WebSpider(scrapy.Spider):
         self.notes: list[tuple[str, str]] = []  # (url, reason): skipped pages and warnings
         self.list_errors: list[tuple[str, str]] = []
         self.counts: Counter[str] = Counter()
+
+    def origin_policy(self, request=None):
+        """Where this source's crawl may go (used by crawlers.guard.OriginGuardMiddleware)."""
+        if getattr(self, "_origin_policy", None) is None:
+            from crawlers.guard import OriginPolicy
+
+            self._origin_policy = OriginPolicy.for_config(self.cfg)
+        return self._origin_policy
+
+    def refused(self, url: str) -> bool:
+        """Whether ``url`` is outside the source's origins; a refusal is noted on the source."""
+        reason = self.origin_policy().refusal(url)
+        if reason:
+            self.counts["refused_links"] += 1
+            self.note(url, reason)
+        return bool(reason)
 
     def note(self, url: str, reason: str) -> None:
         self.logger.warning("%s: %s", url, reason)

@@ -22,7 +22,7 @@ from crawlers.items import PageItem
 from crawlers.spiders import (
     WebSpider,
     all_html,
-    decode_body,
+    decode_checked,
     first_text,
     link_targets,
     safe_url,
@@ -60,8 +60,11 @@ class ListDetailSpider(WebSpider):
 
     def _decode(self, response: Response) -> str:
         ctype = response.headers.get(b"Content-Type")
-        return decode_body(response.body, ctype.decode("latin-1") if ctype else None,
-                           self.cfg.get("encoding"))[0]
+        text, _enc, problem = decode_checked(response.body, ctype.decode("latin-1") if ctype else None,
+                                             self.cfg.get("encoding"))
+        if problem:
+            self.note(response.url, problem)
+        return text
 
     def _limit_reached(self) -> bool:
         return self.limit is not None and len(self.scheduled) >= self.limit
@@ -81,6 +84,8 @@ class ListDetailSpider(WebSpider):
                 self.counts["unsafe_links"] += 1
                 continue
             self.links_found += 1
+            if self.refused(url):
+                continue
             eid = self.external_id(url)
             if eid in self.scheduled:
                 continue
@@ -104,7 +109,7 @@ class ListDetailSpider(WebSpider):
         if next_expr and page < self.max_pages:
             for href in link_targets(sel, next_expr):
                 nxt = safe_url(response.url, href)
-                if nxt and nxt not in self.list_seen:
+                if nxt and nxt not in self.list_seen and not self.refused(nxt):
                     self.list_seen.add(nxt)
                     yield Request(nxt, callback=self.parse_list, errback=self.list_failed,
                                   meta={"page": page + 1}, dont_filter=True)

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from dashboard.safe import md_text
+
 
 @st.cache_resource
 def _engine(url: str, busy_timeout_ms: int):
@@ -55,24 +57,24 @@ def render() -> None:
     try:
         alert_id = read_ack_token(cfg.secret_key, token, max_age_seconds=cfg.ack_link_max_age_hours * 3600)
     except AlertError as exc:
-        st.error(str(exc))
+        st.error(md_text(exc))
         return
     engine = _engine(cfg.effective_database_url, cfg.sqlite_busy_timeout_ms)
     with Session(engine) as session:
         try:
             alert = get_alert(session, alert_id)
         except AlertError as exc:
-            st.error(str(exc))
+            st.error(md_text(exc))
             return
-    st.subheader(f"预警 #{alert.id}：{alert.title}")
-    st.markdown(f"**状态**：{STATE_LABELS.get(alert.state, alert.state)}　**分级**：{alert.grade or '—'}　"
+    st.subheader(f"预警 #{alert.id}：{md_text(alert.title)}")
+    st.markdown(f"**状态**：{md_text(STATE_LABELS.get(alert.state, alert.state))}　**分级**：{md_text(alert.grade or '—')}　"
                 f"**升级**：第 {alert.step + 1} 级　**发生**：{fmt(alert.opened_at)}")
     st.text(alert.summary or "")
     if alert.state == RESOLVED:
         st.info("此预警已解除，无需确认。")
         return
     if alert.state == ACKNOWLEDGED:
-        st.success(f"已由 {alert.acknowledged_by} 于 {fmt(alert.acknowledged_at)} 确认。")
+        st.success(f"已由 {md_text(alert.acknowledged_by)} 于 {fmt(alert.acknowledged_at)} 确认。")
         return
     name = st.text_input("确认人", value=_signed_in_name() or "", key="ack_by")
     if st.button("确认收到（停止升级）", type="primary", key="ack_button"):
@@ -83,9 +85,9 @@ def render() -> None:
             with session_scope(engine) as session:
                 done = acknowledge(session, alert_id=alert_id, by=name.strip(), now=datetime.now(UTC), via="link")
         except AlertError as exc:
-            st.error(str(exc))
+            st.error(md_text(exc))
             return
-        st.success(f"已确认：{done.acknowledged_by}，{fmt(done.acknowledged_at)}。升级已停止；预警在处置完成后解除。")
+        st.success(f"已确认：{md_text(done.acknowledged_by)}，{fmt(done.acknowledged_at)}。升级已停止；预警在处置完成后解除。")
 
 
 if __name__ == "__main__":  # run as a page file

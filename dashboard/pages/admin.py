@@ -10,20 +10,22 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.data import engine, local_time, now, settings
+from dashboard.safe import md_text
 from ledger.users import Principal
 
 
 def _sources() -> None:
     from ledger.db import session_scope
     from ledger.posts.sources import list_sources
+    from ledger.redact import mask_text, mask_url
 
     status_zh = {"new": "未抓取", "ok": "正常", "error": "出错", "down": "已停摆"}
     with session_scope(engine()) as session:
-        rows = [{"id": s.id, "名称": s.name, "类型": s.kind, "地址": s.url or "—", "启用": s.enabled,
+        rows = [{"id": s.id, "名称": s.name, "类型": s.kind, "地址": mask_url(s.url) or "—", "启用": s.enabled,
                  "状态": status_zh.get(s.status, s.status), "最近成功": local_time(s.last_success_at),
                  "连续失败": s.consecutive_failures, "上次条数": s.last_items,
-                 "最近错误": s.last_error or "",
-                 "上次抓取的问题": (s.last_warning or "") if s.status == "ok" else ""} for s in list_sources(session)]
+                 "最近错误": mask_text(s.last_error) or "",
+                 "上次抓取的问题": (mask_text(s.last_warning) or "") if s.status == "ok" else ""} for s in list_sources(session)]
     if not rows:
         st.info("尚未配置来源（可用命令 yuqing source add 添加）")
         return
@@ -41,14 +43,14 @@ def _test_source(source_id: int) -> None:
         try:
             _source, rows, total, notes = preview_source(engine(), settings(), source_id, now(), limit=5)
         except Exception as exc:  # SourceError, CrawlError, ValueError: shown, never raised
-            st.error(f"抓取失败：{exc}")
+            st.error(f"抓取失败：{md_text(exc)}")
             return
     st.success(f"抓取成功，共 {total} 条（未入库）")
     preview = [{"标题": r["title"] or "", "时间": local_time(r["published_at"]), "作者": r["author"] or "",
                 "正文前100字": r["body"], "链接": r["url"] or ""} for r in rows]
     st.dataframe(pd.DataFrame(preview), hide_index=True, width="stretch")
     if notes:
-        st.caption("跳过的页面：" + "；".join(f"{u}（{why}）" for u, why in notes[:10]))
+        st.caption("跳过的页面：" + "；".join(f"{md_text(u)}（{md_text(why)}）" for u, why in notes[:10]))
 
 
 def _config_files() -> None:
@@ -63,7 +65,7 @@ def _config_files() -> None:
         try:
             out = validate_and_save(name, edited, cfg)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md_text(exc))
             return
         from ledger import audit
         from ledger.db import session_scope
@@ -93,9 +95,9 @@ def _roster(user: Principal) -> None:
                 with session_scope(engine()) as session:
                     result = import_roster_xlsx(session, path=path, now=now(), actor=user.username)
             except ValueError as exc:
-                st.error(f"导入失败：{exc}")
+                st.error(f"导入失败：{md_text(exc)}")
                 return
-        st.success(f"导入完成：{result}")
+        st.success(f"导入完成：{md_text(result)}")
 
 
 def _users(user: Principal) -> None:
@@ -123,9 +125,9 @@ def _users(user: Principal) -> None:
                     add_user(session, username=username, password=password, role=role, unit=unit or None,
                              display_name=name, can_see_pii=pii, now=now(), actor=user.username)
             except UserError as exc:
-                st.error(str(exc))
+                st.error(md_text(exc))
                 return
-            st.success(f"已创建用户 {username}")
+            st.success(f"已创建用户 {md_text(username)}")
 
 
 def render(user: Principal) -> None:

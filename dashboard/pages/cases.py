@@ -20,6 +20,7 @@ from dashboard.data import (
     unit_picker,
 )
 from dashboard.permissions import may
+from dashboard.safe import audited_download, md_text
 from ledger.users import Principal
 
 ACTION_ZH = {
@@ -48,7 +49,7 @@ def _act(label: str, fn: Callable[..., object], **kwargs) -> bool:
         with session_scope(engine()) as session:
             fn(session, **kwargs)
     except (CaseError, ValueError) as exc:
-        st.error(f"{label}失败：{exc}")
+        st.error(f"{label}失败：{md_text(exc)}")
         return False
     st.success(f"{label}成功")
     return True
@@ -127,6 +128,8 @@ def render(user: Principal) -> None:
         return
     df = pd.DataFrame(rows)
     st.dataframe(df.drop(columns=["id"]), hide_index=True, width="stretch")
+    audited_download("下载案件列表 (CSV)", df.drop(columns=["id"]), file_name="台账案件.csv", user=user,
+                     what="case", key="cases_csv")
     labels = {r["id"]: f"{r['编号']} {r['标题'][:30]}" for r in rows}
     chosen = st.selectbox("打开案件", list(labels), format_func=labels.get, key="case_pick")
     if chosen is None:
@@ -150,22 +153,23 @@ def case_page(user: Principal, case_id: int) -> None:
     with session_scope(engine()) as session:
         d = case_detail(session, case_id=case_id, policy=env.policy, now=now())
     show = (lambda s: s) if user.can_see_pii else (lambda s: mask(s) if s else s)
-    st.header(f"{d['number']} {d['title']}")
+    st.header(f"{md_text(d['number'])} {md_text(d['title'])}")
     c = st.columns([1, 1, 2.4, 1.6])  # unit names run to ten characters and more
-    c[0].metric("等级", d["grade"])
-    c[1].metric("状态", d["status"])
-    c[2].metric("责任单位", d.get("responsible_unit") or "—")
-    c[3].metric("处置类型", d.get("disposal_type") or "—")
+    c[0].metric("等级", md_text(d["grade"]))
+    c[1].metric("状态", md_text(d["status"]))
+    c[2].metric("责任单位", md_text(d.get("responsible_unit") or "—"))
+    c[3].metric("处置类型", md_text(d.get("disposal_type") or "—"))
     st.caption(f"发现时间 {local_time(d['discovered_at'])} · 发生时间 {local_time(d.get('occurred_at'))} · "
-               f"牵头单位 {d.get('lead_unit') or '—'} · 协办 {'、'.join(d.get('co_units') or []) or '—'}")
+               f"牵头单位 {md_text(d.get('lead_unit') or '—')} · "
+               f"协办 {md_text('、'.join(d.get('co_units') or []) or '—')}")
     if d.get("summary"):
         st.text(show(d["summary"]))
     if d.get("must_publish"):
-        st.caption(f"办结前须公开：{d['must_publish']}")
+        st.caption(f"办结前须公开：{md_text(d['must_publish'])}")
     if d.get("suspected_illegal"):
         st.caption("已标记涉嫌违法：办结前须登记线索移交")
     for blocker in d.get("close_blockers") or []:
-        st.warning(f"办结条件未满足：{blocker}")
+        st.warning(f"办结条件未满足：{md_text(blocker)}")
 
     at = now()
     st.subheader("时钟")
@@ -233,7 +237,8 @@ def _releases(user: Principal, d: dict, show) -> None:
     env = case_env()
     for r in d["releases"]:
         with st.container(border=True):
-            st.markdown(f"**{r['kind']}：{show(r['title'])}**（第 {r['revision']} 稿 · {r['status']}）")
+            st.markdown(f"**{md_text(r['kind'])}：{md_text(show(r['title']))}**"
+                        f"（第 {r['revision']} 稿 · {md_text(r['status'])}）")
             st.text(show(r["text"]))
             done = {(rv["step"], rv["revision"]): rv for rv in r["reviews"]}
             steps = []
@@ -243,7 +248,7 @@ def _releases(user: Principal, d: dict, show) -> None:
                               "时间": local_time(rv["reviewed_at"]) if rv else "—"})
             st.dataframe(pd.DataFrame(steps), hide_index=True)
             if r["published_at"]:
-                st.caption(f"已于 {local_time(r['published_at'])} 通过 {r.get('channel') or '—'} 发布")
+                st.caption(f"已于 {local_time(r['published_at'])} 通过 {md_text(r.get('channel') or '—')} 发布")
                 continue
             if r["status"] == "已驳回":
                 _revise(user, r, show)

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.data import SHANGHAI, case_env, engine, now, settings
+from dashboard.safe import md_text
 from ledger.users import Principal
 
 
@@ -51,7 +52,7 @@ def render(user: Principal) -> None:
             result = export_weekly(session, week=parse_week(label), out_dir=out_dir, now=now(),
                                    calendar=case_env().calendar)
     except (ExportError, ValueError, OSError) as exc:
-        st.error(f"导出失败：{exc}")
+        st.error(f"导出失败：{md_text(exc)}")
         return
     from ledger import audit
 

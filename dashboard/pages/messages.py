@@ -21,6 +21,7 @@ from dashboard.data import (
     unit_picker,
 )
 from dashboard.permissions import may
+from dashboard.safe import md_text
 from ledger.users import Principal
 
 
@@ -96,7 +97,7 @@ def render(user: Principal) -> None:
                     record_reply(session, message_id=pick, text=text, replied_at=when, actor=user.username,
                                  now=request_now, calendar=env.calendar, rules=env.rules)
             except (MessageError, ValueError) as exc:
-                st.error(f"记录失败：{exc}")
+                st.error(f"记录失败：{md_text(exc)}")
                 return
             st.toast("已记录答复")
             st.rerun()

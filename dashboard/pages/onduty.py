@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.data import URGENCY_STYLE, countdown, engine, local_time, now, settings, urgency
+from dashboard.safe import md_text
 from ledger.users import Principal
 
 GRADE_ORDER = {"特别重大": 0, "重大": 1, "较大": 2, "一般": 3}
@@ -23,8 +24,8 @@ def _on_duty_box() -> None:
     people = "、".join(duty["on_duty"]) or "（未排班）"
     leaders = "、".join(duty["leaders"]) or "（未排班）"
     c1, c2 = st.columns(2)
-    c1.metric("当前值班", people)
-    c2.metric("带班领导", leaders)
+    c1.metric("当前值班", md_text(people))
+    c2.metric("带班领导", md_text(leaders))
 
 
 def source_health_line() -> tuple[str, str]:
@@ -53,9 +54,9 @@ def source_health_line() -> tuple[str, str]:
 def _source_health() -> None:
     level, text = source_health_line()
     if level == "ok":
-        st.caption(text)
+        st.caption(md_text(text))
     else:
-        st.warning(text)
+        st.warning(md_text(text))
 
 
 def _alerts(user: Principal) -> None:
@@ -72,7 +73,7 @@ def _alerts(user: Principal) -> None:
         return
     for a in alerts:
         cols = st.columns([6, 2, 1])
-        cols[0].markdown(f"**{_esc(a['title'])}**  \n{_esc(a['grade'] or '')} · 第 {a['step']} 级通知 · "
+        cols[0].markdown(f"**{md_text(a['title'])}**  \n{md_text(a['grade'])} · 第 {a['step']} 级通知 · "
                          f"{local_time(a['opened_at'])}")
         cols[1].caption("下一级: " + (local_time(a["next_step_at"]) if a["next_step_at"] else "—"))
         if cols[2].button("确认", key=f"ack_{a['id']}"):
@@ -80,13 +81,6 @@ def _alerts(user: Principal) -> None:
                 acknowledge(session, alert_id=a["id"], by=user.username, now=now(), via="dashboard")
             st.toast(f"已确认预警 {a['id']}")
             st.rerun()
-
-
-def _esc(text: str | None) -> str:
-    """Escape user / crawled text for st.markdown (no HTML, no markdown injection)."""
-    from dashboard.safe import escape_md
-
-    return escape_md(text or "")
 
 
 def case_clock_frame(user: Principal) -> pd.DataFrame:
@@ -119,7 +113,8 @@ def _cases(user: Principal) -> None:
         st.info("暂无办理中的案件")
         return
     styles = df["_u"].map(URGENCY_STYLE)
-    shown = df.drop(columns=["_u"])
+    # st.table renders every cell as Markdown: titles and units are escaped to stay text
+    shown = df.drop(columns=["_u"]).map(md_text)
     styler = shown.style.apply(lambda col: styles if col.name == "倒计时" else [""] * len(col), axis=0).hide(axis="index")
     # st.table renders an escaped HTML table (readable by screen readers and browser tests)
     st.table(styler)

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.data import _engine_for, database_url, local_time
+from dashboard.safe import audited_download, http_url
 
 SENTIMENT_ZH = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 
@@ -29,7 +30,7 @@ def load_posts(url: str, limit: int, only_negative: bool, unmasked: bool = False
                 "情感分": round(v["sentiment_score"] or 0.0, 3),
                 "标题": v["title"] or "",
                 "正文": (v["text"] or "")[:300],
-                "链接": v["url"] or "",
+                "链接": http_url(v["url"]) or "",  # a link column opens only http(s) addresses
             })
     return pd.DataFrame(rows[:limit])
 
@@ -47,4 +48,5 @@ def render(user=None) -> None:
     # st.dataframe renders cell values as text, never as HTML
     st.dataframe(df, hide_index=True, width="stretch",
                  column_config={"链接": st.column_config.LinkColumn("链接")})
+    audited_download("下载帖文 (CSV)", df, file_name="最新帖文.csv", user=user, what="post", key="posts_csv")
 

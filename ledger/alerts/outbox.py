@@ -15,6 +15,14 @@ notification for a change that was rolled back. Delivery runs afterwards (``deli
    ``pending`` with ``next_attempt_at`` set by exponential back-off, or ``failed`` once
    ``max_attempts`` are used up) and closes the attempt row with its error.
 
+Secrets at rest. A destination is an apprise URL, often with an SMTP password or a webhook token
+in it. The outbox stores only a **reference** to it: ``ref:<sha256 prefix> <URL without
+credentials>`` (:func:`destination_ref`). At delivery the reference is looked up among the
+destinations configured now (``YUQING_ALERT_URLS``, ``[destinations]`` of escalation.toml, the
+people's addresses in the roster, passed as ``destinations`` plus the people table); a
+destination no longer configured fails with that reason. So neither the notification table nor a
+backup of it holds a credential.
+
 Crash analysis. A crash before the claim commits leaves the row ``pending``: the next run sends
 it. A crash after the claim but before the send leaves it ``sending``; when the lease expires the
 next run claims it again and sends it, once. The only window that can duplicate a message is a
@@ -29,6 +37,7 @@ that rare duplicate for a rare silent loss. Writing the same notification twice 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from collections.abc import Callable, Iterable
@@ -108,7 +117,7 @@ def enqueue(
             return None
     row = Notification(
         idempotency_key=key, alert_id=alert_id, kind=kind, recipient=recipient[:200],
-        destination=destination, subject=subject[:500], body=body,
+        destination=destination_ref(destination), subject=subject[:500], body=body,
         attachments=[str(p) for p in attachments], status=PENDING, attempts=0,
         next_attempt_at=None, created_at=now, updated_at=now,  # due at once, whatever the run's `now`
     )
@@ -233,8 +242,12 @@ def deliver_due(
     send: Sender | None = None,
     worker: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    destinations: Iterable[str] = (),
 ) -> DeliveryReport:
     """Deliver every notification due at ``now``; each row is claimed, sent and settled in turn.
+
+    ``destinations``: the apprise URLs configured now (settings and escalation.toml); with the
+    people's addresses they are what the stored references resolve to.
 
     ``now`` is the instant of the run (``tick --now``); ``clock``, when given, supplies the time
     recorded when an attempt finishes (the service passes the wall clock).
@@ -244,17 +257,21 @@ def deliver_due(
     worker = worker or f"{socket.gethostname()}:{os.getpid()}"
     report = DeliveryReport()
     seen: set[int] = set()
+    with Session(engine) as session:
+        known = known_destinations(session, destinations)
     while True:  # batch after batch until nothing is due; a row is tried at most once per run
         with Session(engine) as session:
             ids = [i for i in due_ids(session, now=now, limit=policy.batch_size + len(seen)) if i not in seen]
         if not ids:
             return report
         seen.update(ids)
-        _deliver_batch(engine, ids, now=now, policy=policy, send=send, worker=worker, clock=clock, report=report)
+        _deliver_batch(engine, ids, now=now, policy=policy, send=send, worker=worker, clock=clock, report=report,
+                       known=known)
 
 
 def _deliver_batch(engine: Engine, ids: list[int], *, now: datetime, policy: OutboxPolicy, send: Sender,
-                   worker: str, clock: Callable[[], datetime] | None, report: DeliveryReport) -> None:
+                   worker: str, clock: Callable[[], datetime] | None, report: DeliveryReport,
+                   known: dict[str, str]) -> None:
     for nid in ids:
         claimed = claim(engine, nid, now=now, policy=policy, worker=worker)
         if claimed is None:
@@ -263,6 +280,7 @@ def _deliver_batch(engine: Engine, ids: list[int], *, now: datetime, policy: Out
         report.claimed += 1
         error: str | None = None
         try:
+            row.destination = resolve_destination(row.destination, known)  # detached: never stored
             send(row)
         except Exception as exc:  # noqa: BLE001 - any failure of a destination is recorded, never raised
             error = f"{exc.__class__.__name__}: {exc}"[:2000]
@@ -291,8 +309,47 @@ def list_notifications(session: Session, *, status: str | None = None, alert_id:
     return list(session.exec(stmt.order_by(Notification.id.desc()).limit(limit)))
 
 
+REF_PREFIX = "ref:"
+
+
+def _digest(url: str) -> str:
+    return hashlib.sha256(url.strip().encode("utf-8")).hexdigest()[:32]
+
+
+def destination_ref(url: str) -> str:
+    """What the outbox stores for a destination: a reference plus the URL without credentials."""
+    if url.startswith(REF_PREFIX):
+        return url
+    return f"{REF_PREFIX}{_digest(url)} {safe_destination(url)}"
+
+
+def known_destinations(session: Session, configured: Iterable[str]) -> dict[str, str]:
+    """Reference → URL for every destination configured now and every person's address."""
+    from ledger.models.alerts import Person
+
+    urls = [u for u in configured if isinstance(u, str) and u.strip()]
+    for person_urls in session.exec(select(Person.urls)).all():
+        urls.extend(u for u in (person_urls or []) if isinstance(u, str) and u.strip())
+    return {_digest(u): u.strip() for u in urls}
+
+
+def resolve_destination(stored: str, known: dict[str, str]) -> str:
+    """The URL a stored destination refers to; DeliveryError if it is no longer configured.
+    A row written before references were stored holds the URL itself."""
+    if not stored.startswith(REF_PREFIX):
+        return stored
+    digest = stored[len(REF_PREFIX):].split(" ", 1)[0]
+    url = known.get(digest)
+    if url is None:
+        raise DeliveryError(f"通知地址已不在配置中 (destination no longer configured): {safe_destination(stored)}")
+    return url
+
+
 def safe_destination(url: str) -> str:
-    """An apprise URL with credentials and query removed, for display."""
+    """An apprise URL with credentials and query removed, for display (a stored reference shows
+    the masked URL it was written with)."""
+    if url.startswith(REF_PREFIX):
+        return url.split(" ", 1)[1] if " " in url else "…"
     scheme, _, rest = url.partition("://")
     host = rest.split("@")[-1].split("?")[0].split("/")[0]
     return f"{scheme}://{host}/…" if rest else url
