@@ -70,9 +70,12 @@ else:
     keys = PAGES.get(user.role, ())
     pages = [_page(k, user, i == 0) for i, k in enumerate(keys)]
     with st.sidebar:
-        st.markdown(f"**{user.display_name}**（{user.role}{' · ' + user.unit if user.unit else ''}）")
+        from dashboard.safe import escape_md
+
+        st.markdown(f"**{escape_md(user.display_name)}**（{user.role}{' · ' + escape_md(user.unit) if user.unit else ''}）")
         if st.button("退出登录", key="logout"):
             sign_out()
             st.rerun()
-    pages.append(_ack_page())
+    if "token" in st.query_params:  # 确认预警 is reached only from an alert link, never from the menu
+        pages.append(_ack_page())
     st.navigation(pages).run()

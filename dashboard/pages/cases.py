@@ -117,9 +117,14 @@ def render(user: Principal) -> None:
     df = pd.DataFrame(rows)
     st.dataframe(df.drop(columns=["id"]), hide_index=True, width="stretch")
     labels = {r["id"]: f"{r['编号']} {r['标题'][:30]}" for r in rows}
-    chosen = st.selectbox("打开案件", list(labels), format_func=labels.get, key="case_pick")
+    ids = list(labels)
+    wanted = _case_in_url()
+    chosen = st.selectbox("打开案件", ids, format_func=labels.get, key="case_pick",
+                          index=ids.index(wanted) if wanted in labels else 0)
     if chosen is None:
         return
+    if st.query_params.get("case") != str(chosen):
+        st.query_params["case"] = str(chosen)  # a reload (F5) reopens the same case
     with session_scope(engine()) as session:
         from ledger.cases.workflow import get_case
 
@@ -128,6 +133,13 @@ def render(user: Principal) -> None:
             st.error("无权查看该案件")
             return
     case_page(user, chosen)
+
+
+def _case_in_url() -> int | None:
+    try:
+        return int(st.query_params.get("case", ""))
+    except ValueError:
+        return None
 
 
 def case_page(user: Principal, case_id: int) -> None:
@@ -139,7 +151,9 @@ def case_page(user: Principal, case_id: int) -> None:
     with session_scope(engine()) as session:
         d = case_detail(session, case_id=case_id, policy=env.policy)
     show = (lambda s: s) if user.can_see_pii else (lambda s: mask(s) if s else s)
-    st.header(f"{d['number']} {d['title']}")
+    from dashboard.safe import escape_md
+
+    st.header(f"{d['number']} {escape_md(d['title'])}")
     c = st.columns([1, 1, 2.4, 1.6])  # unit names run to ten characters and more
     c[0].metric("等级", d["grade"])
     c[1].metric("状态", d["status"])

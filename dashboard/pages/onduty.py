@@ -159,6 +159,10 @@ def render(user: Principal) -> None:
 
     @st.fragment(run_every=timedelta(seconds=every))
     def live() -> None:
+        from dashboard.auth import still_signed_in
+
+        if not still_signed_in():  # an auto-refresh is not activity: the idle timeout still applies
+            return
         st.caption(f"更新于 {local_time(now())}（每 {every} 秒自动刷新）")
         _on_duty_box()
         _source_health()

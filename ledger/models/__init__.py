@@ -16,4 +16,4 @@ from ledger.models.cases import (  # noqa: F401
     Release,
     ReleaseReview,
 )
-from ledger.models.users import User  # noqa: F401
+from ledger.models.users import LoginThrottle, User  # noqa: F401
