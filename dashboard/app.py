@@ -69,6 +69,7 @@ if user is None:
 else:
     keys = PAGES.get(user.role, ())
     pages = [_page(k, user, i == 0) for i, k in enumerate(keys)]
+    st.session_state["_pages"] = dict(zip(keys, pages, strict=True))  # for links between pages
     with st.sidebar:
         from dashboard.safe import escape_md
 

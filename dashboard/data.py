@@ -65,6 +65,11 @@ def _units_in_use_at(url: str) -> list[str]:
         return units_in_use(session)
 
 
+def forget_units() -> None:
+    """Read the units in use again on the next run (after an action that may have added one)."""
+    _units_in_use_at.clear()
+
+
 def unit_options() -> list[str]:
     """Units to pick from: those the configuration names (governments and lead departments of
     the gazetteer, cached per config dir; saving a config file clears the cache), then the
@@ -85,6 +90,16 @@ def unit_picker(container, label: str, *, value: str | None, key: str) -> str | 
     picked = container.selectbox(label, options, index=options.index(value) if value else None, key=key,
                                  accept_new_options=True, placeholder="选择或输入单位名称")
     return (picked or "").strip() or None
+
+
+def link_to(key: str, label: str, query: dict[str, str] | None = None) -> None:
+    """A link to another page of the signed-in user's menu (``key`` as in ``dashboard.app.ROLE_PAGES``),
+    e.g. to one case; plain text when that page is not in the user's menu."""
+    page = st.session_state.get("_pages", {}).get(key)
+    if page is None:
+        st.caption(label)
+    else:
+        st.page_link(page, label=label, query_params=query)
 
 
 def now() -> datetime:

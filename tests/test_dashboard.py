@@ -275,8 +275,9 @@ def test_events_page_and_open_case_from_event(demo_db, sqlite_url):
     assert len(events) > 0 and (events["热度"].diff().dropna() <= 1e-9).all()  # hottest first
     with session_scope(demo_db) as s:
         before = s.exec(select(func.count()).select_from(Case)).one()[0]
-    suggested = at.selectbox(key="ev_case_unit").value  # the unit jurisdiction suggests, preselected
-    assert suggested and suggested in at.selectbox(key="ev_case_unit").options
+    unit_key = f"ev_case_unit_{at.selectbox(key='ev_pick').value}"
+    suggested = at.selectbox(key=unit_key).value  # the unit jurisdiction suggests, preselected
+    assert suggested and suggested in at.selectbox(key=unit_key).options
     at.button[0].click().run()  # the 立案 form of the selected event
     assert not at.error, [e.value for e in at.error]
     with session_scope(demo_db) as s:
@@ -284,6 +285,27 @@ def test_events_page_and_open_case_from_event(demo_db, sqlite_url):
         case = s.exec(select(Case).order_by(Case.id.desc())).scalars().first()
         assert case.event_id is not None and case.created_by == "zhiban"
         assert case.responsible_unit == suggested
+    # the event now links to its case instead of offering a second one (a double click opens nothing more)
+    assert any("该事件已立案 1 件" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "立案"]
+    assert any(f"已立案：{case.number}" in m.value for m in at.success)
+    # another event: the form holds that event's own suggestions, never the first event's unit
+    with session_scope(demo_db) as s:
+        from ledger.posts.event_views import top_events
+        from ledger.reports.dashboard import event_case_facts
+
+        other = next(e["id"] for e in top_events(s, limit=20, now=datetime.now(UTC)) if e["id"] != case.event_id)
+        expected = event_case_facts(s, event_id=other).get("responsible_unit")
+    at.session_state["ev_pick"] = other
+    at.run()
+    assert at.selectbox(key=f"ev_case_unit_{other}").value == expected
+    # back to the first event: an explicit override opens a second case
+    at.session_state["ev_pick"] = case.event_id
+    at.run()
+    at.checkbox(key=f"ev_another_{case.event_id}").check().run()
+    next(b for b in at.button if b.label == "立案").click().run()
+    with session_scope(demo_db) as s:
+        assert s.exec(select(func.count()).select_from(Case).where(Case.event_id == case.event_id)).one()[0] == 2
 
 
 def test_export_page_generates_downloads(demo_db, tmp_path, monkeypatch):

@@ -28,8 +28,11 @@ STATUS_ZH = {"running": "计时中", "warning": "临近", "met": "已完成", "m
              "paused": "暂停", "cancelled": "已取消"}
 
 
-def _act(label: str, fn: Callable[..., object], **kwargs) -> bool:
-    """Run one service call in its own transaction; show the refusal message when it fails."""
+def _act(label: str, fn: Callable[..., object], *, form: str | None = None, **kwargs) -> bool:
+    """Run one service call in its own transaction. A refusal is shown and the form keeps what was
+    typed; on success the page runs again at once, so every table, clock and header shows the new
+    state, the form (``form``, see :func:`_fk`) starts empty, and the success note follows."""
+    from dashboard.data import forget_units
     from ledger.cases.workflow import CaseError
     from ledger.db import session_scope
 
@@ -39,8 +42,24 @@ def _act(label: str, fn: Callable[..., object], **kwargs) -> bool:
     except (CaseError, ValueError) as exc:
         st.error(f"{label}失败：{exc}")
         return False
-    st.success(f"{label}成功")
+    if form is not None:
+        st.session_state[f"_gen_{form}"] = st.session_state.get(f"_gen_{form}", 0) + 1
+    forget_units()  # a unit used for the first time is offered at once
+    st.session_state["_flash"] = f"{label}成功"
+    st.rerun()
     return True
+
+
+def _fk(name: str) -> str:
+    """The key of form ``name`` in its current generation (a new generation after each success
+    empties the form; a refusal keeps it)."""
+    return f"{name}__{st.session_state.get(f'_gen_{name}', 0)}"
+
+
+def _flash() -> None:
+    note = st.session_state.pop("_flash", None)
+    if note:
+        st.success(note)
 
 
 def _local_dt(day, clock: time) -> datetime:
@@ -78,7 +97,7 @@ def _open_case_form(user: Principal) -> None:
 
     env = case_env()
     with st.expander("新建案件（立案）"):
-        with st.form("open_case", clear_on_submit=True):
+        with st.form(_fk("open_case")):
             title = st.text_input("标题")
             c = st.columns(3)
             grade = c[0].selectbox("等级", list(env.policy.grades))
@@ -92,13 +111,14 @@ def _open_case_form(user: Principal) -> None:
                 if not title.strip():
                     st.error("请填写标题")
                     return
-                _act("立案", open_case, title=title, grade=grade, discovered_at=_local_dt(day, at), now=now(),
+                _act("立案", open_case, form="open_case", title=title, grade=grade, discovered_at=_local_dt(day, at), now=now(),
                      actor=user.username, env=env, summary=summary or None,
                      disposal_type=None if disposal == "（待定）" else disposal, responsible_unit=unit)
 
 
 def render(user: Principal) -> None:
     st.title("台账")
+    _flash()
     from ledger.db import session_scope
     from ledger.reports.dashboard import can_see_case, filter_cases
 
@@ -188,7 +208,7 @@ def case_page(user: Principal, case_id: int) -> None:
         b = [{"时间": local_time(x["held_at"]), "地点": x["place"], "发言人": x["spokesperson"]} for x in d["briefings"]]
         st.dataframe(pd.DataFrame(b), hide_index=True) if b else st.caption("尚无发布会记录")
         if may(user.role, "briefing"):
-            with st.form(f"brief_{case_id}", clear_on_submit=True):
+            with st.form(_fk(f"brief_{case_id}")):
                 cc = st.columns(4)
                 day = cc[0].date_input("日期", value=at.astimezone(SHANGHAI).date())
                 tm = cc[1].time_input("时间", value=time(10, 0))
@@ -197,7 +217,7 @@ def case_page(user: Principal, case_id: int) -> None:
                 if st.form_submit_button("记录发布会"):
                     from ledger.cases.items import add_briefing
 
-                    _act("记录发布会", add_briefing, case_id=case_id, held_at=_local_dt(day, tm), place=place,
+                    _act("记录发布会", add_briefing, form=f"brief_{case_id}", case_id=case_id, held_at=_local_dt(day, tm), place=place,
                          spokesperson=who, now=now(), actor=user.username, env=env)
     with tabs[3]:
         _commitments(user, d, show)
@@ -206,13 +226,13 @@ def case_page(user: Principal, case_id: int) -> None:
              for x in d["referrals"]]
         st.dataframe(pd.DataFrame(r), hide_index=True) if r else st.caption("尚无移交记录")
         if may(user.role, "referral"):
-            with st.form(f"ref_{case_id}", clear_on_submit=True):
+            with st.form(_fk(f"ref_{case_id}")):
                 target = st.selectbox("移交对象", list(env.policy.referral_targets))
                 ref = st.text_input("移交文号/说明")
                 if st.form_submit_button("记录移交"):
                     from ledger.cases.items import add_referral
 
-                    _act("记录移交", add_referral, case_id=case_id, target=target, referred_at=now(), now=now(),
+                    _act("记录移交", add_referral, form=f"ref_{case_id}", case_id=case_id, target=target, referred_at=now(), now=now(),
                          actor=user.username, env=env, reference=ref or None)
     with tabs[5]:
         _actions(user, d)
@@ -252,13 +272,13 @@ def _releases(user: Principal, d: dict, show) -> None:
                     _act("发布", publish_release, release_id=r["id"], published_at=now(), channel=channel,
                          now=now(), actor=user.username, env=env)
     if may(user.role, "release_draft"):
-        with st.form(f"rel_{d['id']}", clear_on_submit=True):
+        with st.form(_fk(f"rel_{d['id']}")):
             st.markdown("**起草发布稿**")
             kind = st.selectbox("类型", list(env.policy.release_kinds))
             title = st.text_input("标题")
             text = st.text_area("正文")
             if st.form_submit_button("保存草稿"):
-                _act("保存草稿", add_release, case_id=d["id"], kind=kind, title=title, text=text, now=now(),
+                _act("保存草稿", add_release, form=f"rel_{d['id']}", case_id=d["id"], kind=kind, title=title, text=text, now=now(),
                      actor=user.username, env=env)
 
 
@@ -275,17 +295,17 @@ def _commitments(user: Principal, d: dict, show) -> None:
         st.caption("尚无承诺")
     if not may(user.role, "commitment"):
         return
-    with st.form(f"cm_{d['id']}", clear_on_submit=True):
+    with st.form(_fk(f"cm_{d['id']}")):
         st.markdown("**记录承诺**")
         text = st.text_input("承诺内容")
         cc = st.columns(2)
         owner = unit_picker(cc[0], "责任单位", value=user.unit or d.get("responsible_unit"), key=f"cm_unit_{d['id']}")
         due = cc[1].date_input("期限", value=now().astimezone(SHANGHAI).date() + timedelta(days=30))
         if st.form_submit_button("保存承诺"):
-            _act("记录承诺", add_commitment, case_id=d["id"], text=text, owner_unit=owner or "", due_date=due, now=now(),
+            _act("记录承诺", add_commitment, form=f"cm_{d['id']}", case_id=d["id"], text=text, owner_unit=owner or "", due_date=due, now=now(),
                  actor=user.username, env=env)
     if rows:
-        with st.form(f"cmu_{d['id']}", clear_on_submit=True):
+        with st.form(_fk(f"cmu_{d['id']}")):
             st.markdown("**更新承诺落实情况**")
             pick = st.selectbox("承诺", [r["id"] for r in rows],
                                 format_func=lambda i: next(r["承诺"][:40] for r in rows if r["id"] == i))
@@ -293,7 +313,7 @@ def _commitments(user: Principal, d: dict, show) -> None:
             evidence = st.text_input("佐证材料")
             where = st.text_input("公开位置（已公开时填写）")
             if st.form_submit_button("更新"):
-                _act("更新承诺", update_commitment, commitment_id=pick, now=now(), actor=user.username, env=env,
+                _act("更新承诺", update_commitment, form=f"cmu_{d['id']}", commitment_id=pick, now=now(), actor=user.username, env=env,
                      status=status, evidence=evidence or None, public_where=where or None, at=now())
 
 

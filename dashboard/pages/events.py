@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import SHANGHAI, case_env, engine, local_time, now, unit_picker
+from dashboard.data import SHANGHAI, case_env, engine, link_to, local_time, now, unit_picker
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -36,7 +36,7 @@ def render(user: Principal) -> None:
     pick = st.selectbox("查看事件", list(labels), format_func=labels.get, key="ev_pick")
     if pick is None:
         return
-    from ledger.reports.dashboard import event_case_facts, event_hourly
+    from ledger.reports.dashboard import event_case_facts, event_cases, event_hourly
 
     with session_scope(engine()) as session:
         hourly = event_hourly(session, event_id=pick, since=at - timedelta(days=7))
@@ -44,6 +44,7 @@ def render(user: Principal) -> None:
         post_rows = [{"时间": local_time(p.published_at or p.fetched_at), "情感": p.sentiment or "—",
                       "点赞": p.likes, "内容": (p.text if user.can_see_pii else mask(p.text))[:200]} for p in posts]
         facts = event_case_facts(session, event_id=pick)
+        opened = event_cases(session, event_id=pick)
     st.subheader("走势（每小时帖文数，近7天）")
     if hourly:
         trend = pd.DataFrame([(t.astimezone(SHANGHAI).strftime("%m-%d %H:00"), n) for t, n in hourly],
@@ -53,22 +54,33 @@ def render(user: Principal) -> None:
         st.caption("近7天没有该事件的帖文")
     st.subheader("事件帖文")
     st.dataframe(pd.DataFrame(post_rows), hide_index=True, width="stretch")
-    if may(user.role, "open_case") and facts:
-        _open_from_event(user, pick, labels[pick], facts)
+    note = st.session_state.pop("ev_opened", None)
+    if note:
+        st.success(note)
+    another = False
+    if opened:
+        st.info(f"该事件已立案 {len(opened)} 件，请在台账中继续办理：")
+        for case_id, number, status in opened:
+            link_to("cases", f"打开案件 {number}（{status}）", {"case": str(case_id)})
+        if may(user.role, "open_case"):
+            another = st.checkbox("确需另立新案（例如事件涉及另一责任单位）", key=f"ev_another_{pick}")
+    if may(user.role, "open_case") and facts and (another or not opened):
+        _open_from_event(user, pick, labels[pick], facts, another=another)
 
 
-def _open_from_event(user: Principal, event_id: int, label: str, facts: dict) -> None:
+def _open_from_event(user: Principal, event_id: int, label: str, facts: dict, *, another: bool = False) -> None:
     from ledger.cases.workflow import CaseError, open_case
     from ledger.db import session_scope
 
     env = case_env()
+    # every widget is keyed by the event, so the form always shows the suggestions of the event on screen
     with st.form(f"ev_case_{event_id}"):
         st.markdown("**由此事件立案**")
         title = st.text_input("案件标题", value=label.split("（")[0])
         grades = list(env.policy.grades)
         grade = st.selectbox("等级（系统建议已预选）", grades,
                              index=grades.index(facts["grade"]) if facts["grade"] in grades else 0)
-        unit = unit_picker(st, "责任单位（系统建议）", value=facts.get("responsible_unit"), key="ev_case_unit")
+        unit = unit_picker(st, "责任单位（系统建议）", value=facts.get("responsible_unit"), key=f"ev_case_unit_{event_id}")
         st.caption(f"发现时间：{local_time(facts['discovered_at'])}（该事件帖文首次入库时间）")
         if st.form_submit_button("立案", type="primary"):
             disposal = facts.get("disposal_type")
@@ -78,9 +90,14 @@ def _open_from_event(user: Principal, event_id: int, label: str, facts: dict) ->
                                      now=now(), actor=user.username, env=env, event_id=event_id,
                                      post_ids=facts["post_ids"], responsible_unit=unit,
                                      category=facts.get("category"), jurisdiction=facts.get("jurisdiction"),
-                                     disposal_type=disposal if disposal in env.policy.disposal else None)
+                                     disposal_type=disposal if disposal in env.policy.disposal else None,
+                                     another_for_event=another)
                     number = case.number
             except (CaseError, ValueError) as exc:
                 st.error(f"立案失败：{exc}")
                 return
-            st.success(f"已立案：{number}")
+            from dashboard.data import forget_units
+
+            forget_units()
+            st.session_state["ev_opened"] = f"已立案：{number}"
+            st.rerun()  # the page now links to the new case instead of offering the form again

@@ -44,6 +44,7 @@ class CasePolicy:
     assign_needs_unit: bool = True
     responded_needs_release: bool = True
     close_needs_commitments_done: bool = False
+    title_max_chars: int = 200
 
     @property
     def initial_status(self) -> str:
@@ -146,6 +147,7 @@ class CasePolicy:
             assign_needs_unit=bool(req.get("assign_needs_unit", True)),
             responded_needs_release=bool(req.get("responded_needs_release", True)),
             close_needs_commitments_done=bool(req.get("close_needs_commitments_done", False)),
+            title_max_chars=_title_limit(cfg.get("title_max_chars", 200)),
         )
 
 
@@ -159,3 +161,9 @@ def _strings(cfg: Mapping[str, Any], key: str, *, where: str = "cases.toml",
     if required and not value:
         raise CasePolicyError(f"{where} {key}: 不能为空")
     return tuple(v.strip() for v in value)
+
+
+def _title_limit(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 20 <= value <= 500:
+        raise CasePolicyError(f"cases.toml title_max_chars: 应为 20 到 500 之间的整数: {value!r}")
+    return value

@@ -219,6 +219,15 @@ def event_hourly(session: Session, *, event_id: int, since: datetime, limit: int
     return sorted(counts.items())
 
 
+def event_cases(session: Session, *, event_id: int) -> list[tuple[int, str, str]]:
+    """(id, number, status) of the cases opened from an event (indexed on case.event_id)."""
+    from ledger.models.cases import Case
+
+    rows = session.exec(select(Case.id, Case.number, Case.status)  # type: ignore[call-overload]
+                        .where(Case.event_id == event_id).order_by(Case.id)).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 def event_case_facts(session: Session, *, event_id: int) -> dict[str, Any]:
     """What opening a case from an event starts from: discovery time (first fetch), strongest grade
     suggested among its posts, the most common category, unit and disposal type, and top posts."""
