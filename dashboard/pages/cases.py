@@ -171,9 +171,9 @@ def case_page(user: Principal, case_id: int) -> None:
     with session_scope(engine()) as session:
         d = case_detail(session, case_id=case_id, policy=env.policy)
     show = (lambda s: s) if user.can_see_pii else (lambda s: mask(s) if s else s)
-    from dashboard.safe import escape_md
-
-    st.header(f"{d['number']} {escape_md(d['title'])}")
+    st.header(f"案件 {d['number']}")
+    # the title is shown with st.text, never Markdown: escaping does not stop GFM autolinks (http://…)
+    st.text(d["title"])
     c = st.columns([1, 1, 2.4, 1.6])  # unit names run to ten characters and more
     c[0].metric("等级", d["grade"])
     c[1].metric("状态", d["status"])
