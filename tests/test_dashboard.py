@@ -312,7 +312,9 @@ def test_export_page_generates_downloads(demo_db, tmp_path, monkeypatch):
     monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
     leader = _principal(demo_db, "lingdao")
     at = _render("export", leader)
-    label = at.selectbox(key="export_week").options[0]
+    shown = at.selectbox(key="export_week").options[0]  # the week with its dates
+    label = shown.split(" · ")[0]
+    assert shown.startswith(label + " · ") and "月" in shown and "–" in shown
     at.selectbox(key="export_week").set_value(label).run()
     assert at.button(key="export_go").label == "生成" and not at.info  # nothing generated yet
     at.button(key="export_go").click().run()

@@ -9,7 +9,20 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import SHANGHAI, case_env, countdown, engine, local_time, now, unit_picker
+from dashboard.data import (
+    SHANGHAI,
+    URGENCY_STYLE,
+    case_env,
+    clip,
+    countdown,
+    engine,
+    local_time,
+    now,
+    unit_picker,
+    unit_refusal,
+    urgency,
+)
+from dashboard.safe import md_text
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -22,7 +35,9 @@ ACTION_ZH = {
     "clock.start": "时钟开始", "clock.met": "时钟完成", "clock.cancel": "时钟取消", "clock.pause": "时钟暂停",
     "clock.resume": "时钟恢复", "clock.recompute": "时钟重算", "clock.extend": "时钟延长",
     "clock.close_for_restart": "时钟重新起算", "alert.open": "发出预警", "alert.ack": "确认预警",
-    "alert.escalate": "预警升级", "alert.resolve": "预警解除",
+    "alert.escalate": "预警升级", "alert.resolve": "预警解除", "alert.update": "预警更新",
+    "clock.warning": "时钟到达预警点", "clock.missed": "未达目标时限", "clock.breached": "超过最迟时限",
+    "clock.running": "时钟恢复计时", "message.clock": "留言时限", "message.reply": "答复留言",
 }
 STATUS_ZH = {"running": "计时中", "warning": "临近", "met": "已完成", "missed": "未达标", "breached": "已超限",
              "paused": "暂停", "cancelled": "已取消"}
@@ -111,6 +126,9 @@ def _open_case_form(user: Principal) -> None:
                 if not title.strip():
                     st.error("请填写标题")
                     return
+                if unit_refusal("oc_unit"):
+                    st.error(md_text(unit_refusal("oc_unit")))
+                    return
                 _act("立案", open_case, form="open_case", title=title, grade=grade, discovered_at=_local_dt(day, at), now=now(),
                      actor=user.username, env=env, summary=summary or None,
                      disposal_type=None if disposal == "（待定）" else disposal, responsible_unit=unit)
@@ -127,7 +145,7 @@ def render(user: Principal) -> None:
     f = _filters(user)
     with session_scope(engine()) as session:
         cases = filter_cases(session, unit=user.unit if user.is_unit else None, **f)
-        rows = [{"id": c.id, "编号": c.number, "标题": c.title, "等级": c.grade, "状态": c.status,
+        rows = [{"id": c.id, "编号": c.number, "标题": clip(c.title, 60), "等级": c.grade, "状态": c.status,
                  "类别": c.category or "—", "处置类型": c.disposal_type or "—",
                  "责任单位": c.responsible_unit or "—", "发现时间": local_time(c.discovered_at)} for c in cases]
     st.caption(f"共 {len(rows)} 件")
@@ -195,11 +213,19 @@ def case_page(user: Principal, case_id: int) -> None:
                "状态": STATUS_ZH.get(k["status"], k["status"]),
                "倒计时": countdown(k.get("due_at"), at) if k["status"] in ("running", "warning") else "—",
                "完成时间": local_time(k.get("met_at"))} for k in d["clocks"]]
-    st.dataframe(pd.DataFrame(clocks), hide_index=True, width="stretch") if clocks else st.caption("无时钟")
+    if clocks:  # coloured as on 值班台: red overdue, yellow in warning, green running
+        live = [urgency(k.get("due_at"), k.get("warn_at"), k["status"], at) if k["status"] in ("running", "warning")
+                else ("overdue" if k["status"] in ("missed", "breached") else "") for k in d["clocks"]]
+        styles = [URGENCY_STYLE.get(u, "") for u in live]
+        frame = pd.DataFrame(clocks)
+        st.dataframe(frame.style.apply(lambda col: styles if col.name in ("状态", "倒计时") else [""] * len(col)),
+                     hide_index=True, width="stretch")
+    else:
+        st.caption("无时钟")
 
     tabs = st.tabs(["时间线", "发布与三审", "发布会", "承诺", "移交", "操作"])
     with tabs[0]:
-        tl = [{"时间": local_time(e.get("at")), "操作人": e.get("actor"), "动作": ACTION_ZH.get(e.get("action"), e.get("action")),
+        tl = [{"时间": local_time(e.get("at")), "操作人": e.get("actor"), "动作": ACTION_ZH.get(e.get("action"), "其他记录"),
                "说明": show(e.get("note") or "")} for e in d["timeline"]]
         st.dataframe(pd.DataFrame(tl), hide_index=True, width="stretch")
     with tabs[1]:
@@ -302,6 +328,9 @@ def _commitments(user: Principal, d: dict, show) -> None:
         owner = unit_picker(cc[0], "责任单位", value=user.unit or d.get("responsible_unit"), key=f"cm_unit_{d['id']}")
         due = cc[1].date_input("期限", value=now().astimezone(SHANGHAI).date() + timedelta(days=30))
         if st.form_submit_button("保存承诺"):
+            if unit_refusal(f"cm_unit_{d['id']}"):
+                st.error(md_text(unit_refusal(f"cm_unit_{d['id']}")))
+                return
             _act("记录承诺", add_commitment, form=f"cm_{d['id']}", case_id=d["id"], text=text, owner_unit=owner or "", due_date=due, now=now(),
                  actor=user.username, env=env)
     if rows:
@@ -343,6 +372,9 @@ def _actions(user: Principal, d: dict) -> None:
         unit = unit_picker(cc[0], "责任单位", value=d.get("responsible_unit"), key=f"as_u_{cid}")
         disposal = cc[1].selectbox("处置类型", ["（不变）", *env.policy.disposal.keys()], key=f"as_d_{cid}")
         if cc[2].button("保存", key=f"as_go_{cid}"):
+            if unit_refusal(f"as_u_{cid}"):
+                st.error(md_text(unit_refusal(f"as_u_{cid}")))
+                return
             changes = {"responsible_unit": unit}
             if disposal != "（不变）":
                 changes["disposal_type"] = disposal

@@ -7,7 +7,20 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import SHANGHAI, case_env, engine, link_to, local_time, now, unit_picker
+from dashboard.data import (
+    SHANGHAI,
+    case_env,
+    clip,
+    engine,
+    link_to,
+    local_time,
+    now,
+    unit_picker,
+    unit_refusal,
+)
+from dashboard.safe import md_text
+
+SENTIMENT_ZH = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -25,7 +38,7 @@ def render(user: Principal) -> None:
     if not events:
         st.info("暂无事件。帖文入库后会自动聚类成事件。")
         return
-    rows = [{"id": e["id"], "事件": e["title"], "关键词": "、".join(e["keywords"][:6]), "帖文数": e["posts"],
+    rows = [{"id": e["id"], "事件": clip(e["title"], 60), "关键词": "、".join(e["keywords"][:6]), "帖文数": e["posts"],
              "点赞": e["likes"], "热度": e["heat"], "近1小时": e["trend"].get("last_hour"),
              "趋势": e["trend"].get("label") or e["trend"].get("direction") or "",
              "首次出现": local_time(e["first_seen"]), "最近出现": local_time(e["last_seen"])} for e in events]
@@ -41,7 +54,7 @@ def render(user: Principal) -> None:
     with session_scope(engine()) as session:
         hourly = event_hourly(session, event_id=pick, since=at - timedelta(days=7))
         posts = event_posts(session, event_id=pick, limit=100)
-        post_rows = [{"时间": local_time(p.published_at or p.fetched_at), "情感": p.sentiment or "—",
+        post_rows = [{"时间": local_time(p.published_at or p.fetched_at), "情感": SENTIMENT_ZH.get(p.sentiment or "", "—"),
                       "点赞": p.likes, "内容": (p.text if user.can_see_pii else mask(p.text))[:200]} for p in posts]
         facts = event_case_facts(session, event_id=pick)
         opened = event_cases(session, event_id=pick)
@@ -83,6 +96,10 @@ def _open_from_event(user: Principal, event_id: int, label: str, facts: dict, *,
         unit = unit_picker(st, "责任单位（系统建议）", value=facts.get("responsible_unit"), key=f"ev_case_unit_{event_id}")
         st.caption(f"发现时间：{local_time(facts['discovered_at'])}（该事件帖文首次入库时间）")
         if st.form_submit_button("立案", type="primary"):
+            refusal = unit_refusal(f"ev_case_unit_{event_id}")
+            if refusal:
+                st.error(md_text(refusal))
+                return
             disposal = facts.get("disposal_type")
             try:
                 with session_scope(engine()) as session:

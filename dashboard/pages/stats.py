@@ -48,19 +48,31 @@ def render(user: Principal) -> None:
         with c1:
             st.subheader("情感分布")
             sent = {SENTIMENT_ZH.get(k, k): v for k, v in data["sentiment"].items()}
-            st.bar_chart(pd.Series(sent, name="帖文数")) if sent else st.caption("暂无数据")
+            st.bar_chart(pd.Series(sent, name="帖文数"), horizontal=True) if sent else st.caption("暂无数据")
         with c2:
             st.subheader("监测类别")
-            st.bar_chart(pd.Series(data["categories"], name="帖文数")) if data["categories"] else st.caption("暂无数据")
+            _ranked(data["categories"])
         with c3:
             st.subheader("关注领域")
-            st.bar_chart(pd.Series(data["topics"], name="帖文数")) if data["topics"] else st.caption("暂无数据")
+            _ranked(data["topics"])
     st.subheader("按时办结率（按时钟与责任单位）")
     rates = pd.DataFrame(data["on_time"])
     if rates.empty:
         st.caption("统计范围内没有已结束的时钟")
         return
-    st.dataframe(rates, hide_index=True, width="stretch")
+    rates["按时率"] = rates["按时率"].map(lambda r: None if r is None else round(r * 100, 1))
+    st.dataframe(rates, hide_index=True, width="stretch",
+                 column_config={"按时率": st.column_config.NumberColumn("按时率", format="%.1f%%")})
     by_rule = rates.groupby("时钟")[["按时", "总数"]].sum()
-    by_rule["按时率"] = by_rule["按时"] / by_rule["总数"]
-    st.bar_chart(by_rule["按时率"])
+    by_rule["按时率（%）"] = (by_rule["按时"] / by_rule["总数"] * 100).round(1)
+    # horizontal bars: long Chinese clock names stay readable instead of turning into cut vertical labels
+    st.bar_chart(by_rule["按时率（%）"], horizontal=True, x_label="按时率（%）", y_label="")
+
+
+def _ranked(counts: dict) -> None:
+    """Counts as horizontal bars, largest first (labels read left to right, never cut)."""
+    if not counts:
+        st.caption("暂无数据")
+        return
+    series = pd.Series(counts, name="帖文数").sort_values(ascending=False).head(12)
+    st.bar_chart(series, horizontal=True, sort="-帖文数", y_label="")
