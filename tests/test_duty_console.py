@@ -39,6 +39,9 @@ def test_on_duty_user_sees_markdown_title_as_text_and_stays_signed_in_after_relo
             browser_page() as page:
         sign_in(page, base, "zhiban", DEMO_PASSWORD)
         page.get_by_role("heading", name="值班台").wait_for(timeout=60_000)
+        nav = page.locator("[data-testid='stSidebarNav']")
+        nav.get_by_text("台账").wait_for(timeout=30_000)
+        assert "确认预警" not in nav.inner_text()  # reached only from an alert link
         page.goto(f"{base}/cases?case={case_id}", wait_until="domcontentloaded")
         page.get_by_role("heading", name=f"案件 {number}").wait_for(timeout=60_000)
         title = page.get_by_text(PHISH, exact=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import case_env, countdown, engine, local_time, now
+from dashboard.data import URGENCY_STYLE, case_env, countdown, engine, local_time, now, urgency
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -39,6 +41,8 @@ def render(user: Principal) -> None:
                 "状态": r["status"],  # already Chinese (按时答复 / 已超期未答复 …)
                 "逾期工作日": r["late_working_days"] if r["late_working_days"] else "",
                 "_text": m.text if user.can_see_pii else mask(m.text),
+                "_u": ("" if r["replied_at"] is not None or r["due_at"] is None
+                       else urgency(r["due_at"], r["due_at"] - timedelta(days=1), "running", at)),
             })
     m1, m2, m3 = st.columns(3)
     m1.metric("留言总数", counts["total"])
@@ -48,7 +52,10 @@ def render(user: Principal) -> None:
         st.info("没有留言")
         return
     df = pd.DataFrame(rows)
-    st.dataframe(df.drop(columns=["id", "_text"]), hide_index=True, width="stretch")
+    styles = [URGENCY_STYLE.get(u, "") for u in df["_u"]]  # red: overdue; yellow: due within a day
+    shown = df.drop(columns=["id", "_text", "_u"])
+    st.dataframe(shown.style.apply(lambda col: styles if col.name in ("剩余", "状态") else [""] * len(col)),
+                 hide_index=True, width="stretch")
     labels = {r["id"]: f"{r['编号']} {str(r['主题'])[:30]}（{r['状态']}）" for r in rows}
     pick = st.selectbox("查看 / 答复留言", list(labels), format_func=labels.get, key="msg_pick")
     if pick is None:
