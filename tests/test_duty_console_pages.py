@@ -123,3 +123,33 @@ def test_long_titles_are_refused_and_cut_in_tables(demo_db):  # noqa: F811
     at = _page("cases", _principal(demo_db, "zhiban"))
     titles = list(at.dataframe[0].value["标题"])
     assert "很" * 59 + "…" in titles and max(len(t) for t in titles) <= 60
+
+
+def test_posts_per_source_and_district_on_both_databases(any_engine):
+    from analysis.assess import Assessor
+    from ledger.posts.intake import RawPost, store_posts
+    from ledger.posts.sources import add_source
+    from ledger.reports.dashboard import posts_per_district, posts_per_source
+
+    now = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    with session_scope(any_engine) as s:
+        a = add_source(s, name="论坛", kind="rss", url="http://127.0.0.1/a", actor="t", now=now).id
+        b = add_source(s, name="微博", kind="rss", url="http://127.0.0.1/b", actor="t", now=now).id
+        store_posts(s, source_id=a, now=now, assessor=Assessor(),
+                    items=[RawPost(external_id=str(i), text=f"帖文{i}号") for i in range(3)])
+        store_posts(s, source_id=b, now=now, assessor=Assessor(), items=[RawPost(external_id="x", text="一条")])
+        from ledger.models.core import Post
+
+        for i, post in enumerate(s.exec(select(Post).order_by(Post.id)).scalars()):
+            post.jurisdiction = "青山区" if i < 3 else "河西区"
+            s.add(post)
+    with session_scope(any_engine) as s:
+        assert posts_per_source(s, since=now - timedelta(days=1)) == [("论坛", 3), ("微博", 1)]
+        assert posts_per_district(s, since=now - timedelta(days=1)) == [("青山区", 3), ("河西区", 1)]
+        assert posts_per_source(s, since=now + timedelta(hours=1)) == []
+
+
+def test_stats_page_shows_sources_districts_and_rates_as_percentages(demo_db):  # noqa: F811
+    at = _page("stats", _principal(demo_db, "zhiban"))
+    heads = [h.value for h in at.subheader]
+    assert "各来源帖文量" in heads and "各属地帖文量" in heads

@@ -60,9 +60,10 @@ def render(user: Principal) -> None:
         opened = event_cases(session, event_id=pick)
     st.subheader("走势（每小时帖文数，近7天）")
     if hourly:
-        trend = pd.DataFrame([(t.astimezone(SHANGHAI).strftime("%m-%d %H:00"), n) for t, n in hourly],
+        # a real time axis (not one text label per hour, which the chart cuts and turns vertical)
+        trend = pd.DataFrame([(t.astimezone(SHANGHAI).replace(tzinfo=None), n) for t, n in hourly],
                              columns=["时间", "帖文数"]).set_index("时间")
-        st.line_chart(trend)
+        st.bar_chart(trend, x_label="时间（北京时间）", y_label="每小时帖文数")
     else:
         st.caption("近7天没有该事件的帖文")
     st.subheader("事件帖文")

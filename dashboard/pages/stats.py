@@ -20,6 +20,8 @@ def _load(url: str, days: int, unit: str | None) -> dict:
         flag_counts,
         on_time_rates,
         posts_per_day_sql,
+        posts_per_district,
+        posts_per_source,
         sentiment_counts,
     )
 
@@ -31,6 +33,8 @@ def _load(url: str, days: int, unit: str | None) -> dict:
             out["sentiment"] = sentiment_counts(session, since=since)
             out["categories"] = flag_counts(session, since=since, field="categories")
             out["topics"] = flag_counts(session, since=since, field="topics")
+            out["sources"] = dict(posts_per_source(session, since=since))
+            out["districts"] = dict(posts_per_district(session, since=since))
     return out
 
 
@@ -55,6 +59,13 @@ def render(user: Principal) -> None:
         with c3:
             st.subheader("关注领域")
             _ranked(data["topics"])
+        d1, d2 = st.columns(2)
+        with d1:
+            st.subheader("各来源帖文量")
+            _ranked(data["sources"])
+        with d2:
+            st.subheader("各属地帖文量")
+            _ranked(data["districts"])
     st.subheader("按时办结率（按时钟与责任单位）")
     rates = pd.DataFrame(data["on_time"])
     if rates.empty:
