@@ -44,7 +44,9 @@ def render(user: Principal) -> None:
              "首次出现": local_time(e["first_seen"]), "最近出现": local_time(e["last_seen"])} for e in events]
     df = pd.DataFrame(rows)
     st.dataframe(df.drop(columns=["id"]), hide_index=True, width="stretch")
-    st.bar_chart(df.set_index("事件")["热度"].head(15))
+    # horizontal bars, hottest on top: event titles stay readable instead of cut vertical labels
+    heat = df.assign(事件=df["事件"].map(lambda t: clip(t, 24))).set_index("事件")["热度"].head(15)
+    st.bar_chart(heat, horizontal=True, sort="-热度", x_label="", y_label="热度")
     labels = {r["id"]: f"{r['事件'][:40]}（{r['帖文数']} 条）" for r in rows}
     pick = st.selectbox("查看事件", list(labels), format_func=labels.get, key="ev_pick")
     if pick is None:

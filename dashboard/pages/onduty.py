@@ -85,8 +85,9 @@ def _alerts(user: Principal) -> None:
         cols = st.columns([6, 2, 1])
         ref = (f"案件 {numbers[a['subject_id']]}" if a["subject"] == "case" and a["subject_id"] in numbers
                else f"预警 {a['id']}")
-        cols[0].markdown(f"**{_esc(trigger_label(a['trigger']))}** · {_esc(ref)} · {short_time(a['opened_at'])}"
-                         f" · {_esc(a['grade'] or '')} · 第 {a['step']} 级通知")
+        facts = [f"**{_esc(trigger_label(a['trigger']))}**", _esc(ref), short_time(a["opened_at"]),
+                 _esc(a["grade"] or ""), f"第 {a['step']} 级通知"]
+        cols[0].markdown(" · ".join(f for f in facts if f))
         cols[0].text(clip(a["title"], 120))
         cols[1].caption("下一级: " + (short_time(a["next_step_at"]) if a["next_step_at"] else "—"))
         if cols[2].button("确认", key=f"ack_{a['id']}"):

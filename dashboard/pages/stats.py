@@ -45,7 +45,8 @@ def render(user: Principal) -> None:
     if "per_day" in data:
         st.subheader("每日帖文量")
         if data["per_day"]:
-            st.line_chart(pd.DataFrame(data["per_day"], columns=["日期", "帖文数"]).set_index("日期"))
+            st.bar_chart(pd.DataFrame(data["per_day"], columns=["日期", "帖文数"]).set_index("日期"),
+                         x_label="日期（北京时间）", y_label="帖文数")
         else:
             st.caption("暂无数据")
         c1, c2, c3 = st.columns(3)
@@ -77,7 +78,7 @@ def render(user: Principal) -> None:
     by_rule = rates.groupby("时钟")[["按时", "总数"]].sum()
     by_rule["按时率（%）"] = (by_rule["按时"] / by_rule["总数"] * 100).round(1)
     # horizontal bars: long Chinese clock names stay readable instead of turning into cut vertical labels
-    st.bar_chart(by_rule["按时率（%）"], horizontal=True, x_label="按时率（%）", y_label="")
+    st.bar_chart(by_rule["按时率（%）"], horizontal=True, x_label="", y_label="按时率（%）")
 
 
 def _ranked(counts: dict) -> None:
@@ -86,4 +87,4 @@ def _ranked(counts: dict) -> None:
         st.caption("暂无数据")
         return
     series = pd.Series(counts, name="帖文数").sort_values(ascending=False).head(12)
-    st.bar_chart(series, horizontal=True, sort="-帖文数", y_label="")
+    st.bar_chart(series, horizontal=True, sort="-帖文数", x_label="", y_label="帖文数")
