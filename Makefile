@@ -18,7 +18,7 @@ setup: $(VENV)/.installed
 
 # Sets everything up and runs the main job on the embedded default (SQLite; no internet needed).
 demo: setup
-	$(VENV)/bin/yuqing demo
+	$(VENV)/bin/yuqing demo $(if $(PORT),--port $(PORT))
 
 # Sets up and runs the whole test suite (SQLite, the PostgreSQL on 127.0.0.1:5432, headless chromium).
 test: setup

@@ -85,8 +85,15 @@ class Settings(BaseSettings):
     # --- dashboard ---
     dashboard_port: int = Field(8501, description="Port of the Streamlit dashboard")
     session_timeout_minutes: int = Field(30, description="Idle minutes before a dashboard sign-in expires")
-    login_max_failures: int = Field(5, description="Failed sign-ins in a row before the account locks")
+    login_max_failures: int = Field(
+        10, description="Failed sign-ins in a row before the account locks (keep above the per-address limit)")
     login_lockout_minutes: int = Field(15, description="How long a locked account stays locked")
+    login_address_max_failures: int = Field(
+        5, description="Failed sign-ins from one client address before that address must wait")
+    login_address_window_minutes: int = Field(
+        15, description="Window of the per-address count, and how long a throttled address waits")
+    login_forwarded_header: str | None = Field(
+        None, description="Header naming the client address set by a trusted reverse proxy (e.g. X-Real-IP)")
     dashboard_refresh_seconds: int = Field(30, description="Auto-refresh period of the on-duty page")
     flag_sensitivity: float = Field(0.5, description="Posts at or above this sensitivity are flagged on duty")
 

@@ -71,10 +71,12 @@ if user is None:
 else:
     keys = PAGES.get(user.role, ())
     pages = [_page(k, user, i == 0) for i, k in enumerate(keys)]
+    st.session_state["_pages"] = dict(zip(keys, pages, strict=True))  # for links between pages
     with st.sidebar:
         st.markdown(f"**{md_text(user.display_name)}**（{md_text(user.role)}{' · ' + md_text(user.unit) if user.unit else ''}）")
         if st.button("退出登录", key="logout"):
             sign_out()
             st.rerun()
-    pages.append(_ack_page())
+    if "token" in st.query_params:  # 确认预警 is reached only from an alert link, never from the menu
+        pages.append(_ack_page())
     st.navigation(pages).run()

@@ -92,6 +92,11 @@ def _units_in_use_at(url: str) -> list[str]:
         return units_in_use(session)
 
 
+def forget_units() -> None:
+    """Read the units in use again on the next run (after an action that may have added one)."""
+    _units_in_use_at.clear()
+
+
 def unit_options() -> list[str]:
     """Units to pick from: those the configuration names (governments and lead departments of
     the gazetteer, cached per config dir; saving a config file clears the cache), then the
@@ -103,15 +108,55 @@ def unit_options() -> list[str]:
 
 
 def unit_picker(container, label: str, *, value: str | None, key: str) -> str | None:
-    """A unit field: pick a known unit (typing filters the list) or enter a new name, so that one
-    unit is not split into several spellings across cases, commitments and statistics."""
+    """A unit field: pick a known unit (typing filters the list: the governments and departments of
+    every level of the gazetteer, then units already used). A unit that is not in the list needs
+    its name typed in full and an explicit confirmation, so that a half-typed name never becomes a
+    new unit and one unit is not split into several spellings across cases and statistics."""
     options = unit_options()
     value = (value or "").strip() or None
     if value is not None and value not in options:
         options = [value, *options]
     picked = container.selectbox(label, options, index=options.index(value) if value else None, key=key,
-                                 accept_new_options=True, placeholder="选择或输入单位名称")
+                                 placeholder="选择单位（可输入关键字筛选）")
+    typed = container.text_input("清单中没有时：新单位全称", key=f"{key}__new",
+                                 placeholder="如：示例市青山区应急管理局").strip()
+    confirmed = container.checkbox("确认新增此单位", key=f"{key}__confirm")
+    if typed and (confirmed or typed in options):
+        return typed
     return (picked or "").strip() or None
+
+
+def unit_refusal(key: str) -> str | None:
+    """Why the unit field ``key`` cannot be used as submitted: a new unit name typed but not
+    confirmed (the action is refused and the form keeps what was typed), else None."""
+    typed = str(st.session_state.get(f"{key}__new") or "").strip()
+    if typed and not st.session_state.get(f"{key}__confirm") and typed not in unit_options():
+        return f"新单位「{typed[:40]}」尚未确认：请勾选「确认新增此单位」，或清空新单位名称后从清单中选择"
+    return None
+
+
+def short_time(dt: datetime | None) -> str:
+    """A time as people read it on the duty console: ``12月3日 21:12`` (Asia/Shanghai)."""
+    if dt is None:
+        return "—"
+    local = dt.astimezone(SHANGHAI)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def clip(text: str | None, limit: int = 60) -> str:
+    """Text cut to ``limit`` characters with an ellipsis, for table cells."""
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def link_to(key: str, label: str, query: dict[str, str] | None = None) -> None:
+    """A link to another page of the signed-in user's menu (``key`` as in ``dashboard.app.ROLE_PAGES``),
+    e.g. to one case; plain text when that page is not in the user's menu."""
+    page = st.session_state.get("_pages", {}).get(key)
+    if page is None:
+        st.caption(label)
+    else:
+        st.page_link(page, label=label, query_params=query)
 
 
 def now() -> datetime:

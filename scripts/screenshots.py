@@ -1,8 +1,9 @@
 """Take the README screenshots of the main dashboard pages with headless Debian chromium.
 
 Usage: .venv/bin/python scripts/screenshots.py [OUT_DIR]   (default docs/screenshots)
-Builds a demo database in a temporary folder, imports the demo posts, starts the dashboard and
-signs in as the on-duty user and as the administrator.
+Builds a demo database in a temporary folder with the demo day (``config.demo_day``: about 300
+posts of the last 24 hours, events, cases at several stages, alerts), starts the dashboard and
+signs in as the administrator.
 """
 
 from __future__ import annotations
@@ -46,17 +47,25 @@ def main() -> None:
                              published_at=now) for i, p in enumerate(load_demo_posts())]
             store_posts(s, source_id=sid, items=items, assessor=build_assessor(cfg), now=now)
         seed_demo(engine, cfg, now)
+        from config.demo_day import seed_day
+
+        seed_day(engine, cfg, now)
         with dashboard_server(url) as base, browser_page() as page:
             page.goto(base + "/")
             page.get_by_role("button", name="登录").wait_for(timeout=60_000)
             page.screenshot(path=str(out / "login.png"))
             sign_in(page, base, "admin", DEMO_PASSWORD)
             page.get_by_role("heading", name="值班台").wait_for(timeout=60_000)
+            page.locator("table").first.wait_for(timeout=120_000)
             page.wait_for_timeout(2500)
             page.screenshot(path=str(out / "onduty.png"), full_page=True)
             for key, heading in (("events", "事件"), ("cases", "台账"), ("messages", "留言办理"), ("stats", "统计")):
                 page.locator(f'[data-testid="stSidebarNav"] a[href$="/{key}"]').first.click()
                 page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+                page.locator('[data-testid="stDataFrame"], [data-testid="stArrowVegaLiteChart"]').first.wait_for(
+                    timeout=120_000)
+                # wait until the page has finished running (no "Running..." status widget)
+                page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=120_000)
                 page.wait_for_timeout(3000)
                 page.screenshot(path=str(out / f"{key}.png"), full_page=True)
     print(f"screenshots written to {out}")

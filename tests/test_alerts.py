@@ -21,6 +21,7 @@ from ledger.alerts.escalation import (
     acknowledge,
     list_alerts,
     make_ack_token,
+    read_ack_claim,
     read_ack_token,
 )
 from ledger.cases import workflow as cases
@@ -175,6 +176,8 @@ def test_signed_link_acknowledges_and_forgeries_are_refused(world, fixed_now):
     token = body.split("ack?token=")[1].split()[0]
     alert_id = read_ack_token("s3cret", token, max_age_seconds=3600)
     assert alert_id == alert_of(engine, case_id).id
+    # the link sent to 甲 (on duty) acknowledges in 甲's name, whoever opens it
+    assert read_ack_claim("s3cret", token, max_age_seconds=3600) == (alert_id, "甲")
     with pytest.raises(AlertError):
         read_ack_token("s3cret", token[:-2] + "xx", max_age_seconds=3600)
     with pytest.raises(AlertError):
@@ -279,9 +282,15 @@ def test_ack_page_acknowledges_through_the_signed_link(world, fixed_now, monkeyp
 
     forged = page(make_ack_token("wrong-key", alert_id))
     assert forged.error and "无效" in forged.error[0].value
-    at = page(make_ack_token("s3cret", alert_id))
+    shared = page(make_ack_token("s3cret", alert_id))  # a link sent to a shared address names nobody
+    assert not shared.exception
+    assert any("请先登录" in i.value for i in shared.info)
+    assert [b.key for b in shared.button if b.key == "ack_button"] == []  # no way to acknowledge unsigned
+    assert alert_of(engine, case_id).state == OPEN
+    at = page(make_ack_token("s3cret", alert_id, "乙"))
     assert not at.exception and alert_of(engine, case_id).state == OPEN  # opening the link alone does nothing
-    at.text_input(key="ack_by").input("乙")
+    assert "确认人：乙" in [t.value for t in at.text]
+    assert len(at.text_input) == 0  # nobody types a name: the link's recipient is recorded
     at.button(key="ack_button").click().run()
     assert at.success and "已确认" in at.success[0].value
     a = alert_of(engine, case_id)

@@ -66,16 +66,18 @@ def test_sign_in_page_then_on_duty_page(demo_db):
     assert [m.value for m in at.metric][:2] == ["张值班", "刘带班"]
 
 
-def test_wrong_password_and_lockout(demo_db, monkeypatch):
+def test_wrong_password_unknown_user_and_lockout_get_one_answer(demo_db, monkeypatch):
+    from ledger.users import REFUSED
+
     monkeypatch.setenv("YUQING_LOGIN_MAX_FAILURES", "3")
-    for _ in range(2):
-        at = _login("zhiban", "wrong-password")
-        assert any("用户名或密码错误" in e.value for e in at.error)
-    at = _login("zhiban", "wrong-password")
-    assert any("锁定" in e.value for e in at.error)
-    at = _login("zhiban")  # right password, but locked
-    assert any("锁定" in e.value for e in at.error)
-    assert "登录" in at.title[0].value
+    monkeypatch.setenv("YUQING_LOGIN_ADDRESS_MAX_FAILURES", "20")
+    answers = [_login("nobody-here", "wrong-password")]  # unknown user
+    for _ in range(3):
+        answers.append(_login("zhiban", "wrong-password"))  # the third locks the account
+    answers.append(_login("zhiban"))  # right password, but locked
+    errors = [[e.value for e in at.error] for at in answers]
+    assert errors == [[REFUSED]] * 5  # nothing tells a locked or existing account apart
+    assert "登录" in answers[-1].title[0].value
     from sqlalchemy import select
 
     from ledger.models import AuditLog
@@ -105,6 +107,7 @@ def _render(page: str, principal) -> AppTest:
         importlib.import_module(f"dashboard.pages.{page_name}").render(user)
 
     at = AppTest.from_function(script, args=(page, principal), default_timeout=90)
+    at.session_state["auth"] = {"principal": principal, "last_seen": datetime.now(UTC), "issued": None}
     at.run()
     assert not at.exception, at.exception
     return at
@@ -283,8 +286,9 @@ def test_events_page_and_open_case_from_event(demo_db, sqlite_url):
     assert len(events) > 0 and (events["热度"].diff().dropna() <= 1e-9).all()  # hottest first
     with session_scope(demo_db) as s:
         before = s.exec(select(func.count()).select_from(Case)).one()[0]
-    suggested = at.selectbox(key="ev_case_unit").value  # the unit jurisdiction suggests, preselected
-    assert suggested and suggested in at.selectbox(key="ev_case_unit").options
+    unit_key = f"ev_case_unit_{at.selectbox(key='ev_pick').value}"
+    suggested = at.selectbox(key=unit_key).value  # the unit jurisdiction suggests, preselected
+    assert suggested and suggested in at.selectbox(key=unit_key).options
     at.button[0].click().run()  # the 立案 form of the selected event
     assert not at.error, [e.value for e in at.error]
     with session_scope(demo_db) as s:
@@ -292,13 +296,36 @@ def test_events_page_and_open_case_from_event(demo_db, sqlite_url):
         case = s.exec(select(Case).order_by(Case.id.desc())).scalars().first()
         assert case.event_id is not None and case.created_by == "zhiban"
         assert case.responsible_unit == suggested
+    # the event now links to its case instead of offering a second one (a double click opens nothing more)
+    assert any("该事件已立案 1 件" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "立案"]
+    assert any(f"已立案：{case.number}" in m.value for m in at.success)
+    # another event: the form holds that event's own suggestions, never the first event's unit
+    with session_scope(demo_db) as s:
+        from ledger.posts.event_views import top_events
+        from ledger.reports.dashboard import event_case_facts
+
+        other = next(e["id"] for e in top_events(s, limit=20, now=datetime.now(UTC)) if e["id"] != case.event_id)
+        expected = event_case_facts(s, event_id=other).get("responsible_unit")
+    at.session_state["ev_pick"] = other
+    at.run()
+    assert at.selectbox(key=f"ev_case_unit_{other}").value == expected
+    # back to the first event: an explicit override opens a second case
+    at.session_state["ev_pick"] = case.event_id
+    at.run()
+    at.checkbox(key=f"ev_another_{case.event_id}").check().run()
+    next(b for b in at.button if b.label == "立案").click().run()
+    with session_scope(demo_db) as s:
+        assert s.exec(select(func.count()).select_from(Case).where(Case.event_id == case.event_id)).one()[0] == 2
 
 
 def test_export_page_generates_downloads(demo_db, tmp_path, monkeypatch):
     monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
     leader = _principal(demo_db, "lingdao")
     at = _render("export", leader)
-    label = at.selectbox(key="export_week").options[0]
+    shown = at.selectbox(key="export_week").options[0]  # the week with its dates
+    label = shown.split(" · ")[0]
+    assert shown.startswith(label + " · ") and "月" in shown and "–" in shown
     at.selectbox(key="export_week").set_value(label).run()
     assert at.button(key="export_go").label == "生成" and not at.info  # nothing generated yet
     at.button(key="export_go").click().run()

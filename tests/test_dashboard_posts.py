@@ -45,7 +45,8 @@ def test_posts_page_shows_masked_posts(sqlite_engine, sqlite_url, monkeypatch):
     assert len(df) == 2
     joined = " ".join(df["正文"])
     assert "13812345678" not in joined and "138****5678" in joined
-    assert "2026-03-02 09:00" in set(df["时间"])  # 01:00 UTC shown in Asia/Shanghai
+    assert "2026-03-02 09:00" in set(df["发布时间"])  # 01:00 UTC shown in Asia/Shanghai
+    assert list(df["入库时间"]) == sorted(df["入库时间"], reverse=True)  # newest first, by the column shown
     assert "演示源" in set(df["来源"])
     assert all("<script" not in t for t in df["标题"])
     # a role allowed to see personal numbers sees them

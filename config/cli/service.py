@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -123,6 +124,12 @@ def demo_cmd(
         fail(str(exc), code=2)
     platform = DemoPlatform(step_seconds=step).start()
     info = prepare_demo(engine, cfg, feed_url=f"{platform.url}/feed.xml", interval=interval)
+    from config.demo_day import seed_day
+
+    info += seed_day(engine, cfg, datetime.now(UTC))
+    # the scheduler's per-job INFO lines would scroll the accounts printed below out of sight
+    for name in ("apscheduler", "scrapy", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     typer.echo(f"演示平台 (demo platform): {platform.url}/feed.xml")
     typer.echo(f"数据库 (database): {cfg.effective_database_url}")
     for line in info:

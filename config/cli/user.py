@@ -1,4 +1,6 @@
-"""CLI: dashboard users (``yuqing user add | list | passwd``)."""
+"""CLI: dashboard users (``yuqing user add | list | passwd | disable | enable | unlock | role``).
+
+Every change but ``add`` ends the user's open dashboard sessions."""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ def passwd_cmd(
     username: str = typer.Argument(..., help="登录名"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取密码"),
 ) -> None:
-    """重设密码并解除锁定 (reset a password and unlock the account)."""
+    """重设密码并解除锁定，结束该用户已打开的会话 (reset a password, unlock, end open sessions)."""
     from ledger.db import session_scope
     from ledger.users import UserError, set_password
 
@@ -62,6 +64,54 @@ def passwd_cmd(
     except UserError as exc:
         fail(str(exc), code=2)
     typer.echo("密码已更新 (password updated)")
+
+
+def _account_change(username: str, change, done: str, **kwargs) -> None:
+    from ledger.db import session_scope
+    from ledger.users import UserError
+
+    try:
+        with session_scope(open_engine()) as session:
+            change(session, username=username, now=utcnow(), actor="cli", **kwargs)
+    except UserError as exc:
+        fail(str(exc), code=2)
+    typer.echo(f"{done}：{username}（其已打开的看板会话已结束）")
+
+
+@user_app.command("disable")
+def disable_cmd(username: str = typer.Argument(..., help="登录名")) -> None:
+    """停用账号并结束其会话 (disable an account; its sessions end at once)."""
+    from ledger.users import set_active
+
+    _account_change(username, set_active, "已停用", active=False)
+
+
+@user_app.command("enable")
+def enable_cmd(username: str = typer.Argument(..., help="登录名")) -> None:
+    """重新启用账号 (enable a disabled account)."""
+    from ledger.users import set_active
+
+    _account_change(username, set_active, "已启用", active=True)
+
+
+@user_app.command("unlock")
+def unlock_cmd(username: str = typer.Argument(..., help="登录名")) -> None:
+    """解除登录锁定 (lift a lock-out after failed sign-ins)."""
+    from ledger.users import unlock
+
+    _account_change(username, unlock, "已解除锁定")
+
+
+@user_app.command("role")
+def role_cmd(
+    username: str = typer.Argument(..., help="登录名"),
+    role: str = typer.Argument(..., help="值班员 | 责任单位 | 领导 | 管理员"),
+    unit: str | None = typer.Option(None, "--unit", help="责任单位名称（改为责任单位时必填）"),
+) -> None:
+    """修改角色（及单位），结束其会话 (change the role; the user signs in again)."""
+    from ledger.users import set_role
+
+    _account_change(username, set_role, f"角色已改为 {role}", role=role, unit=unit)
 
 
 @user_app.command("list")

@@ -1,8 +1,11 @@
 """Dashboard page: acknowledge an alert through the signed link in a message (``/ack?token=...``).
 
-The token (itsdangerous, signed with ``YUQING_SECRET_KEY``) names the alert; nothing happens on
-opening the link (mail scanners open links too) — the person confirms with a button.
-Self-contained: it reads the settings and opens its own engine.
+The token (itsdangerous, signed with ``YUQING_SECRET_KEY``) names the alert and, for a link sent
+to a roster person, that person: the acknowledgement is recorded in the recipient's name (nobody
+types a name). A link sent to a shared destination (a group webhook, a unit mailbox) names nobody:
+it asks for a sign-in, and the signed-in user's role must be allowed to acknowledge alerts.
+Nothing happens on opening the link (mail scanners open links too) — the person confirms with a
+button. Self-contained: it reads the settings and opens its own engine.
 """
 
 from __future__ import annotations
@@ -21,14 +24,13 @@ def _engine(url: str, busy_timeout_ms: int):
     return make_engine(url, busy_timeout_ms=busy_timeout_ms)
 
 
-def _signed_in_name() -> str | None:
+def _signed_in():
     try:
         from dashboard.auth import current_user
 
-        user = current_user()
+        return current_user()
     except (ImportError, RuntimeError, KeyError):  # the page also works without the sign-in module
         return None
-    return getattr(user, "display_name", None) if user is not None else None
 
 
 def render() -> None:
@@ -43,7 +45,7 @@ def render() -> None:
         AlertError,
         acknowledge,
         get_alert,
-        read_ack_token,
+        read_ack_claim,
     )
     from ledger.db import session_scope
     from ledger.reports.weekly import fmt
@@ -55,7 +57,7 @@ def render() -> None:
         return
     cfg = get_settings()
     try:
-        alert_id = read_ack_token(cfg.secret_key, token, max_age_seconds=cfg.ack_link_max_age_hours * 3600)
+        alert_id, recipient = read_ack_claim(cfg.secret_key, token, max_age_seconds=cfg.ack_link_max_age_hours * 3600)
     except AlertError as exc:
         st.error(md_text(exc))
         return
@@ -66,9 +68,11 @@ def render() -> None:
         except AlertError as exc:
             st.error(md_text(exc))
             return
-    st.subheader(f"预警 #{alert.id}：{md_text(alert.title)}")
-    st.markdown(f"**状态**：{md_text(STATE_LABELS.get(alert.state, alert.state))}　**分级**：{md_text(alert.grade or '—')}　"
-                f"**升级**：第 {alert.step + 1} 级　**发生**：{fmt(alert.opened_at)}")
+    st.subheader(f"预警 #{alert.id}")
+    st.text(alert.title or "")
+    facts = (f"状态：{STATE_LABELS.get(alert.state, alert.state)}　分级：{alert.grade or '—'}　"
+             f"升级：第 {alert.step + 1} 级　发生：{fmt(alert.opened_at)}")
+    st.text(facts)
     st.text(alert.summary or "")
     if alert.state == RESOLVED:
         st.info("此预警已解除，无需确认。")
@@ -76,11 +80,25 @@ def render() -> None:
     if alert.state == ACKNOWLEDGED:
         st.success(f"已由 {md_text(alert.acknowledged_by)} 于 {fmt(alert.acknowledged_at)} 确认。")
         return
-    name = st.text_input("确认人", value=_signed_in_name() or "", key="ack_by")
-    if st.button("确认收到（停止升级）", type="primary", key="ack_button"):
-        if not name.strip():
-            st.warning("请填写确认人。")
+    if recipient is None:
+        from dashboard.permissions import may
+
+        user = _signed_in()
+        if user is None:
+            st.info("此链接发往共用地址，不代表具体收件人：请先登录，再确认预警。")
+            from dashboard.auth import login_page
+
+            login_page()
             return
+        if not may(user.role, "ack_alert"):
+            st.error(f"当前角色（{user.role}）无权确认预警。")
+            return
+        name = user.display_name
+    else:
+        name = recipient
+    who = f"确认人：{name}"
+    st.text(who)
+    if st.button("确认收到（停止升级）", type="primary", key="ack_button"):
         try:
             with session_scope(engine) as session:
                 done = acknowledge(session, alert_id=alert_id, by=name.strip(), now=datetime.now(UTC), via="link")

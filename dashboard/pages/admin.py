@@ -128,6 +128,37 @@ def _users(user: Principal) -> None:
                 st.error(md_text(exc))
                 return
             st.success(f"已创建用户 {md_text(username)}")
+    _user_actions(user, [r["用户名"] for r in rows])
+
+
+def _user_actions(user: Principal, usernames: list[str]) -> None:
+    """停用 / 启用 / 解除锁定 / 改角色: each ends the user's open sessions at once."""
+    from ledger.db import session_scope
+    from ledger.models.users import ROLES
+    from dashboard.safe import escape_md
+    from ledger.users import UserError, set_active, set_role, unlock
+
+    st.markdown("**账号操作**（停用、解除锁定、改角色都会结束该用户已打开的会话）")
+    c = st.columns([2, 2, 2, 1])
+    target = c[0].selectbox("用户", usernames, key="ua_user")
+    action = c[1].selectbox("操作", ["停用", "启用", "解除锁定", "修改角色"], key="ua_action")
+    role = c[2].selectbox("新角色", ROLES, key="ua_role", disabled=action != "修改角色")
+    unit = st.text_input("单位（改为责任单位时必填）", key="ua_unit") if action == "修改角色" else None
+    if c[3].button("执行", key="ua_go") and target:
+        calls = {"停用": (set_active, {"active": False}), "启用": (set_active, {"active": True}),
+                 "解除锁定": (unlock, {}), "修改角色": (set_role, {"role": role, "unit": unit})}
+        fn, extra = calls[action]
+        try:
+            with session_scope(engine()) as session:
+                fn(session, username=target, now=now(), actor=user.username, **extra)
+        except UserError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["ua_done"] = f"已{action}：{escape_md(target)}"
+        st.rerun()  # the table above shows the new state at once
+    done = st.session_state.pop("ua_done", None)
+    if done:
+        st.success(done)
 
 
 def render(user: Principal) -> None:

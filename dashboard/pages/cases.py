@@ -11,13 +11,17 @@ import streamlit as st
 
 from dashboard.data import (
     SHANGHAI,
+    URGENCY_STYLE,
     act_time_input,
     case_env,
+    clip,
     countdown,
     engine,
     local_time,
     now,
     unit_picker,
+    unit_refusal,
+    urgency,
 )
 from dashboard.permissions import may
 from dashboard.safe import audited_download, md_text
@@ -32,7 +36,9 @@ ACTION_ZH = {
     "clock.start": "时钟开始", "clock.met": "时钟完成", "clock.cancel": "时钟取消", "clock.pause": "时钟暂停",
     "clock.resume": "时钟恢复", "clock.recompute": "时钟重算", "clock.extend": "时钟延长",
     "clock.close_for_restart": "时钟重新起算", "alert.open": "发出预警", "alert.ack": "确认预警",
-    "alert.escalate": "预警升级", "alert.resolve": "预警解除",
+    "alert.escalate": "预警升级", "alert.resolve": "预警解除", "alert.update": "预警更新",
+    "clock.warning": "时钟到达预警点", "clock.missed": "未达目标时限", "clock.breached": "超过最迟时限",
+    "clock.running": "时钟恢复计时", "message.clock": "留言时限", "message.reply": "答复留言",
 }
 BACKFILL = "补录"
 STATUS_ZH = {"running": "计时中", "warning": "临近", "met": "已完成", "missed": "未达标", "breached": "已超限",
@@ -40,8 +46,11 @@ STATUS_ZH = {"running": "计时中", "warning": "临近", "met": "已完成", "m
 MISSING_TIME = "请填写{what}日期和时间（北京时间）"
 
 
-def _act(label: str, fn: Callable[..., object], **kwargs) -> bool:
-    """Run one service call in its own transaction; show the refusal message when it fails."""
+def _act(label: str, fn: Callable[..., object], *, form: str | None = None, **kwargs) -> bool:
+    """Run one service call in its own transaction. A refusal is shown and the form keeps what was
+    typed; on success the page runs again at once, so every table, clock and header shows the new
+    state, the form (``form``, see :func:`_fk`) starts empty, and the success note follows."""
+    from dashboard.data import forget_units
     from ledger.cases.workflow import CaseError
     from ledger.db import session_scope
 
@@ -51,8 +60,24 @@ def _act(label: str, fn: Callable[..., object], **kwargs) -> bool:
     except (CaseError, ValueError) as exc:
         st.error(f"{label}失败：{md_text(exc)}")
         return False
-    st.success(f"{label}成功")
+    if form is not None:
+        st.session_state[f"_gen_{form}"] = st.session_state.get(f"_gen_{form}", 0) + 1
+    forget_units()  # a unit used for the first time is offered at once
+    st.session_state["_flash"] = f"{label}成功"
+    st.rerun()
     return True
+
+
+def _fk(name: str) -> str:
+    """The key of form ``name`` in its current generation (a new generation after each success
+    empties the form; a refusal keeps it)."""
+    return f"{name}__{st.session_state.get(f'_gen_{name}', 0)}"
+
+
+def _flash() -> None:
+    note = st.session_state.pop("_flash", None)
+    if note:
+        st.success(note)
 
 
 def _local_dt(day, clock: time) -> datetime:
@@ -90,7 +115,7 @@ def _open_case_form(user: Principal) -> None:
 
     env = case_env()
     with st.expander("新建案件（立案）"):
-        with st.form("open_case", clear_on_submit=True):
+        with st.form(_fk("open_case")):
             title = st.text_input("标题")
             c = st.columns(3)
             grade = c[0].selectbox("等级", list(env.policy.grades))
@@ -104,13 +129,17 @@ def _open_case_form(user: Principal) -> None:
                 if not title.strip():
                     st.error("请填写标题")
                     return
-                _act("立案", open_case, title=title, grade=grade, discovered_at=_local_dt(day, at), now=now(),
+                if unit_refusal("oc_unit"):
+                    st.error(md_text(unit_refusal("oc_unit")))
+                    return
+                _act("立案", open_case, form="open_case", title=title, grade=grade, discovered_at=_local_dt(day, at), now=now(),
                      actor=user.username, env=env, summary=summary or None,
                      disposal_type=None if disposal == "（待定）" else disposal, responsible_unit=unit)
 
 
 def render(user: Principal) -> None:
     st.title("台账")
+    _flash()
     from ledger.db import session_scope
     from ledger.reports.dashboard import can_see_case, filter_cases
 
@@ -119,7 +148,7 @@ def render(user: Principal) -> None:
     f = _filters(user)
     with session_scope(engine()) as session:
         cases = filter_cases(session, unit=user.unit if user.is_unit else None, **f)
-        rows = [{"id": c.id, "编号": c.number, "标题": c.title, "等级": c.grade, "状态": c.status,
+        rows = [{"id": c.id, "编号": c.number, "标题": clip(c.title, 60), "等级": c.grade, "状态": c.status,
                  "类别": c.category or "—", "处置类型": c.disposal_type or "—",
                  "责任单位": c.responsible_unit or "—", "发现时间": local_time(c.discovered_at)} for c in cases]
     st.caption(f"共 {len(rows)} 件")
@@ -131,9 +160,14 @@ def render(user: Principal) -> None:
     audited_download("下载案件列表 (CSV)", df.drop(columns=["id"]), file_name="台账案件.csv", user=user,
                      what="case", key="cases_csv")
     labels = {r["id"]: f"{r['编号']} {r['标题'][:30]}" for r in rows}
-    chosen = st.selectbox("打开案件", list(labels), format_func=labels.get, key="case_pick")
+    ids = list(labels)
+    wanted = _case_in_url()
+    chosen = st.selectbox("打开案件", ids, format_func=labels.get, key="case_pick",
+                          index=ids.index(wanted) if wanted in labels else 0)
     if chosen is None:
         return
+    if st.query_params.get("case") != str(chosen):
+        st.query_params["case"] = str(chosen)  # a reload (F5) reopens the same case
     with session_scope(engine()) as session:
         from ledger.cases.workflow import get_case
 
@@ -142,6 +176,13 @@ def render(user: Principal) -> None:
             st.error("无权查看该案件")
             return
     case_page(user, chosen)
+
+
+def _case_in_url() -> int | None:
+    try:
+        return int(st.query_params.get("case", ""))
+    except ValueError:
+        return None
 
 
 def case_page(user: Principal, case_id: int) -> None:
@@ -153,7 +194,9 @@ def case_page(user: Principal, case_id: int) -> None:
     with session_scope(engine()) as session:
         d = case_detail(session, case_id=case_id, policy=env.policy, now=now())
     show = (lambda s: s) if user.can_see_pii else (lambda s: mask(s) if s else s)
-    st.header(f"{md_text(d['number'])} {md_text(d['title'])}")
+    st.header(f"案件 {d['number']}")
+    # the title is shown with st.text, never Markdown: escaping does not stop GFM autolinks (http://…)
+    st.text(d["title"])
     c = st.columns([1, 1, 2.4, 1.6])  # unit names run to ten characters and more
     c[0].metric("等级", md_text(d["grade"]))
     c[1].metric("状态", md_text(d["status"]))
@@ -180,12 +223,20 @@ def case_page(user: Principal, case_id: int) -> None:
                "适用等级": k.get("grade") or "—",
                "倒计时": countdown(k.get("due_at"), at) if k["status"] in ("running", "warning") else "—",
                "完成时间": local_time(k.get("met_at"))} for k in d["clocks"]]
-    st.dataframe(pd.DataFrame(clocks), hide_index=True, width="stretch") if clocks else st.caption("无时钟")
+    if clocks:  # coloured as on 值班台: red overdue, yellow in warning, green running
+        live = [urgency(k.get("due_at"), k.get("warn_at"), k["status"], at) if k["status"] in ("running", "warning")
+                else ("overdue" if k["status"] in ("missed", "breached") else "") for k in d["clocks"]]
+        styles = [URGENCY_STYLE.get(u, "") for u in live]
+        frame = pd.DataFrame(clocks)
+        st.dataframe(frame.style.apply(lambda col: styles if col.name in ("状态", "倒计时") else [""] * len(col)),
+                     hide_index=True, width="stretch")
+    else:
+        st.caption("无时钟")
 
     tabs = st.tabs(["时间线", "发布与三审", "发布会", "承诺", "移交", "操作"])
     with tabs[0]:
         tl = [{"时间": local_time(e.get("at")), "操作人": e.get("actor"),
-               "动作": ACTION_ZH.get(e.get("action"), e.get("action"))
+               "动作": ACTION_ZH.get(e.get("action"), "其他记录")
                + (f"（{BACKFILL}）" if (e.get("after") or {}).get(BACKFILL) else ""),
                "说明": show(e.get("note") or "")} for e in d["timeline"]]
         st.dataframe(pd.DataFrame(tl), hide_index=True, width="stretch")
@@ -195,8 +246,8 @@ def case_page(user: Principal, case_id: int) -> None:
         b = [{"时间": local_time(x["held_at"]), "地点": x["place"], "发言人": x["spokesperson"]} for x in d["briefings"]]
         st.dataframe(pd.DataFrame(b), hide_index=True) if b else st.caption("尚无发布会记录")
         if may(user.role, "briefing"):
-            with st.form(f"brief_{case_id}", clear_on_submit=True):
-                held_at = act_time_input("发布会", key=f"brief_at_{case_id}")
+            with st.form(_fk(f"brief_{case_id}")):
+                held_at = act_time_input("发布会", key=_fk(f"brief_at_{case_id}"))
                 cc = st.columns(2)
                 place = cc[0].text_input("地点")
                 who = cc[1].text_input("发言人")
@@ -206,8 +257,8 @@ def case_page(user: Principal, case_id: int) -> None:
                     if held_at is None:
                         st.error(MISSING_TIME.format(what="发布会"))
                     else:
-                        _act("记录发布会", add_briefing, case_id=case_id, held_at=held_at, place=place,
-                             spokesperson=who, now=now(), actor=user.username, env=env)
+                        _act("记录发布会", add_briefing, form=f"brief_{case_id}", case_id=case_id, held_at=held_at,
+                             place=place, spokesperson=who, now=now(), actor=user.username, env=env)
     with tabs[3]:
         _commitments(user, d, show)
     with tabs[4]:
@@ -215,7 +266,7 @@ def case_page(user: Principal, case_id: int) -> None:
              for x in d["referrals"]]
         st.dataframe(pd.DataFrame(r), hide_index=True) if r else st.caption("尚无移交记录")
         if may(user.role, "referral"):
-            with st.form(f"ref_{case_id}", clear_on_submit=True):
+            with st.form(_fk(f"ref_{case_id}")):
                 target = st.selectbox("移交对象", list(env.policy.referral_targets))
                 ref = st.text_input("移交文号/说明")
                 referred_at = act_time_input("移交", key=f"ref_at_{case_id}")
@@ -225,7 +276,7 @@ def case_page(user: Principal, case_id: int) -> None:
                     if referred_at is None:
                         st.error(MISSING_TIME.format(what="移交"))
                     else:
-                        _act("记录移交", add_referral, case_id=case_id, target=target, referred_at=referred_at,
+                        _act("记录移交", add_referral, form=f"ref_{case_id}", case_id=case_id, target=target, referred_at=referred_at,
                              now=now(), actor=user.username, env=env, reference=ref or None)
     with tabs[5]:
         _actions(user, d)
@@ -278,13 +329,13 @@ def _releases(user: Principal, d: dict, show) -> None:
                         _act("发布", publish_release, release_id=r["id"], published_at=published_at,
                              channel=channel, now=now(), actor=user.username, env=env)
     if may(user.role, "release_draft"):
-        with st.form(f"rel_{d['id']}", clear_on_submit=True):
+        with st.form(_fk(f"rel_{d['id']}")):
             st.markdown("**起草发布稿**")
             kind = st.selectbox("类型", list(env.policy.release_kinds))
             title = st.text_input("标题")
             text = st.text_area("正文")
             if st.form_submit_button("保存草稿"):
-                _act("保存草稿", add_release, case_id=d["id"], kind=kind, title=title, text=text, now=now(),
+                _act("保存草稿", add_release, form=f"rel_{d['id']}", case_id=d["id"], kind=kind, title=title, text=text, now=now(),
                      actor=user.username, env=env)
 
 
@@ -327,17 +378,20 @@ def _commitments(user: Principal, d: dict, show) -> None:
         st.caption("尚无承诺")
     if not may(user.role, "commitment"):
         return
-    with st.form(f"cm_{d['id']}", clear_on_submit=True):
+    with st.form(_fk(f"cm_{d['id']}")):
         st.markdown("**记录承诺**")
         text = st.text_input("承诺内容")
         cc = st.columns(2)
         owner = unit_picker(cc[0], "责任单位", value=user.unit or d.get("responsible_unit"), key=f"cm_unit_{d['id']}")
         due = cc[1].date_input("期限", value=now().astimezone(SHANGHAI).date() + timedelta(days=30))
         if st.form_submit_button("保存承诺"):
-            _act("记录承诺", add_commitment, case_id=d["id"], text=text, owner_unit=owner or "", due_date=due, now=now(),
+            if unit_refusal(f"cm_unit_{d['id']}"):
+                st.error(md_text(unit_refusal(f"cm_unit_{d['id']}")))
+                return
+            _act("记录承诺", add_commitment, form=f"cm_{d['id']}", case_id=d["id"], text=text, owner_unit=owner or "", due_date=due, now=now(),
                  actor=user.username, env=env)
     if rows:
-        with st.form(f"cmu_{d['id']}", clear_on_submit=True):
+        with st.form(_fk(f"cmu_{d['id']}")):
             st.markdown("**更新承诺落实情况**")
             pick = st.selectbox("承诺", [r["id"] for r in rows],
                                 format_func=lambda i: next(r["承诺"][:40] for r in rows if r["id"] == i))
@@ -351,7 +405,7 @@ def _commitments(user: Principal, d: dict, show) -> None:
                 if changing and done_at is None:
                     st.error(MISSING_TIME.format(what="落实或公开"))
                 else:
-                    _act("更新承诺", update_commitment, commitment_id=pick, now=request_now, actor=user.username,
+                    _act("更新承诺", update_commitment, form=f"cmu_{d['id']}", commitment_id=pick, now=request_now, actor=user.username,
                          env=env, status=status, evidence=evidence or None, public_where=where or None,
                          at=done_at)
 
@@ -382,6 +436,9 @@ def _actions(user: Principal, d: dict) -> None:
         unit = unit_picker(cc[0], "责任单位", value=d.get("responsible_unit"), key=f"as_u_{cid}")
         disposal = cc[1].selectbox("处置类型", ["（不变）", *env.policy.disposal.keys()], key=f"as_d_{cid}")
         if cc[2].button("保存", key=f"as_go_{cid}"):
+            if unit_refusal(f"as_u_{cid}"):
+                st.error(md_text(unit_refusal(f"as_u_{cid}")))
+                return
             changes = {"responsible_unit": unit}
             if disposal != "（不变）":
                 changes["disposal_type"] = disposal

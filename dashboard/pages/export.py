@@ -23,6 +23,16 @@ def _week_labels(count: int = 12) -> list[str]:
     return labels
 
 
+def week_label(week: str) -> str:
+    """``2026-W49`` shown with its dates: ``2026-W49 · 11月30日–12月6日`` (ISO week, Monday to Sunday)."""
+    from datetime import date
+
+    year, w = week.split("-W")
+    monday = date.fromisocalendar(int(year), int(w), 1)
+    sunday = monday + timedelta(days=6)
+    return f"{week} · {monday.month}月{monday.day}日–{sunday.month}月{sunday.day}日"
+
+
 def render(user: Principal) -> None:
     from config.jobs import export_dir
     from ledger.db import session_scope
@@ -33,7 +43,7 @@ def render(user: Principal) -> None:
     st.caption("周台账（xlsx：案件与时钟、发布、承诺、留言、统计）与周报（docx）。个人号码已脱敏。"
                "每周一 08:00 自动生成上一周的文件并发送领导。")
     labels = _week_labels()
-    label = st.selectbox("周次", labels, index=1 if len(labels) > 1 else 0, key="export_week")
+    label = st.selectbox("周次", labels, index=1 if len(labels) > 1 else 0, key="export_week", format_func=week_label)
     out_dir = export_dir(settings()) / label
     existing = [out_dir / f"台账_{label}.xlsx", out_dir / f"周报_{label}.docx"]
     have = all(f.is_file() for f in existing)

@@ -4,13 +4,14 @@ a reply."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.data import (
     SHANGHAI,
+    URGENCY_STYLE,
     act_time_input,
     case_env,
     channels,
@@ -19,6 +20,7 @@ from dashboard.data import (
     local_time,
     now,
     unit_picker,
+    urgency,
 )
 from dashboard.permissions import may
 from dashboard.safe import md_text
@@ -60,6 +62,8 @@ def render(user: Principal) -> None:
                 if r["late_working_days"] else "",
                 "_text": m.text if user.can_see_pii else mask(m.text),
                 "_simple": m.simple, "_unit": m.unit, "承办单位": m.unit or "—",
+                "_u": ("" if r["replied_at"] is not None or r["due_at"] is None
+                       else urgency(r["due_at"], r["due_at"] - timedelta(days=1), "running", at)),
             })
     m1, m2, m3 = st.columns(3)
     m1.metric("留言总数", counts["total"])
@@ -69,7 +73,10 @@ def render(user: Principal) -> None:
         st.info("没有留言")
         return
     df = pd.DataFrame(rows)
-    st.dataframe(df.drop(columns=["id", "_text", "_simple", "_unit"]), hide_index=True, width="stretch")
+    styles = [URGENCY_STYLE.get(u, "") for u in df["_u"]]  # red: overdue; yellow: due within a day
+    shown = df.drop(columns=["id", "_text", "_u", "_simple", "_unit"])
+    st.dataframe(shown.style.apply(lambda col: styles if col.name in ("剩余", "状态") else [""] * len(col)),
+                 hide_index=True, width="stretch")
     labels = {r["id"]: f"{r['编号']} {str(r['主题'])[:30]}（{r['状态']}）" for r in rows}
     pick = st.selectbox("查看 / 答复留言", list(labels), format_func=labels.get, key="msg_pick")
     if pick is None:

@@ -8,7 +8,17 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import URGENCY_STYLE, countdown, engine, local_time, now, settings, urgency
+from dashboard.data import (
+    URGENCY_STYLE,
+    clip,
+    countdown,
+    engine,
+    local_time,
+    now,
+    settings,
+    short_time,
+    urgency,
+)
 from dashboard.safe import md_text
 from ledger.users import Principal
 
@@ -71,16 +81,53 @@ def _alerts(user: Principal) -> None:
     if not alerts:
         st.success("没有未确认的预警")
         return
+    numbers = _case_numbers([a["subject_id"] for a in alerts if a["subject"] == "case" and a["subject_id"]])
     for a in alerts:
         cols = st.columns([6, 2, 1])
-        cols[0].markdown(f"**{md_text(a['title'])}**  \n{md_text(a['grade'])} · 第 {a['step']} 级通知 · "
-                         f"{local_time(a['opened_at'])}")
-        cols[1].caption("下一级: " + (local_time(a["next_step_at"]) if a["next_step_at"] else "—"))
+        ref = (f"案件 {numbers[a['subject_id']]}" if a["subject"] == "case" and a["subject_id"] in numbers
+               else f"预警 {a['id']}")
+        facts = [f"**{_esc(trigger_label(a['trigger']))}**", _esc(ref), short_time(a["opened_at"]),
+                 _esc(a["grade"] or ""), f"第 {a['step']} 级通知"]
+        cols[0].markdown(" · ".join(f for f in facts if f))
+        cols[0].text(clip(a["title"], 120))
+        cols[1].caption("下一级: " + (short_time(a["next_step_at"]) if a["next_step_at"] else "—"))
         if cols[2].button("确认", key=f"ack_{a['id']}"):
             with session_scope(engine()) as session:
-                acknowledge(session, alert_id=a["id"], by=user.username, now=now(), via="dashboard")
+                acknowledge(session, alert_id=a["id"], by=user.display_name, now=now(), via="dashboard")
             st.toast(f"已确认预警 {a['id']}")
             st.rerun()
+
+
+TRIGGER_ZH = {"clock_warning": "即将到期", "clock_missed": "未达目标时限", "clock_breached": "已超时限",
+              "sensitive_post": "新的敏感帖文", "case_opened": "新立案件", "case_regraded": "案件调整等级",
+              "leadership_report": "须向领导报告", "commitment_due": "承诺即将到期", "commitment_overdue": "承诺逾期",
+              "message_overdue": "留言超期", "source_down": "信息来源中断", "calendar_provisional": "节假日安排缺失"}
+
+
+def trigger_label(trigger: str | None) -> str:
+    """What raised an alert, in the words of a duty officer."""
+    from ledger.alerts.escalation import DEFAULT_TRIGGERS
+
+    return TRIGGER_ZH.get(trigger or "", DEFAULT_TRIGGERS.get(trigger or "", {}).get("label", "其他预警"))
+
+
+def _case_numbers(ids: list[int]) -> dict[int, str]:
+    from sqlmodel import select
+
+    from ledger.db import session_scope
+    from ledger.models.cases import Case
+
+    if not ids:
+        return {}
+    with session_scope(engine()) as session:
+        return dict(session.exec(select(Case.id, Case.number).where(Case.id.in_(ids))).all())  # type: ignore[union-attr]
+
+
+def _esc(text: str | None) -> str:
+    """Escape user / crawled text for st.markdown (no HTML, no markdown injection)."""
+    from dashboard.safe import escape_md
+
+    return escape_md(text or "")
 
 
 def case_clock_frame(user: Principal) -> pd.DataFrame:
@@ -92,12 +139,12 @@ def case_clock_frame(user: Principal) -> pd.DataFrame:
     with session_scope(engine()) as session:
         for case, clocks in open_cases_with_clocks(session, unit=user.unit if user.is_unit else None):
             if not clocks:
-                rows.append({"编号": case.number, "标题": case.title, "等级": case.grade, "状态": case.status,
+                rows.append({"编号": case.number, "标题": clip(case.title, 60), "等级": case.grade, "状态": case.status,
                              "责任单位": case.responsible_unit or "—", "时钟": "—", "截止": "—",
                              "倒计时": "—", "_u": "ok"})
             for clock in clocks:
                 rows.append({
-                    "编号": case.number, "标题": case.title, "等级": case.grade, "状态": case.status,
+                    "编号": case.number, "标题": clip(case.title, 60), "等级": case.grade, "状态": case.status,
                     "责任单位": case.responsible_unit or "—",
                     "时钟": clock.rule_name + ("（暂定）" if clock.provisional else ""),
                     "截止": local_time(clock.due_at), "倒计时": countdown(clock.due_at, at),
@@ -154,6 +201,10 @@ def render(user: Principal) -> None:
 
     @st.fragment(run_every=timedelta(seconds=every))
     def live() -> None:
+        from dashboard.auth import still_signed_in
+
+        if not still_signed_in():  # an auto-refresh is not activity: the idle timeout still applies
+            return
         st.caption(f"更新于 {local_time(now())}（每 {every} 秒自动刷新）")
         _on_duty_box()
         _source_health()

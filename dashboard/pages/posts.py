@@ -24,7 +24,8 @@ def load_posts(url: str, limit: int, only_negative: bool, unmasked: bool = False
             if only_negative and v["sentiment"] != "negative":
                 continue
             rows.append({
-                "时间": local_time(v["published_at"] or v["fetched_at"]),
+                "入库时间": local_time(v["fetched_at"]),  # the order of the list: newest first
+                "发布时间": local_time(v["published_at"]),
                 "来源": names.get(v["source_id"], str(v["source_id"])),
                 "情感": SENTIMENT_ZH.get(v["sentiment"] or "", "—"),
                 "情感分": round(v["sentiment_score"] or 0.0, 3),
@@ -44,7 +45,7 @@ def render(user=None) -> None:
     if df.empty:
         st.info("暂无帖文。添加来源并抓取后，这里会显示最新帖文。")
         return
-    st.caption(f"共 {len(df)} 条（时间为北京时间" + ("）" if user and user.can_see_pii else "，个人号码已脱敏）"))
+    st.caption(f"共 {len(df)} 条，按入库时间从新到旧（时间为北京时间" + ("）" if user and user.can_see_pii else "，个人号码已脱敏）"))
     # st.dataframe renders cell values as text, never as HTML
     st.dataframe(df, hide_index=True, width="stretch",
                  column_config={"链接": st.column_config.LinkColumn("链接")})

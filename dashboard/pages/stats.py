@@ -20,6 +20,8 @@ def _load(url: str, days: int, unit: str | None) -> dict:
         flag_counts,
         on_time_rates,
         posts_per_day_sql,
+        posts_per_district,
+        posts_per_source,
         sentiment_counts,
     )
 
@@ -31,6 +33,8 @@ def _load(url: str, days: int, unit: str | None) -> dict:
             out["sentiment"] = sentiment_counts(session, since=since)
             out["categories"] = flag_counts(session, since=since, field="categories")
             out["topics"] = flag_counts(session, since=since, field="topics")
+            out["sources"] = dict(posts_per_source(session, since=since))
+            out["districts"] = dict(posts_per_district(session, since=since))
     return out
 
 
@@ -41,20 +45,28 @@ def render(user: Principal) -> None:
     if "per_day" in data:
         st.subheader("每日帖文量")
         if data["per_day"]:
-            st.line_chart(pd.DataFrame(data["per_day"], columns=["日期", "帖文数"]).set_index("日期"))
+            st.bar_chart(pd.DataFrame(data["per_day"], columns=["日期", "帖文数"]).set_index("日期"),
+                         x_label="日期（北京时间）", y_label="帖文数")
         else:
             st.caption("暂无数据")
         c1, c2, c3 = st.columns(3)
         with c1:
             st.subheader("情感分布")
             sent = {SENTIMENT_ZH.get(k, k): v for k, v in data["sentiment"].items()}
-            st.bar_chart(pd.Series(sent, name="帖文数")) if sent else st.caption("暂无数据")
+            st.bar_chart(pd.Series(sent, name="帖文数"), horizontal=True) if sent else st.caption("暂无数据")
         with c2:
             st.subheader("监测类别")
-            st.bar_chart(pd.Series(data["categories"], name="帖文数")) if data["categories"] else st.caption("暂无数据")
+            _ranked(data["categories"])
         with c3:
             st.subheader("关注领域")
-            st.bar_chart(pd.Series(data["topics"], name="帖文数")) if data["topics"] else st.caption("暂无数据")
+            _ranked(data["topics"])
+        d1, d2 = st.columns(2)
+        with d1:
+            st.subheader("各来源帖文量")
+            _ranked(data["sources"])
+        with d2:
+            st.subheader("各属地帖文量")
+            _ranked(data["districts"])
     st.subheader("按时办结率（按时钟、适用等级与责任单位）")
     st.caption("口径：统计期内开始且已结束（完成、未达目标或超过时限）的时限；在期限内完成为按时。"
                "适用等级为时限开始时案件的等级，案件降级后，原等级下未按时完成的时限仍按原等级计入。")
@@ -62,7 +74,19 @@ def render(user: Principal) -> None:
     if rates.empty:
         st.caption("统计范围内没有已结束的时钟")
         return
-    st.dataframe(rates, hide_index=True, width="stretch")
+    rates["按时率"] = rates["按时率"].map(lambda r: None if r is None else round(r * 100, 1))
+    st.dataframe(rates, hide_index=True, width="stretch",
+                 column_config={"按时率": st.column_config.NumberColumn("按时率", format="%.1f%%")})
     by_rule = rates.groupby("时钟")[["按时", "总数"]].sum()
-    by_rule["按时率"] = by_rule["按时"] / by_rule["总数"]
-    st.bar_chart(by_rule["按时率"])
+    by_rule["按时率（%）"] = (by_rule["按时"] / by_rule["总数"] * 100).round(1)
+    # horizontal bars: long Chinese clock names stay readable instead of turning into cut vertical labels
+    st.bar_chart(by_rule["按时率（%）"], horizontal=True, x_label="", y_label="按时率（%）")
+
+
+def _ranked(counts: dict) -> None:
+    """Counts as horizontal bars, largest first (labels read left to right, never cut)."""
+    if not counts:
+        st.caption("暂无数据")
+        return
+    series = pd.Series(counts, name="帖文数").sort_values(ascending=False).head(12)
+    st.bar_chart(series, horizontal=True, sort="-帖文数", x_label="", y_label="帖文数")

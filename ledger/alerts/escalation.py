@@ -285,14 +285,20 @@ def _recipients(session: Session, targets: Iterable[str], *, alert: Alert, ctx: 
 
 
 # ---------------------------------------------------------------------------- signed links
-def make_ack_token(secret_key: str, alert_id: int) -> str:
+def make_ack_token(secret_key: str, alert_id: int, recipient: str | None = None) -> str:
+    """A signed acknowledgement token for ``alert_id``; ``recipient`` is the roster person the link
+    is sent to (recorded as the one who acknowledged), None for a shared destination (sign-in needed)."""
     from itsdangerous import URLSafeTimedSerializer
 
-    return URLSafeTimedSerializer(secret_key, salt=ACK_SALT).dumps({"alert": int(alert_id)})
+    data: dict[str, Any] = {"alert": int(alert_id)}
+    if recipient:
+        data["to"] = recipient
+    return URLSafeTimedSerializer(secret_key, salt=ACK_SALT).dumps(data)
 
 
-def read_ack_token(secret_key: str | None, token: str, *, max_age_seconds: int) -> int:
-    """The alert id in a signed acknowledgement token; AlertError when forged or expired."""
+def read_ack_claim(secret_key: str | None, token: str, *, max_age_seconds: int) -> tuple[int, str | None]:
+    """(alert id, recipient person or None) of a signed acknowledgement token; AlertError when forged
+    or expired."""
     from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
     if not secret_key:
@@ -304,15 +310,21 @@ def read_ack_token(secret_key: str | None, token: str, *, max_age_seconds: int) 
     except BadSignature as exc:
         raise AlertError("确认链接无效 (invalid link)") from exc
     try:
-        return int(data["alert"])
-    except (KeyError, TypeError, ValueError) as exc:
+        to = data.get("to")
+        return int(data["alert"]), (str(to) if to else None)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise AlertError("确认链接无效 (invalid link)") from exc
 
 
-def ack_link(ctx: AlertContext, alert_id: int) -> str | None:
+def read_ack_token(secret_key: str | None, token: str, *, max_age_seconds: int) -> int:
+    """The alert id in a signed acknowledgement token; AlertError when forged or expired."""
+    return read_ack_claim(secret_key, token, max_age_seconds=max_age_seconds)[0]
+
+
+def ack_link(ctx: AlertContext, alert_id: int, recipient: str | None = None) -> str | None:
     if not ctx.secret_key:
         return None
-    return f"{ctx.base_url.rstrip('/')}/ack?token={make_ack_token(ctx.secret_key, alert_id)}"
+    return f"{ctx.base_url.rstrip('/')}/ack?token={make_ack_token(ctx.secret_key, alert_id, recipient)}"
 
 
 # ---------------------------------------------------------------------------- messages
@@ -328,11 +340,14 @@ def _write(session: Session, alert: Alert, *, targets: Sequence[str], subject: s
     body.append("")
     body.append(f"预警编号 {alert.id}；状态 {STATE_LABELS.get(alert.state, alert.state)}；"
                 f"升级第 {alert.step + 1} 级；时间 {_local(now, ctx)}")
-    link = ack_link(ctx, alert.id)
-    body.append(f"确认收到：{link}" if link else f"确认收到：yuqing alerts ack {alert.id}")
-    text = "\n".join(body)
+    recipients = _recipients(session, targets, alert=alert, ctx=ctx, now=now)
+    people = {p.name for p in duty.people_named(session, sorted({label for label, _ in recipients}))}
+    people |= {label for label, _ in recipients if label in ctx.policy.persons}
     written = []
-    for label, url in _recipients(session, targets, alert=alert, ctx=ctx, now=now):
+    for label, url in recipients:
+        # each roster person gets a link in their own name; a shared destination's link asks for a sign-in
+        link = ack_link(ctx, alert.id, label if label in people else None)
+        text = "\n".join([*body, f"确认收到：{link}" if link else f"确认收到：yuqing alerts ack {alert.id}"])
         row = outbox.enqueue(
             session, key=f"alert:{alert.id}:{alert.seq}:{_hash(url)}", destination=url, recipient=label,
             subject=subject, body=text, now=now, kind=kind, alert_id=alert.id,

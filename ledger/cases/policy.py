@@ -59,6 +59,7 @@ class CasePolicy:
     review: ReviewPolicy = field(default_factory=lambda: ReviewPolicy())
     referral_when_illegal: bool = True
     backfill_minutes: float = 30
+    title_max_chars: int = 200
 
     @property
     def initial_status(self) -> str:
@@ -169,6 +170,7 @@ class CasePolicy:
             review=review,
             referral_when_illegal=bool(req.get("referral_when_illegal", True)),
             backfill_minutes=float(backfill),
+            title_max_chars=_title_limit(cfg.get("title_max_chars", 200)),
         )
 
 
@@ -206,3 +208,9 @@ def _strings(cfg: Mapping[str, Any], key: str, *, where: str = "cases.toml",
     if required and not value:
         raise CasePolicyError(f"{where} {key}: 不能为空")
     return tuple(v.strip() for v in value)
+
+
+def _title_limit(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 20 <= value <= 500:
+        raise CasePolicyError(f"cases.toml title_max_chars: 应为 20 到 500 之间的整数: {value!r}")
+    return value

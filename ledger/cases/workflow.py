@@ -102,6 +102,14 @@ def text_required(value: str | None, what: str) -> str:
     return str(value).strip()
 
 
+def check_title(value: str | None, policy: CasePolicy) -> str:
+    """A case title: not empty, at most ``title_max_chars`` characters (cases.toml)."""
+    title = text_required(value, "标题")
+    if len(title) > policy.title_max_chars:
+        raise CaseError(f"标题过长：{len(title)} 字，最多 {policy.title_max_chars} 字；详情请写入摘要")
+    return title
+
+
 def opt_text(value: str | None) -> str | None:
     if value is None:
         return None
@@ -272,12 +280,14 @@ def open_case(
     event_id: int | None = None,
     post_ids: Iterable[int] = (),
     suspected_illegal: bool = False,
+    another_for_event: bool = False,
 ) -> Case:
     """Open a case (status 发现), number it ``YYYY-NNNN`` by the year of discovery (Asia/Shanghai)
-    and start its clocks."""
+    and start its clocks. An event that already has a case is refused (no duplicates from a double
+    click) unless ``another_for_event`` says a second case is meant."""
     policy = env.policy
     now = aware(now, "当前时间")
-    title = text_required(title, "标题")
+    title = check_title(title, policy)
     grade = _check_grade(grade, policy)
     discovered_at = not_after_now(discovered_at, now, "发现时间")
     if occurred_at is not None:
@@ -285,6 +295,10 @@ def open_case(
         if occurred_at > discovered_at:
             raise CaseError("发生时间不能晚于发现时间")
     disposal_type = _check_disposal(disposal_type, policy)
+    if event_id is not None and not another_for_event:
+        existing = session.exec(select(Case.number).where(Case.event_id == event_id)).all()
+        if existing:
+            raise CaseError(f"该事件已立案：{'、'.join(str(n) for n in existing)}（确需另立新案时请明确选择）")
     post_ids = list(dict.fromkeys(int(p) for p in post_ids))
     seq, number = allocate_number(session, year=discovered_at.astimezone(SHANGHAI).year)
     case = Case(
@@ -371,7 +385,7 @@ def update_case(session: Session, *, case_id: int | str, now: datetime, actor: s
     before = case_state(case)
     for key, value in changes.items():
         if key == "title":
-            value = text_required(value, "标题")
+            value = check_title(value, env.policy)
         elif key == "disposal_type":
             value = _check_disposal(value, env.policy)
         elif key == "co_units":

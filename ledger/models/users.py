@@ -1,4 +1,4 @@
-"""Dashboard users: role, unit, password hash, lock-out state."""
+"""Dashboard users: role, unit, password hash, lock-out state, session version; sign-in throttling per address."""
 
 from __future__ import annotations
 
@@ -29,3 +29,16 @@ class User(UserBase, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime())
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     created_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                                 description="bumped to end every open session of the user")
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins from one client address in the current window."""
+
+    __tablename__ = "login_throttle"
+
+    address: str = Field(max_length=64, primary_key=True)
+    failures: int = 0
+    window_start: datetime = Field(sa_type=UTCDateTime())
+    blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime())

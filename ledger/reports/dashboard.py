@@ -134,6 +134,26 @@ def sentiment_counts(session: Session, *, since: datetime) -> dict[str, int]:
     return {k or "未知": n for k, n in session.exec(stmt).all()}  # type: ignore[call-overload]
 
 
+def posts_per_source(session: Session, *, since: datetime, limit: int = 15) -> list[tuple[str, int]]:
+    """(source name, posts fetched since ``since``), most first (one grouped range scan of the
+    fetch-time index, like :func:`sentiment_counts`)."""
+    from ledger.models.core import Source
+
+    counted = (select(Post.source_id, func.count().label("n")).where(Post.fetched_at >= since)
+               .group_by(Post.source_id).subquery())
+    stmt = (select(Source.name, counted.c.n).join(counted, counted.c.source_id == Source.id)
+            .order_by(counted.c.n.desc(), Source.name).limit(limit))
+    return [(name, n) for name, n in session.exec(stmt).all()]  # type: ignore[call-overload]
+
+
+def posts_per_district(session: Session, *, since: datetime, limit: int = 15) -> list[tuple[str, int]]:
+    """(jurisdiction as assessed, posts fetched since ``since``), most first; posts without a place
+    are left out."""
+    stmt = (select(Post.jurisdiction, func.count()).where(Post.fetched_at >= since, Post.jurisdiction.is_not(None))  # type: ignore[union-attr]
+            .group_by(Post.jurisdiction).order_by(func.count().desc(), Post.jurisdiction).limit(limit))
+    return [(j, n) for j, n in session.exec(stmt).all()]  # type: ignore[call-overload]
+
+
 def flag_counts(session: Session, *, since: datetime, field: str, limit: int = 5000) -> dict[str, int]:
     """Counts of category / topic names among recent flagged posts (JSON column, counted in Python)."""
     column = Post.categories if field == "categories" else Post.topics
@@ -222,6 +242,15 @@ def event_hourly(session: Session, *, event_id: int, since: datetime, limit: int
         bucket = ts.replace(minute=0, second=0, microsecond=0)
         counts[bucket] = counts.get(bucket, 0) + 1
     return sorted(counts.items())
+
+
+def event_cases(session: Session, *, event_id: int) -> list[tuple[int, str, str]]:
+    """(id, number, status) of the cases opened from an event (indexed on case.event_id)."""
+    from ledger.models.cases import Case
+
+    rows = session.exec(select(Case.id, Case.number, Case.status)  # type: ignore[call-overload]
+                        .where(Case.event_id == event_id).order_by(Case.id)).all()
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def event_case_facts(session: Session, *, event_id: int) -> dict[str, Any]:
