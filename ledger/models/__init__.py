@@ -17,3 +17,4 @@ from ledger.models.cases import (  # noqa: F401
     ReleaseReview,
 )
 from ledger.models.users import User  # noqa: F401
+from ledger.models.schemes import MonitorScheme  # noqa: F401
