@@ -20,13 +20,14 @@ ACTIONS: dict[str, frozenset[str]] = {
     "ack_alert": frozenset({DUTY, LEADER, ADMIN}),
     "export": frozenset({DUTY, LEADER, ADMIN}),
     "settings": frozenset({ADMIN}),
+    "manage_schemes": frozenset({DUTY, ADMIN}),
 }
 
 PAGES: dict[str, tuple[str, ...]] = {
-    DUTY: ("onduty", "events", "cases", "messages", "stats", "export", "posts"),
+    DUTY: ("onduty", "events", "cases", "messages", "stats", "export", "posts", "schemes"),
     UNIT: ("cases", "messages", "stats"),
     LEADER: ("onduty", "events", "cases", "stats", "export"),
-    ADMIN: ("onduty", "events", "cases", "messages", "stats", "export", "posts", "settings"),
+    ADMIN: ("onduty", "events", "cases", "messages", "stats", "export", "posts", "schemes", "settings"),
 }
 
 
