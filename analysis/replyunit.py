@@ -13,8 +13,8 @@ import re
 
 _SUFFIX = (r"(?:局|委员会|委|办事处|人民政府|政府|管理处|服务中心|中心|大队|支队|办公室|办公厅|"
            r"管委会|指挥部|公司|医院|学校|学院|中队)")
-_NAME = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{2,24}?" + _SUFFIX + r")(?![\u4e00-\u9fa5])|"
-                   r"([\u4e00-\u9fa5A-Za-z0-9]{2,24}?" + _SUFFIX + r")(?=[已将会对在和与及按于为也、，。,：:\s（(]|$)")
+# a name ends with its suffix: not 局长 / 局面 / 中心城区 / 公司法 …
+_NAME = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{2,24}?" + _SUFFIX + r")(?![长面势部限域外内里城区法员])")
 _DATE_END = re.compile(r"(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2})\s*[。.]?\s*$")
 # locality codes of anonymised exports and generic place prefixes
 _PLACE = re.compile(r"^(?:中共)?(?:[A-Z]\d*\s*(?:市|县|区)?|[市县区省])+")
@@ -40,11 +40,11 @@ def reply_unit(text: str | None) -> str | None:
     if m:
         head = body[: m.start()].rstrip(" 。.")
         tail = head[-40:]
-        found = [g1 or g2 for g1, g2 in _NAME.findall(tail)]
+        found = _NAME.findall(tail)
         if found and tail.endswith(found[-1]):
             name = _clean(found[-1])
             if name:
                 return name
-    names = [_clean(g1 or g2) for g1, g2 in _NAME.findall(body)]
+    names = [_clean(n) for n in _NAME.findall(body)]
     names = [n for n in names if n]
     return names[-1] if names else None

@@ -55,9 +55,9 @@ class ReplyIndex:
     """TF-IDF vectors of answered messages over hashed character n-grams, grown incrementally."""
 
     ids: list[int] = field(default_factory=list)
-    _counts: Any = None  # scipy CSR: sublinear term counts per message
-    _df: Any = None  # document frequency per hashed feature
-    _weighted: Any = None  # CSR, IDF-weighted and L2-normalised; None when stale
+    _counts: Any = field(default=None, repr=False)  # scipy CSR: sublinear term counts per message
+    _df: Any = field(default=None, repr=False)  # document frequency per hashed feature
+    _weighted: Any = field(default=None, repr=False)  # CSR, IDF-weighted and L2-normalised; None when stale
 
     def __len__(self) -> int:
         return len(self.ids)
