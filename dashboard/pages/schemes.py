@@ -43,6 +43,8 @@ def render(user: Principal) -> None:
         st.info("还没有监测方案。")
     editable = may(user.role, "manage_schemes")
     labels = {NEW: "＋ 新建方案", **{i: f"{i} {s.name}" for i, s in specs.items()}}
+    if st.session_state.get("scheme_pick_next") in labels:
+        st.session_state["scheme_pick"] = st.session_state.pop("scheme_pick_next")
     pick = st.selectbox("编辑方案" if editable else "查看方案", list(labels), format_func=labels.get, key="scheme_pick")
     base = specs.get(pick)
     k = f"scheme_{pick}_"
@@ -109,7 +111,7 @@ def _save(user: Principal, pick: int, name: str, spec) -> None:
     except SchemeError as exc:
         st.error(f"保存失败：{exc}")
         return
-    st.session_state["scheme_pick"] = saved
+    st.session_state["scheme_pick_next"] = saved  # the picker is already drawn: select it on the rerun
     st.toast(f"已保存监测方案 {saved}")
     st.rerun()
 
