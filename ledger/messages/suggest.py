@@ -3,8 +3,8 @@
 The index holds one TF-IDF vector per answered message (title and text), over character 1–2-grams
 hashed into a fixed space (``HashingVectorizer``: no vocabulary to refit, so messages are added
 to the index as they are answered without rebuilding it). Document frequencies are kept as a
-running count, so IDF weights are recomputed from them in one pass over the index when it
-is queried after growing. Similarity is the cosine between the query and each message.
+running count and IDF weights applied at query time, so the scores are exactly those of an index
+built afresh. Similarity is the cosine between the query and each message.
 
 :class:`ReplyIndex` is built and kept current by :func:`refresh`, which reads only the ids of the
 answered messages and then the title and text of those not yet indexed: a dashboard process keeps
@@ -52,12 +52,17 @@ def document(title: str | None, text: str | None) -> str:
 
 @dataclass
 class ReplyIndex:
-    """TF-IDF vectors of answered messages over hashed character n-grams, grown incrementally."""
+    """TF-IDF vectors of answered messages over hashed character n-grams, grown incrementally.
+
+    Stored: the sublinear term counts (CSR, one row per message) and the document frequencies.
+    IDF weights are applied at query time, so adding messages never rewrites the stored rows; only
+    the rows' norms under the current weights are recomputed (one vectorised pass) after growth.
+    A query is one sparse-matrix × dense-vector product over the stored counts."""
 
     ids: list[int] = field(default_factory=list)
-    _counts: Any = field(default=None, repr=False)  # scipy CSR: sublinear term counts per message
+    _tf: Any = field(default=None, repr=False)  # scipy CSR: sublinear term counts per message
     _df: Any = field(default=None, repr=False)  # document frequency per hashed feature
-    _weighted: Any = field(default=None, repr=False)  # CSR, IDF-weighted and L2-normalised; None when stale
+    _norms: Any = field(default=None, repr=False)  # rows' TF-IDF norms under the current IDF; None: stale
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -71,39 +76,38 @@ class ReplyIndex:
         counts = _vectorizer().transform(list(documents)).tocsr()
         counts.data = 1.0 + np.log(counts.data)  # sublinear tf
         df = np.bincount(counts.indices, minlength=N_FEATURES).astype(np.float64)
-        self._counts = counts if self._counts is None else sp.vstack([self._counts, counts], format="csr")
+        self._tf = counts if self._tf is None else sp.vstack([self._tf, counts], format="csr")
         self._df = df if self._df is None else self._df + df
         self.ids.extend(int(i) for i in ids)
-        self._weighted = None
+        self._norms = None
 
     def _idf(self) -> np.ndarray:
         n = len(self.ids)
         return np.log((1.0 + n) / (1.0 + self._df)) + 1.0
 
-    def _matrix(self):
-        if self._weighted is None:
-            from sklearn.preprocessing import normalize
-
-            idf = self._idf()
-            m = self._counts.copy()
-            m.data *= idf[m.indices]
-            self._weighted = normalize(m, norm="l2", copy=False)
-        return self._weighted
+    def _row_norms(self, idf: np.ndarray) -> np.ndarray:
+        if self._norms is None:
+            tf = self._tf
+            rows = np.repeat(np.arange(tf.shape[0]), np.diff(tf.indptr))
+            sq = np.bincount(rows, weights=(tf.data * idf[tf.indices]) ** 2, minlength=tf.shape[0])
+            self._norms = np.sqrt(sq)
+            self._norms[self._norms == 0] = 1.0
+        return self._norms
 
     def query(self, text: str, *, top: int = 5, exclude: set[int] | None = None) -> list[tuple[int, float]]:
         """(message id, cosine similarity) of the ``top`` most similar indexed messages, best first
         (only those sharing something with ``text``)."""
         if not self.ids:
             return []
-        from sklearn.preprocessing import normalize
-
         q = _vectorizer().transform([text]).tocsr()
         if q.nnz == 0:
             return []
-        q.data = 1.0 + np.log(q.data)
-        q.data *= self._idf()[q.indices]
-        q = normalize(q, norm="l2", copy=False)
-        scores = np.asarray((self._matrix() @ q.T).todense()).ravel()
+        idf = self._idf()
+        weights = (1.0 + np.log(q.data)) * idf[q.indices]
+        weights /= np.sqrt((weights**2).sum())
+        dense = np.zeros(N_FEATURES)
+        dense[q.indices] = weights * idf[q.indices]  # the documents' IDF, applied here
+        scores = (self._tf @ dense) / self._row_norms(idf)
         want = top + len(exclude or ())
         if want < len(scores):
             cand = np.argpartition(-scores, want)[:want]
@@ -129,11 +133,15 @@ def refresh(session: Session, index: ReplyIndex | None = None) -> ReplyIndex:
         select(c.id).where(c.reply_text.is_not(None), c.reply_text != "").order_by(c.id))]
     have = set(index.ids)
     missing = [i for i in answered if i not in have]
+    ids: list[int] = []
+    docs: list[str] = []
     for start in range(0, len(missing), FETCH_CHUNK):
         chunk = missing[start : start + FETCH_CHUNK]
         rows = {r[0]: r for r in session.execute(select(c.id, c.title, c.text).where(c.id.in_(chunk)))}
         kept = [i for i in chunk if i in rows]
-        index.add(kept, [document(rows[i][1], rows[i][2]) for i in kept])
+        ids.extend(kept)
+        docs.extend(document(rows[i][1], rows[i][2]) for i in kept)
+    index.add(ids, docs)  # one append to the stored rows, however many were read
     return index
 
 
