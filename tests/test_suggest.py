@@ -40,7 +40,7 @@ def test_most_similar_answered_messages_with_reply_unit_and_similarity(any_engin
     _store(any_engine)
     with session_scope(any_engine) as s:
         found = suggest(s, text="小区旁边的搅拌站晚上施工噪音太大…", top=3)
-        assert [r["external_id"] for r in found][0] == "m1"
+        assert found[0]["external_id"] == "m1"
         assert "m4" not in [r["external_id"] for r in found]  # unanswered
         sims = [r["similarity"] for r in found]
         assert sims == sorted(sims, reverse=True) and 0 < sims[-1] <= sims[0] <= 1
@@ -74,8 +74,9 @@ def test_index_grows_with_new_replies_and_matches_a_full_build(any_engine):
         assert [i for i, _ in a] == [i for i, _ in b]
         assert [round(x, 9) for _, x in a] == [round(x, 9) for _, x in b]
         # a message answered later is added on the next refresh
-        from ledger.models.core import Message
         from sqlmodel import select
+
+        from ledger.models.core import Message
 
         m4 = s.exec(select(Message).where(Message.external_id == "m4")).one()
         m4.reply_text, m4.replied_at = "已责令工地夜间停工。", NOW

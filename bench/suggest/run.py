@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from bench.common import machine_reference, reference_note, write_section  # noqa: E402
+from bench.common import machine_reference, reference_note, write_section
 
 DATA = Path(os.environ.get("YUQING_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
@@ -123,39 +123,39 @@ def main() -> None:
     s = speed(rows, sizes)
     ref = (ref_before + machine_reference()) / 2
     lines = [
-        "Reply suggestions (`yuqing messages suggest`, the panel beside the reply box in 留言办理): the answered "
+        ("Reply suggestions (`yuqing messages suggest`, the panel beside the reply box in 留言办理): the answered "
         "messages most similar to a new one, by cosine similarity of TF-IDF vectors over hashed character 1–2-grams "
-        "of title and text (`ledger/messages/suggest.py`).",
+        "of title and text (`ledger/messages/suggest.py`)."),
         "",
-        f"Quality on `hotline_replies.csv` ({q['messages']:,} answered messages; the export has no unit column). The "
+        (f"Quality on `hotline_replies.csv` ({q['messages']:,} answered messages; the export has no unit column). The "
         "replying unit is read from each reply's text (`analysis/replyunit.py`: the signing unit, else the last unit "
         f"the reply names, locality codes such as A7县 dropped): it names one in {q['coverage']:.0%} of replies, "
         f"{q['distinct_units']:,} distinct units among the indexed ones. Every fifth message is held out "
-        f"({q['held_out']:,}; {q['held_out_with_unit']:,} of them with a unit), the other {q['indexed']:,} indexed.",
+        f"({q['held_out']:,}; {q['held_out_with_unit']:,} of them with a unit), the other {q['indexed']:,} indexed."),
         "",
         "| measure on held-out messages | rate |",
         "|---|---:|",
         f"| top suggestion's reply names the same unit (top-1) | **{q['top1']:.1%}** |",
         f"| one of the top three does (top-3) | {q['top3']:.1%} |",
-        f"| baseline: always the most common unit ({q['majority_unit']}, {q['majority_share']:.1%} of indexed replies) "
-        f"| {q['majority']:.1%} |",
+        (f"| baseline: always the most common unit ({q['majority_unit']}, {q['majority_share']:.1%} of indexed replies) "
+        f"| {q['majority']:.1%} |"),
         f"| baseline: a random indexed reply (expected) | {q['random']:.1%} |",
         "",
-        f"Median cosine similarity of the top suggestion: {q['median_top_similarity']:.2f}. Weak points: the unit read "
+        (f"Median cosine similarity of the top suggestion: {q['median_top_similarity']:.2f}. Weak points: the unit read "
         "from a reply is a heuristic (a reply may name a unit it forwarded to, or several), and similar messages "
-        "answered by a different level of government count as misses.",
+        "answered by a different level of government count as misses."),
         "",
-        "Speed (one process, the real messages repeated with a distinct suffix to reach N; wall times on the shared "
-        "machine, whose load during the run the reference below shows):",
+        ("Speed (one process, the real messages repeated with a distinct suffix to reach N; wall times on the shared "
+        "machine, whose load during the run the reference below shows):"),
         "",
         "| answered messages | build (s) | add 100 and re-weight (ms) | query p50 (ms) | query p95 (ms) |",
         "|---:|---:|---:|---:|---:|",
-        *[f"| {r['n']:,} | {r['build_s']:.1f} | {r['add100_query_ms']:.0f} | {r['query_p50_ms']:.1f} | "
-          f"{r['query_p95_ms']:.1f} |" for r in s],
+        *[(f"| {r['n']:,} | {r['build_s']:.1f} | {r['add100_query_ms']:.0f} | {r['query_p50_ms']:.1f} | "
+           f"{r['query_p95_ms']:.1f} |") for r in s],
         "",
-        "A command (`yuqing messages suggest`) builds the index once per call; the dashboard keeps one per process and "
+        ("A command (`yuqing messages suggest`) builds the index once per call; the dashboard keeps one per process and "
         "adds only the messages answered since (one query for the ids of answered messages, then their title and "
-        "text).",
+        "text)."),
         "",
         reference_note(ref),
         "",

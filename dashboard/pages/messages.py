@@ -13,7 +13,6 @@ from dashboard.data import case_env, countdown, engine, local_time, now
 from dashboard.permissions import may
 from ledger.users import Principal
 
-
 SEARCH_LIMIT = 5000
 
 

@@ -16,5 +16,5 @@ from ledger.models.cases import (  # noqa: F401
     Release,
     ReleaseReview,
 )
-from ledger.models.users import User  # noqa: F401
 from ledger.models.schemes import MonitorScheme  # noqa: F401
+from ledger.models.users import User  # noqa: F401

@@ -524,14 +524,14 @@ def post_ids(session: Session, *, source_id: int, external_ids: Sequence[str]) -
 
 
 __all__ = [
-    "IntakeResult",
     "NEW_POST_HOOKS",
-    "add_new_post_hook",
-    "RawPost",
-    "make_evidence",
-    "post_ids",
+    "IntakeResult",
     "Prepared",
     "PreparedBatch",
+    "RawPost",
+    "add_new_post_hook",
+    "make_evidence",
+    "post_ids",
     "prepare",
     "prepare_batch",
     "store_posts",

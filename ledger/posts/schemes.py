@@ -212,7 +212,7 @@ def set_enabled(session: Session, *, scheme_id: int, enabled: bool, actor: str, 
 def list_schemes(session: Session, *, enabled_only: bool = False) -> list[MonitorScheme]:
     stmt = select(MonitorScheme).order_by(MonitorScheme.id)
     if enabled_only:
-        stmt = stmt.where(MonitorScheme.enabled == True)  # noqa: E712
+        stmt = stmt.where(MonitorScheme.enabled == True)
     return list(session.execute(stmt).scalars())
 
 
