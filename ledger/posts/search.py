@@ -40,6 +40,7 @@ MAX_QUERY_CHARS = 200
 # common matches nearly everything; narrow it with a longer phrase)
 MAX_PREFIX_TRIGRAMS = 5000
 
+PG_SEARCH_WORK_MEM = "64MB"  # for the search statement's transaction (SET LOCAL)
 _POST: Table = Post.__table__  # type: ignore[attr-defined]
 _MESSAGE: Table = Message.__table__  # type: ignore[attr-defined]
 _counter = itertools.count()
@@ -167,6 +168,9 @@ def _matching(session: Session, tbl: Table, terms: Sequence[str], filters: Searc
                 .where(text(f"{name}_fts MATCH :m{n}").bindparams(bindparam(f"m{n}", expr)), *conds))
         return stmt, fts.c.rowid
     if dialect == "postgresql":
+        # a bitmap of many matches must not turn lossy: a lossy page is rechecked by computing
+        # the index expression (every bigram of the text) for each of its rows
+        session.execute(text(f"SET LOCAL work_mem = '{PG_SEARCH_WORK_MEM}'"))
         stmt = select(*what).select_from(tbl).where(_postgres_clause(name, terms), *conds)
         return stmt, tbl.c.id
     # any other database: a plain scan (no index), same semantics
