@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from config.settings import Settings
 from ledger.alerts import notify
+from ledger.posts.intake import add_new_post_hook
 
 if TYPE_CHECKING:
     from ledger.alerts.escalation import AlertContext
@@ -118,6 +119,21 @@ def _context_from_env() -> AlertContext:
     return alert_context(get_settings())
 
 
+def check_schemes(session: Session, *, posts, now: datetime) -> None:
+    """Intake hook: match a batch of new posts against the enabled monitoring schemes and raise
+    one alert per scheme per period (``YUQING_SCHEME_ALERT_PERIOD_MINUTES``) through the chain."""
+    from config.settings import get_settings
+    from ledger.alerts.schemes import raise_scheme_alerts
+    from ledger.posts.schemes import match_posts
+
+    hits = match_posts(session, posts=posts, now=now)
+    if hits:
+        settings = get_settings()
+        raise_scheme_alerts(session, hits, now=now, period_minutes=settings.scheme_alert_period_minutes,
+                            ctx=notify.context())
+
+
 TICK_HOOKS.append(raise_tick_alerts)
 AFTER_COMMIT_HOOKS.append(deliver_outbox)
 notify.configure(_context_from_env)
+add_new_post_hook(check_schemes)

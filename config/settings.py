@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(6, description="Delivery attempts before a notification is marked failed")
     outbox_backoff_seconds: int = Field(60, description="First retry delay; doubles after each failed attempt")
     outbox_backoff_max_seconds: int = Field(3600, description="Longest retry delay")
+    scheme_alert_period_minutes: int = Field(
+        60, ge=1, description="Monitoring schemes: new hits of one scheme within this many minutes make one alert")
     weekly_export_cron: str = Field("0 8 * * mon", description="Crontab (local time) of the weekly ledger export")
     export_dir: Path | None = Field(None, description="Directory for generated exports; default data_dir/exports")
 

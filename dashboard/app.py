@@ -26,6 +26,7 @@ ROLE_PAGES = {
     "stats": ("dashboard.pages.stats", "统计", ":material/bar_chart:"),
     "export": ("dashboard.pages.export", "导出", ":material/download:"),
     "posts": ("dashboard.pages.posts", "最新帖文", ":material/article:"),
+    "schemes": ("dashboard.pages.schemes", "监测方案", ":material/manage_search:"),
     "settings": ("dashboard.pages.admin", "设置", ":material/settings:"),
 }
 

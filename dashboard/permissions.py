@@ -22,13 +22,14 @@ ACTIONS: dict[str, frozenset[str]] = {
     "ack_alert": frozenset({DUTY, LEADER, ADMIN}),
     "export": frozenset({DUTY, LEADER, ADMIN}),
     "settings": frozenset({ADMIN}),
+    "manage_schemes": frozenset({DUTY, ADMIN}),
 }
 
 PAGES: dict[str, tuple[str, ...]] = {
-    DUTY: ("onduty", "events", "cases", "messages", "policies", "stats", "export", "posts"),
+    DUTY: ("onduty", "events", "cases", "messages", "policies", "stats", "export", "posts", "schemes"),
     UNIT: ("cases", "messages", "policies", "stats"),
     LEADER: ("onduty", "events", "cases", "policies", "stats", "export"),
-    ADMIN: ("onduty", "events", "cases", "messages", "policies", "stats", "export", "posts", "settings"),
+    ADMIN: ("onduty", "events", "cases", "messages", "policies", "stats", "export", "posts", "schemes", "settings"),
 }
 
 

@@ -220,6 +220,33 @@ class Pages:
             t("recent_posts", lambda: [post_view(p) for p in recent_posts(
                 s, limit=limit * (3 if only_negative else 1))])
 
+    def search_posts(self, t: Timer) -> None:
+        """最新帖文 with a search box entry: the newest posts containing the words (100 or 200 shown,
+        sometimes only negative ones)."""
+        from ledger.posts.queries import post_view, source_names
+        from ledger.posts.search import SearchFilters, search_posts
+
+        query = self.rnd.choice(SEARCH_QUERIES)
+        limit = self.rnd.choice((100, 100, 200))
+        negative = "negative" if self.rnd.random() < 0.3 else None
+        with session_scope(self.engine) as s:
+            t("source_names", lambda: source_names(s))
+            t("search_posts", lambda: [post_view(p) for p in search_posts(
+                s, query=query, limit=limit, filters=SearchFilters(sentiment=negative))])
+
+    def search_messages(self, t: Timer) -> None:
+        """留言办理 with a search box entry: the matching messages' ids (at most 5,000), then the list."""
+        from ledger.messages.service import list_messages, message_row
+        from ledger.posts.search import SearchFilters, search_message_ids
+
+        at, unit = self.now, self._unit()
+        query = self.rnd.choice(SEARCH_QUERIES)
+        with session_scope(self.engine) as s:
+            ids = t("search_message_ids", lambda: search_message_ids(
+                s, query=query, limit=5000, filters=SearchFilters(unit=unit)))
+            t("list_messages", lambda: [message_row(m, at) for m in list_messages(
+                s, now=at, overdue_first=True, unit=unit, limit=200, ids=ids)])
+
     def sources(self, t: Timer) -> None:
         from ledger.posts.sources import list_sources
 
@@ -227,10 +254,15 @@ class Pages:
             t("list_sources", lambda: [(x.name, x.status, x.last_error) for x in list_sources(s)])
 
 
+# what people type into the search boxes: a place, an issue, two characters, a place and an issue,
+# a phrase of the post bodies, and words found nowhere in the generated ledger
+SEARCH_QUERIES = ["望湖花园小区", "物业乱收费", "漏水", "噪音", "金桥工业园 拖欠", "河西区 垃圾清运", "多次向社区反映",
+                  "双黄连", "地铁站", "医院 挂号", "燃气", "长乐"]
+
 PAGES: list[tuple[str, str]] = [
     ("值班台", "onduty"), ("事件", "events"), ("台账（列表与筛选）", "cases_list"), ("台账（案件页）", "case_page"),
     ("留言办理", "messages"), ("统计（30天）", "stats"), ("导出 · 生成（整周汇总）", "export"), ("最新帖文", "posts"),
-    ("设置（来源）", "sources"),
+    ("最新帖文 · 检索", "search_posts"), ("留言办理 · 检索", "search_messages"), ("设置（来源）", "sources"),
 ]
 
 

@@ -38,6 +38,7 @@ def crawl_cmd(
     source: int = typer.Option(..., "--source", help="来源 id (source id)"),
 ) -> None:
     """立即抓取一个来源一次 (crawl one source once, now). 成功退出码 0，失败非 0 并给出原因."""
+    import config.alerting  # noqa: F401  (monitoring schemes checked on new posts; alert routing)
     from config.runtime import crawl_once
     from ledger.db import session_scope
     from ledger.posts.sources import SourceError, get_source

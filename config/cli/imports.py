@@ -37,6 +37,7 @@ def _run(paths: list[Path], spec_factory, *, source_of, kind: str, config_of, re
     workers, which prepare the next file's first rows while the last ones of a file are stored).
 
     Every file is checked before anything is stored: if one is refused, none is imported."""
+    import config.alerting  # noqa: F401  (monitoring schemes checked on new posts; alert routing)
     from config.wiring import build_assessor
     from crawlers.importers import FileJob, ImportFileError, ensure_source, import_files, validate
     from crawlers.pipeline import auto_workers

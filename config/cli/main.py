@@ -15,6 +15,7 @@ AREA_MODULES = (
     "config.cli.source",
     "config.cli.crawl",
     "config.cli.posts",
+    "config.cli.scheme",
     "config.cli.analyze",
     "config.cli.imports",
     "config.cli.model",

@@ -205,3 +205,38 @@ def assign_cmd(
     _entry(lambda session, channels, calendar, rules, now: assign_unit(
         session, message_id=message_id, unit=unit, now=now, actor=actor, calendar=calendar, rules=rules))
     typer.echo(f"留言 {message_id}: 承办单位 {unit}")
+
+
+@messages_app.command("suggest")
+def suggest_cmd(
+    text: str = typer.Option(..., "--text", help="新留言内容 (标题和/或正文)"),
+    top: int = typer.Option(3, "--top", help="返回条数 (1-50)"),
+    as_json: bool = typer.Option(False, "--json", help="JSON 数组输出"),
+) -> None:
+    """答复参考: 找出与新留言最相似的已答复留言, 附其答复、承办单位与相似度 (个人号码已遮蔽)。"""
+    from ledger.db import session_scope
+    from ledger.messages.suggest import SuggestError, suggest
+
+    if top < 1 or top > 50:
+        fail(f"--top 须在 1 到 50 之间: {top}", code=2)
+    engine = open_engine()
+    try:
+        with session_scope(engine) as session:
+            rows = suggest(session, text=text, top=top)
+    except SuggestError as exc:
+        fail(str(exc), code=2)
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("没有相似的已答复留言")
+        return
+    for n, r in enumerate(rows, 1):
+        unit = r["unit"] or "-"
+        if r["unit_from"] == "reply_text":
+            unit += " (据答复推断)"
+        typer.echo(f"{n}. 相似度 {r['similarity']:.3f}  留言 {r['message_id']} ({r['external_id']})  单位 {unit}")
+        typer.echo(f"   留言: {(r['title'] or '')} {r['text'][:80]}")
+        typer.echo(f"   答复: {r['reply'][:200]}")

@@ -228,6 +228,7 @@ def worker_cmd(
     prefix = prefix or cfg.redis_prefix
     if not redis_url:
         fail("需要 --redis-url 或 YUQING_REDIS_URL (a Redis URL is required)", code=2)
+    import config.alerting  # noqa: F401  (monitoring schemes checked on new posts; alert routing)
     from crawlers.distributed import queue_stats, run_worker, worker_settings
 
     if stats:

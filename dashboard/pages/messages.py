@@ -1,9 +1,11 @@
-"""Page 留言办理: citizens' messages with their reply clocks, overdue first; entering a message
-received on any configured channel (登记留言); marking one simple or assigning its unit; recording
-a reply."""
+"""Page 留言办理: citizens' messages with their reply clocks, overdue first; a search box over
+their title and text; entering a message received on any configured channel (登记留言); marking
+one simple or assigning its unit; recording a reply, with the most similar answered messages and
+their replies beside the reply box (ledger.messages.suggest) to start from."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -26,6 +28,48 @@ from dashboard.permissions import may
 from dashboard.safe import md_text
 from ledger.users import Principal
 
+SEARCH_LIMIT = 5000
+
+
+@st.cache_resource(show_spinner=False)
+def _reply_index(url: str):
+    """One reply-suggestion index per database for this dashboard process (grown as messages
+    are answered), with the lock that serialises its refreshes."""
+    from ledger.messages.suggest import ReplyIndex
+
+    return ReplyIndex(), threading.Lock()
+
+
+def _use_reply(key: str, reply: str) -> None:
+    st.session_state[key] = reply
+
+
+def _suggestions(container, user: Principal, pick: int, text: str, reply_key: str) -> None:
+    from dashboard.data import database_url
+    from ledger.db import session_scope
+    from ledger.messages.suggest import SuggestError, suggest
+
+    index, lock = _reply_index(database_url())
+    try:
+        with lock, session_scope(engine()) as session:
+            found = suggest(session, text=text, index=index, top=3, exclude_id=pick, unmasked=user.can_see_pii)
+    except SuggestError:
+        found = []
+    container.markdown("**答复参考**（相似的已答复留言）")
+    if not found:
+        container.caption("没有相似的已答复留言")
+        return
+    for n, r in enumerate(found, 1):
+        unit = r["unit"] or "—"
+        if r["unit_from"] == "reply_text":
+            unit += "（据答复推断）"
+        box = container.container(border=True)
+        box.caption(f"{n}. 相似度 {r['similarity']:.2f} · 单位 {unit} · 答复于 {local_time(r['replied_at'])}")
+        box.text(f"留言：{r['title'] or ''} {r['text'][:120]}")
+        box.text(f"答复：{r['reply'][:600]}")
+        box.button("以此答复为起点", key=f"use_{pick}_{r['message_id']}", on_click=_use_reply,
+                   args=(reply_key, r["reply"]))
+
 
 def render(user: Principal) -> None:
     from analysis.pii import mask
@@ -41,10 +85,21 @@ def render(user: Principal) -> None:
     c = st.columns([2, 1])
     only_overdue = c[0].toggle("只看超期", value=False, key="msg_overdue")
     limit = c[1].number_input("显示条数", 10, 5000, 200, step=50, key="msg_limit")
+    query = st.text_input("检索留言", key="msg_query", placeholder="任意两个字以上的词语，多个词以空格分隔",
+                          help="在留言标题和内容中查找，不分词").strip()
+    from ledger.posts.search import SearchError, SearchFilters, search_message_ids
+
     with session_scope(engine()) as session:
         counts = message_counts(session, unit=unit, now=at)
+        ids = None
+        if query:
+            try:
+                ids = search_message_ids(session, query=query, filters=SearchFilters(unit=unit), limit=SEARCH_LIMIT)
+            except SearchError as exc:
+                st.error(f"无法检索：{exc}")
+                return
         msgs = list_messages(session, now=at, overdue_first=True, overdue_only=only_overdue, unit=unit,
-                             limit=int(limit))
+                             limit=int(limit), ids=ids)
         rows = []
         env = case_env()
         for m in msgs:
@@ -64,17 +119,20 @@ def render(user: Principal) -> None:
                 "_simple": m.simple, "_unit": m.unit, "承办单位": m.unit or "—",
                 "_u": ("" if r["replied_at"] is not None or r["due_at"] is None
                        else urgency(r["due_at"], r["due_at"] - timedelta(days=1), "running", at)),
+                "_doc": ((m.title or "") + "\n" + (m.text or "")),
             })
     m1, m2, m3 = st.columns(3)
     m1.metric("留言总数", counts["total"])
     m2.metric("未答复", counts["unanswered"])
     m3.metric("超期未答复", counts["overdue"])
     if not rows:
-        st.info("没有留言")
+        st.info(f"没有包含「{query}」的留言" if query else "没有留言")
         return
+    if query:
+        st.caption(f"包含「{query}」的留言 {len(ids or [])} 条" + ("（仅显示最新的部分）" if len(ids or []) >= SEARCH_LIMIT else ""))
     df = pd.DataFrame(rows)
     styles = [URGENCY_STYLE.get(u, "") for u in df["_u"]]  # red: overdue; yellow: due within a day
-    shown = df.drop(columns=["id", "_text", "_u", "_simple", "_unit"])
+    shown = df.drop(columns=["id", "_text", "_u", "_simple", "_unit", "_doc"])
     st.dataframe(shown.style.apply(lambda col: styles if col.name in ("剩余", "状态") else [""] * len(col)),
                  hide_index=True, width="stretch")
     labels = {r["id"]: f"{r['编号']} {str(r['主题'])[:30]}（{r['状态']}）" for r in rows}
@@ -85,8 +143,11 @@ def render(user: Principal) -> None:
     st.text(row["_text"])
     if not may(user.role, "reply_message"):
         return
-    with st.form(f"reply_{pick}", clear_on_submit=True):
-        text = st.text_area("答复意见")
+    left, right = st.columns([3, 2])
+    reply_key = f"reply_text_{pick}"
+    _suggestions(right, user, pick, row["_doc"], reply_key)
+    with left.form(f"reply_{pick}", clear_on_submit=True):
+        text = st.text_area("答复意见", key=reply_key, height=240)
         replied_at = act_time_input("答复", key=f"reply_at_{pick}")
         if st.form_submit_button("记录答复", type="primary"):
             if not text.strip():

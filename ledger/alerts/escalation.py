@@ -30,6 +30,7 @@ ACK_SALT = "yuqing-alert-ack"
 # Built-in labels and ranks; escalation.toml [triggers.<kind>] may override them.
 DEFAULT_TRIGGERS: dict[str, dict[str, Any]] = {
     "sensitive_post": {"label": "敏感舆情", "rank": 10},
+    "scheme_hit": {"label": "监测方案命中", "rank": 12, "also_to": ["unit"]},
     "calendar_provisional": {"label": "节假日安排缺失(时限暂按周末计算)", "rank": 15},
     "source_down": {"label": "信息来源中断", "rank": 20},
     "case_opened": {"label": "新立台账", "rank": 20},

@@ -6,7 +6,7 @@ Service functions here do not commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -78,11 +78,15 @@ def list_messages(
     overdue_only: bool = False,
     unit: str | None = None,
     limit: int | None = None,
+    ids: Collection[int] | None = None,
 ) -> list[Message]:
-    """Messages, newest receipt first (or overdue ones first, earliest due first).
+    """Messages, newest receipt first (or overdue ones first, earliest due first); only those in
+    ``ids`` when given (e.g. a search's hits).
 
     Overdue = unanswered past its due time, or answered late."""
     stmt = select(Message)
+    if ids is not None:
+        stmt = stmt.where(Message.id.in_(list(ids)))
     if unit is not None:
         stmt = stmt.where(Message.unit == unit)
     overdue = or_(

@@ -17,4 +17,5 @@ from ledger.models.cases import (  # noqa: F401
     ReleaseReview,
 )
 from ledger.models.policies import PolicyDoc, PolicyInterpretation  # noqa: F401
+from ledger.models.schemes import MonitorScheme  # noqa: F401
 from ledger.models.users import LoginThrottle, User  # noqa: F401

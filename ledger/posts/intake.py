@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,6 +81,18 @@ class IntakeResult:
     updated: int = 0
     unchanged: int = 0
     posts: list[Post] = field(default_factory=list)  # inserted or updated rows
+
+
+# Called with (session, posts=<new posts>, now=...) after each batch is stored, in its transaction
+# (monitoring schemes: registered by the composition root). A hook may not commit.
+NewPostHook = Callable[..., None]
+NEW_POST_HOOKS: list[NewPostHook] = []
+
+
+def add_new_post_hook(hook: NewPostHook) -> None:
+    """Register ``hook`` to see every batch of newly stored posts (once, however often called)."""
+    if hook not in NEW_POST_HOOKS:
+        NEW_POST_HOOKS.append(hook)
 
 
 def prepare(item: RawPost) -> tuple[str | None, str]:
@@ -391,6 +403,8 @@ def store_posts(
         counts = getattr(prepared, "term_counts", None)
         batch = (counts, [p.features for p in prepared]) if counts is not None else None
         ledger_events.process_new_posts(session, posts=fresh, now=now, precomputed=ahead, batch_counts=batch)
+        for hook in NEW_POST_HOOKS:
+            hook(session, posts=fresh, now=now)
     return result
 
 
@@ -510,12 +524,14 @@ def post_ids(session: Session, *, source_id: int, external_ids: Sequence[str]) -
 
 
 __all__ = [
+    "NEW_POST_HOOKS",
     "IntakeResult",
-    "RawPost",
-    "make_evidence",
-    "post_ids",
     "Prepared",
     "PreparedBatch",
+    "RawPost",
+    "add_new_post_hook",
+    "make_evidence",
+    "post_ids",
     "prepare",
     "prepare_batch",
     "store_posts",

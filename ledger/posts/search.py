@@ -1,0 +1,254 @@
+"""Full-text search over posts and citizens' messages (title and text), Chinese substring semantics.
+
+A query is normalised like stored text (simplified characters, folded width, lower case) and
+split at spaces into terms; a row matches when it contains every term as a substring (no word
+segmentation: any phrase of two or more characters matches wherever it occurs). The indexes
+are made by migration ``0012_search_schemes`` and kept in step by the database on every write:
+
+- SQLite: the contentless FTS5 table ``<table>_fts`` (trigram tokenizer) over
+  ``title \\n text \\n``. A term of three or more characters is an FTS5 phrase (consecutive
+  trigrams: exactly a substring). A two-character term is looked up in the index's vocabulary
+  (``<table>_fts_terms``) as the trigrams that begin with it, OR-ed: the trailing line break
+  makes every pair of characters the start of some trigram, so nothing is missed.
+- PostgreSQL: a GIN index over the distinct bigrams of the lower-cased document
+  (``yq_bigrams``); the rows holding every bigram of every term are confirmed with ``strpos``.
+
+Filters: time (posts: ``coalesce(published_at, fetched_at)``; messages: ``received_at``),
+source, sentiment and monitoring category (posts), unit (messages). Newest (highest id) first.
+Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, column, func, select, table, text
+from sqlmodel import Session
+
+from analysis.normalize import normalize_text
+from ledger.models.core import Message, Post
+
+MIN_TERM_CHARS = 2
+MAX_TERMS = 8
+MAX_QUERY_CHARS = 200
+# a two-character term whose trigrams are more than this is refused on SQLite (a term that
+# common matches nearly everything; narrow it with a longer phrase)
+MAX_PREFIX_TRIGRAMS = 5000
+
+PG_SEARCH_WORK_MEM = "64MB"  # for the search statement's transaction (SET LOCAL)
+_POST: Table = Post.__table__  # type: ignore[attr-defined]
+_MESSAGE: Table = Message.__table__  # type: ignore[attr-defined]
+_counter = itertools.count()
+
+
+class SearchError(ValueError):
+    """A query that cannot be searched (message in Chinese for the user)."""
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What narrows a search besides the terms (every field optional)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    source_id: int | None = None
+    sentiment: str | None = None
+    category: str | None = None
+    unit: str | None = None  # messages only
+
+
+def parse_query(query: str | None) -> list[str]:
+    """The terms of a query: normalised as stored text is, lower-cased, split at spaces.
+
+    Refused (:class:`SearchError`): an empty query, one longer than ``MAX_QUERY_CHARS``, more
+    than ``MAX_TERMS`` terms, or a term of one character."""
+    raw = (query or "").strip()
+    if not raw:
+        raise SearchError("检索词不能为空")
+    if len(raw) > MAX_QUERY_CHARS:
+        raise SearchError(f"检索词过长 (最多 {MAX_QUERY_CHARS} 个字符)")
+    terms = list(dict.fromkeys(t for t in normalize_text(raw).lower().split() if t))
+    if not terms:
+        raise SearchError("检索词不能为空")
+    if len(terms) > MAX_TERMS:
+        raise SearchError(f"检索词最多 {MAX_TERMS} 个 (以空格分隔)")
+    short = [t for t in terms if len(t) < MIN_TERM_CHARS]
+    if short:
+        raise SearchError(f"检索词至少两个字: {'、'.join(short)}")
+    return terms
+
+
+def _fts_phrase(text_: str) -> str:
+    return '"' + text_.replace('"', '""') + '"'
+
+
+def _sqlite_match(session: Session, name: str, terms: Sequence[str]) -> str | None:
+    """The FTS5 MATCH expression of ``terms`` on ``<name>_fts``; None when a two-character term
+    begins no trigram of the index (nothing can match)."""
+    parts = []
+    for term in terms:
+        if len(term) >= 3:
+            parts.append(_fts_phrase(term))
+            continue
+        grams = [r[0] for r in session.execute(
+            text(f"SELECT term FROM {name}_fts_terms WHERE term >= :lo AND term < :hi LIMIT :cap"),
+            {"lo": term, "hi": term + "\U0010ffff", "cap": MAX_PREFIX_TRIGRAMS + 1},
+        )]
+        if not grams:
+            return None
+        if len(grams) > MAX_PREFIX_TRIGRAMS:
+            raise SearchError(f"检索词「{term}」过于常见, 请使用更长的词或加上其他检索词")
+        parts.append("(" + " OR ".join(_fts_phrase(g) for g in grams) + ")")
+    return " AND ".join(parts)
+
+
+def _doc_sql(name: str) -> str:
+    return f"lower(coalesce({name}.title, '') || chr(10) || {name}.text)"
+
+
+def _postgres_clause(name: str, terms: Sequence[str]):
+    """``yq_bigrams(doc) @> bigrams AND strpos(doc, term) > 0 …`` (the GIN index's expression)."""
+    n = next(_counter)
+    grams = sorted({t[i : i + 2] for t in terms for i in range(len(t) - 1)})
+    doc = _doc_sql(name)
+    conds = [f"yq_bigrams({doc}) @> CAST(:g{n} AS text[])"]
+    params: dict[str, Any] = {f"g{n}": grams}
+    for i, term in enumerate(terms):
+        conds.append(f"strpos({doc}, :t{n}_{i}) > 0")
+        params[f"t{n}_{i}"] = term
+    clause = text(" AND ".join(conds)).bindparams(*[bindparam(k, v) for k, v in params.items()])
+    return clause
+
+
+def _filters(tbl: Table, f: SearchFilters, dialect: str) -> list[Any]:
+    c = tbl.c
+    out: list[Any] = []
+    when = func.coalesce(c.published_at, c.fetched_at) if tbl is _POST else c.received_at
+    if f.since is not None:
+        out.append(when >= f.since)
+    if f.until is not None:
+        out.append(when < f.until)
+    if f.source_id is not None:
+        out.append(c.source_id == f.source_id)
+    if tbl is _POST:
+        if f.sentiment:
+            out.append(c.sentiment == f.sentiment)
+        if f.category:
+            n = next(_counter)
+            if dialect == "postgresql":
+                out.append(text(f"CAST(post.categories AS jsonb) @> CAST(:c{n} AS jsonb)")
+                           .bindparams(bindparam(f"c{n}", json.dumps([{"name": f.category}], ensure_ascii=False))))
+            else:
+                out.append(text(f"EXISTS (SELECT 1 FROM json_each(post.categories) AS j "
+                                f"WHERE json_extract(j.value, '$.name') = :c{n})")
+                           .bindparams(bindparam(f"c{n}", f.category)))
+    elif f.unit:
+        out.append(c.unit == f.unit)
+    return out
+
+
+def _matching(session: Session, tbl: Table, terms: Sequence[str], filters: SearchFilters, what):
+    """A SELECT of ``what`` over the rows of ``tbl`` matching ``terms`` and ``filters``; None when
+    nothing can match."""
+    dialect = session.get_bind().dialect.name
+    name = tbl.name
+    conds = _filters(tbl, filters, dialect)
+    if dialect == "sqlite":
+        expr = _sqlite_match(session, name, terms)
+        if expr is None:
+            return None, None
+        fts = table(f"{name}_fts", column("rowid"))
+        n = next(_counter)
+        stmt = (select(*what).select_from(fts.join(tbl, tbl.c.id == fts.c.rowid))
+                .where(text(f"{name}_fts MATCH :m{n}").bindparams(bindparam(f"m{n}", expr)), *conds))
+        return stmt, fts.c.rowid
+    if dialect == "postgresql":
+        # a bitmap of many matches must not turn lossy: a lossy page is rechecked by computing
+        # the index expression (every bigram of the text) for each of its rows
+        session.execute(text(f"SET LOCAL work_mem = '{PG_SEARCH_WORK_MEM}'"))
+        stmt = select(*what).select_from(tbl).where(_postgres_clause(name, terms), *conds)
+        return stmt, tbl.c.id
+    # any other database: a plain scan (no index), same semantics
+    doc = func.lower(func.coalesce(tbl.c.title, "") + "\n" + tbl.c.text)
+    stmt = select(*what).select_from(tbl).where(*[doc.contains(t, autoescape=True) for t in terms], *conds)
+    return stmt, tbl.c.id
+
+
+def _search_ids(session: Session, tbl: Table, query: str, filters: SearchFilters, limit: int,
+                offset: int = 0) -> list[int]:
+    if limit < 1:
+        raise SearchError("条数须大于 0")
+    terms = parse_query(query)
+    stmt, order = _matching(session, tbl, terms, filters, [tbl.c.id])
+    if stmt is None:
+        return []
+    stmt = stmt.order_by(order.desc()).limit(limit).offset(offset)
+    return [r[0] for r in session.execute(stmt)]
+
+
+def _count(session: Session, tbl: Table, query: str, filters: SearchFilters) -> int:
+    terms = parse_query(query)
+    stmt, _order = _matching(session, tbl, terms, filters, [func.count()])
+    if stmt is None:
+        return 0
+    return int(session.execute(stmt).scalar_one())
+
+
+def _load(session: Session, model, ids: list[int]) -> list[Any]:
+    if not ids:
+        return []
+    rows = {r.id: r for r in session.execute(select(model).where(model.id.in_(ids))).scalars()}
+    return [rows[i] for i in ids if i in rows]
+
+
+def search_post_ids(session: Session, *, query: str, filters: SearchFilters | None = None,
+                    limit: int = 50, offset: int = 0) -> list[int]:
+    """Ids of the posts matching ``query`` and ``filters``, newest first."""
+    return _search_ids(session, _POST, query, filters or SearchFilters(), limit, offset)
+
+
+def search_posts(session: Session, *, query: str, filters: SearchFilters | None = None,
+                 limit: int = 50, offset: int = 0) -> list[Post]:
+    """The posts matching ``query`` and ``filters``, newest first."""
+    return _load(session, Post, search_post_ids(session, query=query, filters=filters, limit=limit, offset=offset))
+
+
+def count_posts(session: Session, *, query: str, filters: SearchFilters | None = None) -> int:
+    """How many posts match ``query`` and ``filters``."""
+    return _count(session, _POST, query, filters or SearchFilters())
+
+
+def search_message_ids(session: Session, *, query: str, filters: SearchFilters | None = None,
+                       limit: int = 50, offset: int = 0) -> list[int]:
+    """Ids of the citizens' messages matching ``query`` and ``filters``, newest first."""
+    return _search_ids(session, _MESSAGE, query, filters or SearchFilters(), limit, offset)
+
+
+def search_messages(session: Session, *, query: str, filters: SearchFilters | None = None,
+                    limit: int = 50, offset: int = 0) -> list[Message]:
+    """The citizens' messages matching ``query`` and ``filters``, newest first."""
+    return _load(session, Message, search_message_ids(session, query=query, filters=filters, limit=limit,
+                                                        offset=offset))
+
+
+def count_messages(session: Session, *, query: str, filters: SearchFilters | None = None) -> int:
+    """How many citizens' messages match ``query`` and ``filters``."""
+    return _count(session, _MESSAGE, query, filters or SearchFilters())
+
+
+__all__ = [
+    "SearchError",
+    "SearchFilters",
+    "count_messages",
+    "count_posts",
+    "parse_query",
+    "search_message_ids",
+    "search_messages",
+    "search_post_ids",
+    "search_posts",
+]
