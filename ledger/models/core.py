@@ -145,6 +145,7 @@ class Message(SQLModel, table=True):
     late_working_days: int | None = None
     likes: int = 0
     dislikes: int = 0
+    board_state: str | None = Field(default=None, max_length=10)  # 待回复 / 办理中 / 已办理 on a 留言板
 
 
 class AuditLog(SQLModel, table=True):
