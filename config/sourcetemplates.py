@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from config.loader import config_path
 from config.settings import Settings
-from crawlers.templates import SourceSpec, Template, TemplateError, expand, load_templates, parse_params
+from crawlers.templates import (
+    SourceSpec,
+    Template,
+    TemplateError,
+    expand,
+    load_templates,
+    parse_params,
+)
 
 
 def load_catalogue(settings: Settings) -> dict[str, Template]:

@@ -82,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         srv = self.server
         srv.requests.append("POST " + self.path)
         if urlsplit(self.path).path != API_PATH:
@@ -118,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, json.dumps({"resultCode": 200, "resultMsg": "success", "resultData": {"data": out}},
                                    ensure_ascii=False), "application/json; charset=utf-8")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         srv = self.server
         srv.requests.append("GET " + self.path)
         parts = urlsplit(self.path)

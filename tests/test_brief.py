@@ -65,7 +65,7 @@ def ledger_with_case(any_engine):
 
 
 def test_case_brief_collects_every_part(ledger_with_case):
-    engine, env, number, case_id, _ = ledger_with_case
+    engine, env, number, _, _ = ledger_with_case
     with session_scope(engine) as s:
         data = collect_case_brief(s, case_ref=number, policy=env.policy, now=NOW)
     # 标题 and 基本情况

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.data import SHANGHAI, case_env, countdown, engine, local_time, now, unit_picker
 from dashboard.permissions import may
+from dashboard.reach import brief_button
 from ledger.users import Principal
 
 ACTION_ZH = {
@@ -153,6 +154,7 @@ def case_page(user: Principal, case_id: int) -> None:
         st.caption(f"办结前须公开：{d['must_publish']}")
     for blocker in d.get("close_blockers") or []:
         st.warning(f"办结条件未满足：{blocker}")
+    brief_button("case", d["id"])
 
     at = now()
     st.subheader("时钟")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard.data import SHANGHAI, case_env, engine, local_time, now, unit_picker
 from dashboard.permissions import may
+from dashboard.reach import brief_button
 from ledger.users import Principal
 
 
@@ -55,6 +56,7 @@ def render(user: Principal) -> None:
     st.dataframe(pd.DataFrame(post_rows), hide_index=True, width="stretch")
     if may(user.role, "open_case") and facts:
         _open_from_event(user, pick, labels[pick], facts)
+    brief_button("event", pick)
 
 
 def _open_from_event(user: Principal, event_id: int, label: str, facts: dict) -> None:

@@ -1,5 +1,5 @@
 """Page 值班台: who is on duty, whether every source is being collected, unacknowledged alerts, open
-cases with running clocks, flagged posts."""
+cases with running clocks, the 热榜 (dashboard.hotlist), flagged posts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.data import URGENCY_STYLE, countdown, engine, local_time, now, settings, urgency
+from dashboard.hotlist import hotlist_panel
 from ledger.users import Principal
 
 GRADE_ORDER = {"特别重大": 0, "重大": 1, "较大": 2, "一般": 3}
@@ -163,6 +164,7 @@ def render(user: Principal) -> None:
         _on_duty_box()
         _source_health()
         _cases(user)
+        hotlist_panel(user)
         _flagged(user)
 
     live()

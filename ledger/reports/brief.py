@@ -18,8 +18,8 @@ from sqlmodel import Session, select
 
 from analysis.pii import mask
 from ledger.cases.policy import CasePolicy
-from ledger.clocks.rules import ACTIVE_STATUSES, OVERDUE_STATUSES
 from ledger.cases.views import case_detail
+from ledger.clocks.rules import ACTIVE_STATUSES, OVERDUE_STATUSES
 from ledger.models.cases import CasePost
 from ledger.models.core import Post, Source
 from ledger.models.events import Event
@@ -227,7 +227,8 @@ def collect_event_brief(session: Session, *, event_id: int, now: datetime) -> Br
     posts = event_posts(session, event_id=event.id, limit=MAX_POSTS)
     places = Counter(p.jurisdiction for p in posts if p.jurisdiction)
     grades = Counter(p.severity for p in posts if p.severity)
-    cats = Counter(c for p in posts for c in (p.categories or []))
+    cats = Counter(c.get("name") if isinstance(c, dict) else str(c) for p in posts for c in (p.categories or []))
+    cats.pop(None, None)
     disposal = Counter(p.disposal_type for p in posts if p.disposal_type)
     units = Counter(p.responsible_unit for p in posts if p.responsible_unit)
     rep = session.get(Post, event.rep_post_id) if event.rep_post_id else None
