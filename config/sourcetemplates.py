@@ -15,6 +15,8 @@ from crawlers.templates import (
     parse_params,
 )
 
+__all__ = ["SourceSpec", "Template", "TemplateError", "expand_template", "load_catalogue"]
+
 
 def load_catalogue(settings: Settings) -> dict[str, Template]:
     """Every template of the catalogue in force, by name."""

@@ -36,8 +36,7 @@ def brief_button(kind: str, ref: int) -> None:
 
 def template_form() -> None:
     """Add a source from a template: pick it, fill its parameters, and save."""
-    from config.sourcetemplates import expand_template, load_catalogue
-    from crawlers.templates import TemplateError
+    from config.sourcetemplates import TemplateError, expand_template, load_catalogue
     from ledger.db import session_scope
     from ledger.posts.sources import SourceError, add_source
 
