@@ -153,3 +153,32 @@ def test_board_rows_not_found_is_a_clear_failure(sqlite_engine, fixed_now, reply
     assert not report.ok and "list.rows" in report.error
     assert _messages(sqlite_engine, sid) == {}
 
+
+
+def test_board_source_through_the_cli_and_the_scheduler(sqlite_url, sqlite_engine):
+    from config.service import Service
+    from config.settings import get_settings
+    from tests.cli import run_cli
+
+    with BoardServer() as srv:
+        added = run_cli("source", "add", "--template", "people_board", "--param", f"fid={srv.fid}",
+                        "--param", f"base={srv.base}", db_url=sqlite_url)
+        assert added.code == 0, added.err
+        sid = int(added.out.strip())
+        shown = run_cli("source", "test", str(sid), "--json", db_url=sqlite_url)  # fetch, store nothing
+        assert shown.code == 0, shown.err
+        assert _messages(sqlite_engine, sid) == {}
+        crawled = run_cli("crawl", "--source", str(sid), db_url=sqlite_url)
+        assert crawled.code == 0, crawled.err + crawled.out
+    msgs = _messages(sqlite_engine, sid)
+    assert len(msgs) == 3 and all(m.due_at is not None for m in msgs.values())  # the configured reply clock
+    with session_scope(sqlite_engine) as s:
+        src = s.get(Source, sid)
+        assert src.kind == "board" and src.name == f"人民网 地方领导留言板 {srv.fid}"
+        assert src.config["origins"] == [srv.base] and src.interval_seconds == 1800
+    service = Service(sqlite_engine, get_settings(database_url=sqlite_url))
+    try:
+        service.sync_sources()
+        assert {j.id for j in service.scheduler.get_jobs()} >= {f"crawl:{sid}"}  # scheduled like any source
+    finally:
+        service.stop()
