@@ -41,11 +41,13 @@ def hotlist_panel(user: Principal) -> None:
     for item in sorted(items, key=lambda i: (not i["places"], i["source"], i["rank"])):
         title = escape_md(item["title"])
         cols = st.columns([7, 2])
+        where = f"{escape_md(item['source'])} 第 {item['rank']} 位 · {local_time(item['seen_at'])}"
+        if item["event_id"]:
+            where += f" · 事件 {item['event_id']}（见 事件 页）"
         if item["places"]:
-            cols[0].markdown(f":red[**{title}**]  \n{escape_md(item['source'])} 第 {item['rank']} 位 · "
-                             f"涉及 {escape_md('、'.join(item['places']))} · {local_time(item['seen_at'])}")
+            cols[0].markdown(f":red[**{title}**]  \n涉及 {escape_md('、'.join(item['places']))} · {where}")
         else:
-            cols[0].markdown(f"{title}  \n{escape_md(item['source'])} 第 {item['rank']} 位 · {local_time(item['seen_at'])}")
+            cols[0].markdown(f"{title}  \n{where}")
         if item["case"]:
             cols[1].caption(f"已立案 {item['case']}")
         elif item["places"] and may(user.role, "open_case") and cols[1].button("立案", key=f"hot_case_{item['post_id']}"):

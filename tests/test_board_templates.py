@@ -170,6 +170,7 @@ def test_board_source_through_the_cli_and_the_scheduler(sqlite_url, sqlite_engin
         assert _messages(sqlite_engine, sid) == {}
         crawled = run_cli("crawl", "--source", str(sid), db_url=sqlite_url)
         assert crawled.code == 0, crawled.err + crawled.out
+        assert "留言 (messages): 新增 3, 更新 0, 未变 0" in crawled.out
     msgs = _messages(sqlite_engine, sid)
     assert len(msgs) == 3 and all(m.due_at is not None for m in msgs.values())  # the configured reply clock
     with session_scope(sqlite_engine) as s:

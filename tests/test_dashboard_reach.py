@@ -40,13 +40,14 @@ def test_hotlist_panel_highlights_local_items_and_opens_a_case(demo_db):  # noqa
             RawPost(external_id="h2", title="青山区一小区电梯坠落", text="热度 300万"),
             RawPost(external_id="h3", title="新款手机发布", text="热度 100万"),
         ])
-        local_post = s.execute(select(Post.id).where(Post.external_id == "h2")).scalar_one()
+        local_post, local_event = s.execute(select(Post.id, Post.event_id).where(Post.external_id == "h2")).one()
     at = _render("onduty", _principal(demo_db, "zhiban"))
     assert "热榜" in [h.value for h in at.subheader]
     assert any("热榜上有 1 条涉及本地" in w.value and "青山区一小区电梯坠落" in w.value for w in at.warning)
     shown = [m.value for m in at.markdown]
     local = [m for m in shown if "青山区一小区电梯坠落" in m]
     assert local and ":red[" in local[0] and "涉及 青山区" in local[0]
+    assert local_event is not None and f"事件 {local_event}" in local[0]  # where to find its event
     assert any("某明星官宣结婚" in m and ":red[" not in m for m in shown)
     # only the local item offers 立案
     assert [b.key for b in at.button if b.key and b.key.startswith("hot_case_")] == [f"hot_case_{local_post}"]
