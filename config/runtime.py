@@ -27,7 +27,18 @@ def crawl_once(engine: Engine, settings: Settings, source_id: int, now: datetime
     from crawlers.runner import crawl_source
 
     return crawl_source(engine, source_id, options=crawl_options(settings),
-                        assessor=build_assessor(settings), now=now)
+                        assessor=build_assessor(settings), now=now, reply_clock=reply_clock(settings))
+
+
+def reply_clock(settings: Settings):
+    """``apply_reply_clock`` bound to the configured calendar and rules (messages crawled from a
+    留言板 get their reply clock as imported ones do)."""
+    from functools import partial
+
+    from config.clockconfig import load_calendar, load_clock_rules
+    from ledger.clocks.replies import apply_reply_clock
+
+    return partial(apply_reply_clock, calendar=load_calendar(settings), rules=load_clock_rules(settings))
 
 
 BODY_PREVIEW = 100
@@ -56,6 +67,12 @@ def preview_source(engine: Engine, settings: Settings, source_id: int, now: date
 
         fetched = fetch_web_source(source, options, now, known_ids=None, limit=limit)
         notes = list(fetched.notes)
+    elif source.kind == "board":
+        from crawlers.boards import fetch_board_source
+
+        fetched = fetch_board_source(source, options, now)
+        if fetched.problem:
+            notes = [(source.url or "", fetched.problem)]
     elif source.kind in ("rss", "atom", "feed"):
         # no conditional GET here: always show the current entries
         fresh = Source.model_validate(source.model_dump())

@@ -52,7 +52,7 @@ class Service:
             sources = [(s.id, s.kind, s.interval_seconds, s.cron) for s in list_sources(session, enabled_only=True)]
         wanted = set()
         for sid, kind, interval, cron in sources:
-            if kind not in ("rss", "atom", "feed", "html", "json"):
+            if kind not in ("rss", "atom", "feed", "html", "json", "board"):  # crawlable kinds
                 continue
             job_id = f"crawl:{sid}"
             wanted.add(job_id)

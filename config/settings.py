@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     http_proxy: str | None = Field(None, description="Optional proxy URL for crawls")
     max_response_bytes: int = Field(10 * 1024 * 1024, description="Largest response accepted")
     source_down_after: int = Field(3, description="Consecutive failures before a source is marked down")
+    rsshub_url: str | None = Field(
+        None, description="Base URL of the office's own RSSHub instance, used by the RSSHub source templates")
 
     # --- service ---
     default_interval_seconds: int = Field(600, description="Poll interval of a source without its own")

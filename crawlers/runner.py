@@ -1,7 +1,8 @@
 """Run one crawl of one source: fetch outside any transaction, then store items and health together.
 
 A fetch or parse failure records the error on the source (and marks it down after N failures)
-and changes nothing else.
+and changes nothing else. A 留言板 source (kind ``board``) also stores its citizens' messages,
+linked to their posts, with the reply clock the caller hands in.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from analysis.assess import Assessor
 from crawlers.base import CrawlError, CrawlOptions, Fetched
+from crawlers.templates import explain_failure
 from ledger.db import session_scope
-from ledger.models.core import Source
-from ledger.posts.intake import IntakeResult, store_posts
+from ledger.messages.intake import MessageResult, store_messages
+from ledger.models.core import Message, Source
+from ledger.posts.intake import IntakeResult, post_ids, store_posts
 from ledger.posts.sources import get_source, record_failure, record_success
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,7 @@ class CrawlReport:
     error: str | None = None
     marked_down: bool = False
     warning: str | None = None  # what went wrong in a successful crawl (Fetched.problem)
+    messages: MessageResult | None = None  # a 留言板 source: its citizens' messages
 
 
 def fetch_feed_source(source: Source, options: CrawlOptions, now: datetime) -> Fetched:
@@ -64,18 +69,26 @@ def _web_fetcher(source: Source, options: CrawlOptions, now: datetime, engine: E
     return fetch_web_source(source, options, now, known_ids=known)
 
 
+def _board_fetcher(source: Source, options: CrawlOptions, now: datetime) -> Fetched:
+    from crawlers.boards import fetch_board_source
+
+    return fetch_board_source(source, options, now)
+
+
 FETCHERS: dict[str, Callable[[Source, CrawlOptions, datetime], Fetched]] = {
     "rss": fetch_feed_source,
     "atom": fetch_feed_source,
     "feed": fetch_feed_source,
     "html": _web_fetcher,
     "json": _web_fetcher,
+    "board": _board_fetcher,
 }
 
 
 def crawl_source(engine: Engine, source_id: int, *, options: CrawlOptions, assessor: Assessor,
-                 now: datetime) -> CrawlReport:
-    """Crawl ``source_id`` once at ``now`` and store what it yields."""
+                 now: datetime, reply_clock: Callable[[Message], Any] | None = None) -> CrawlReport:
+    """Crawl ``source_id`` once at ``now`` and store what it yields (``reply_clock``: applied to
+    the citizens' messages a 留言板 source carries)."""
     with session_scope(engine) as session:
         source = get_source(session, source_id)
         session.expunge(source)
@@ -90,6 +103,7 @@ def crawl_source(engine: Engine, source_id: int, *, options: CrawlOptions, asses
             fetched = fetcher(source, options, now)
     except Exception as exc:  # every failure is recorded on the source, never raised
         message = str(exc) if isinstance(exc, CrawlError) else f"{exc.__class__.__name__}: {exc}"
+        message = explain_failure(source.config, message)  # RSSHub 403/418/503: cookie / Puppeteer
         log.warning("crawl of source %s failed: %s", source_id, message)
         with session_scope(engine) as session:
             src = get_source(session, source_id)
@@ -102,6 +116,11 @@ def crawl_source(engine: Engine, source_id: int, *, options: CrawlOptions, asses
         result = IntakeResult()
         if fetched.items:
             result = store_posts(session, source_id=source_id, items=fetched.items, assessor=assessor, now=now)
+        messages = getattr(fetched, "messages", None)
+        if messages:
+            links = post_ids(session, source_id=source_id, external_ids=[m.external_id for m in messages])
+            report.messages = store_messages(session, source_id=source_id, items=messages, post_ids=links,
+                                             reply_clock=reply_clock, now=now)
         # unchanged since the last fetch (304): so is what was wrong with it
         report.warning = src.last_warning if fetched.not_modified else fetched.problem
         record_success(session, source=src, items=len(fetched.items), now=now,

@@ -34,7 +34,8 @@ DEFAULT_TIME_LIMIT = 600  # seconds for one crawl of one source, unless the sour
 MAX_TIME_LIMIT = 6 * 3600
 
 COMMON_KEYS = {"url", "name", "interval", "cron", "encoding", "recheck", "time_limit", "timezone",
-               "politeness", "scrapy", "description", "allowed_domains"}
+               "politeness", "scrapy", "description", "allowed_domains",
+               "template", "params", "hotlist"}  # a source made from a template (crawlers.templates)
 HTML_KEYS = COMMON_KEYS | {"list_urls", "item_links", "next_page", "max_pages", "title", "body",
                            "published_at", "author", "likes", "id_from", "id_regex", "stop_at_known"}
 JSON_KEYS = COMMON_KEYS | {"start_page", "max_pages", "page_size", "items_path", "fields", "headers",

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Install the system pieces the tests need when they are missing: Debian's chromium (browser tests),
-# CJK fonts (charts and screenshots), and make sure PostgreSQL and Redis on 127.0.0.1 are running.
+# CJK fonts (charts and screenshots), LibreOffice Writer and poppler-utils (the 舆情快报 is rendered
+# to PDF and an image once, tests/test_brief.py), and make sure PostgreSQL and Redis on 127.0.0.1 are running.
 set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
+command -v soffice >/dev/null 2>&1 || need+=(libreoffice-writer-nogui)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need[*]}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -186,6 +187,30 @@ def _masked(value: Any) -> Any:
 
 #: keys whose values are identifiers or machine fields, never personal text
 _UNMASKED = frozenset({"number", "url", "entity_id", "rule", "id"})
+
+
+@case_app.command("brief")
+def brief_cmd(
+    case_ref: str = typer.Argument(..., help="案件 id 或编号 (如 2026-0001)"),
+    out: Path = typer.Option(Path("."), "--out", help="输出目录"),
+    now: str | None = typer.Option(None, "--now", help="生成时刻 ISO 8601 (默认当前时间)"),
+) -> None:
+    """生成案件的舆情快报 (docx): 基本情况、传播态势、网民观点、情感、研判、处置进展、下一步建议。"""
+    from config.briefs import write_case_brief
+    from config.cli.common import parse_now
+    from ledger.reports.brief import BriefError
+
+    cfg = settings()
+    engine = open_engine(cfg)
+    try:
+        path = write_case_brief(engine, cfg, case_ref=case_ref, out_dir=out, now=parse_now(now))
+    except BriefError as exc:
+        fail(str(exc), code=2)
+    except OSError as exc:
+        fail(f"无法写入快报 (cannot write) {out}: {exc}")
+    finally:
+        engine.dispose()
+    typer.echo(str(path))
 
 
 def _print_detail(d: dict[str, Any]) -> None:

@@ -72,6 +72,9 @@ def crawl_cmd(
         return
     typer.echo(f"抓取完成 (crawled): 获取 {report.fetched} 条, 新增 {report.inserted}, "
                f"更新 {report.updated}, 未变 {report.unchanged}")
+    if report.messages is not None:  # a 留言板: its citizens' messages
+        m = report.messages
+        typer.echo(f"留言 (messages): 新增 {m.inserted}, 更新 {m.updated}, 未变 {m.unchanged}")
     if report.warning:
         typer.echo(f"注意 (warning): {report.warning}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -103,6 +105,30 @@ def show_event(
         dup = f" (重复于 {p['dup_of_id']})" if p["dup_of_id"] else ""
         line = (p["title"] or p["text"]).replace("\n", " ")[:70]
         typer.echo(f"  [{p['id']}] {p['published_at'] or ''} 赞{p['likes']}{dup} {line}")
+
+
+@events_app.command("brief")
+def brief_event(
+    event_id: int = typer.Argument(..., help="事件编号"),
+    out: Path = typer.Option(Path("."), "--out", help="输出目录"),
+    now: str | None = typer.Option(None, "--now", help="生成时刻 ISO 8601 (默认当前时间)"),
+) -> None:
+    """生成事件的舆情快报 (docx)。 Write the 舆情快报 of one event."""
+    from config.briefs import write_event_brief
+    from config.cli.common import settings
+    from ledger.reports.brief import BriefError
+
+    cfg = settings()
+    engine = open_engine(cfg)
+    try:
+        path = write_event_brief(engine, cfg, event_id=event_id, out_dir=out, now=parse_now(now))
+    except BriefError as exc:
+        fail(str(exc), code=2)
+    except OSError as exc:
+        fail(f"无法写入快报 (cannot write) {out}: {exc}")
+    finally:
+        engine.dispose()
+    typer.echo(str(path))
 
 
 def _jsonable(row: dict) -> dict:

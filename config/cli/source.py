@@ -7,27 +7,70 @@ from pathlib import Path
 
 import typer
 
-from config.cli.common import fail, iso_local, open_engine, print_json
+from config.cli.common import fail, iso_local, open_engine, print_json, settings
 from ledger.types import utcnow
 
 source_app = typer.Typer(help="来源管理 (sources to follow).", no_args_is_help=True)
 
 
+@source_app.command("templates")
+def templates_cmd(as_json: bool = typer.Option(False, "--json", help="JSON 输出")) -> None:
+    """列出来源模板: 名称、采集内容、参数、是否需要 Cookie 或自建 RSSHub (list source templates)."""
+    from config.sourcetemplates import load_catalogue
+
+    try:
+        rows = [t.describe() for t in load_catalogue(settings()).values()]
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        needs = []
+        if r["rsshub"]:
+            needs.append("自建 RSSHub")
+        if r["needs"]:
+            needs.append(r["needs"])
+        params = " ".join(f"{p['name']}={'…' if p['required'] else '(可选)'}" for p in r["params"]) or "无参数"
+        typer.echo(f"{r['name']:<16} {r['title']}  [{r['kind']}]" + ("  热榜" if r["hotlist"] else ""))
+        typer.echo(f"{'':<17}{r['collects']}")
+        typer.echo(f"{'':<17}参数: {params}" + (f"  需要: {'、'.join(needs)}" if needs else ""))
+
+
 @source_app.command("add")
 def add_cmd(
-    kind: str = typer.Option(..., "--kind", help="rss | atom | html | json"),
-    name: str = typer.Option(..., "--name", help="来源名称 (unique name)"),
+    kind: str | None = typer.Option(None, "--kind", help="rss | atom | html | json | board"),
+    name: str | None = typer.Option(None, "--name", help="来源名称 (unique name; 用模板时可省略)"),
+    template: str | None = typer.Option(None, "--template", help="来源模板名 (见 yuqing source templates)"),
+    params: list[str] = typer.Option([], "--param", help="模板参数 key=value (可重复)"),
     url: str | None = typer.Option(None, "--url", help="订阅源或入口 URL"),
     config_file: Path | None = typer.Option(None, "--config", help="TOML 配置 (html/json 来源的选择器等)"),
     interval: int | None = typer.Option(None, "--interval", help="抓取间隔秒数 (poll interval, seconds)"),
     cron: str | None = typer.Option(None, "--cron", help="cron 表达式 (instead of --interval)"),
     disabled: bool = typer.Option(False, "--disabled", help="先不启用 (add disabled)"),
 ) -> None:
-    """新增来源并打印其 id (add a source; prints the new source's id)."""
+    """新增来源并打印其 id (add a source; prints the new source's id).
+
+    用模板: ``--template NAME --param key=value …`` (不需要 --kind / --url / --config)."""
     from ledger.db import session_scope
     from ledger.posts.sources import SourceError, add_source
 
     cfg_data: dict = {}
+    if template is not None:
+        if kind or url or config_file:
+            fail("--template 不能与 --kind / --url / --config 同时使用", code=2)
+        from config.sourcetemplates import expand_template
+
+        try:
+            spec = expand_template(settings(), template, params, name=name, interval=interval)
+        except ValueError as exc:
+            fail(str(exc), code=2)
+        kind, name, url, interval = spec.kind, spec.name, spec.url, spec.interval
+        cfg_data = spec.config
+    elif params:
+        fail("--param 只能与 --template 一起使用", code=2)
+    if not kind or not name:
+        fail("需要 --kind 和 --name (或使用 --template)", code=2)
     if config_file is not None:
         try:
             cfg_data = tomllib.loads(config_file.read_text(encoding="utf-8"))
@@ -49,6 +92,8 @@ def add_cmd(
             CronTrigger.from_crontab(cron)
         except ValueError as exc:
             fail(f"cron 表达式无效 (invalid cron) {cron!r}: {exc}", code=2)
+    if kind == "board" and template is None:
+        fail("留言板来源 (board) 请用 --template 创建 (见 yuqing source templates)", code=2)
     if kind in ("html", "json"):
         from crawlers.web import validate_config
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.data import engine, local_time, now, settings
 from dashboard.safe import md_text
+from dashboard.reach import template_form
 from ledger.users import Principal
 
 
@@ -26,8 +27,9 @@ def _sources() -> None:
                  "连续失败": s.consecutive_failures, "上次条数": s.last_items,
                  "最近错误": mask_text(s.last_error) or "",
                  "上次抓取的问题": (mask_text(s.last_warning) or "") if s.status == "ok" else ""} for s in list_sources(session)]
+    template_form()
     if not rows:
-        st.info("尚未配置来源（可用命令 yuqing source add 添加）")
+        st.info("尚未配置来源（可用上面的模板或命令 yuqing source add 添加）")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     pick = st.selectbox("测试来源（只抓取不入库）", [r["id"] for r in rows],

@@ -25,6 +25,7 @@ from dashboard.data import (
 )
 from dashboard.permissions import may
 from dashboard.safe import audited_download, md_text
+from dashboard.reach import brief_button
 from ledger.users import Principal
 
 ACTION_ZH = {
@@ -213,6 +214,7 @@ def case_page(user: Principal, case_id: int) -> None:
         st.caption("已标记涉嫌违法：办结前须登记线索移交")
     for blocker in d.get("close_blockers") or []:
         st.warning(f"办结条件未满足：{md_text(blocker)}")
+    brief_button("case", d["id"])
 
     at = now()
     st.subheader("时钟")

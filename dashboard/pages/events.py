@@ -22,6 +22,7 @@ from dashboard.safe import md_text
 
 SENTIMENT_ZH = {"positive": "正面", "neutral": "中性", "negative": "负面"}
 from dashboard.permissions import may
+from dashboard.reach import brief_button
 from ledger.users import Principal
 
 
@@ -82,6 +83,7 @@ def render(user: Principal) -> None:
             another = st.checkbox("确需另立新案（例如事件涉及另一责任单位）", key=f"ev_another_{pick}")
     if may(user.role, "open_case") and facts and (another or not opened):
         _open_from_event(user, pick, labels[pick], facts, another=another)
+    brief_button("event", pick)
 
 
 def _open_from_event(user: Principal, event_id: int, label: str, facts: dict, *, another: bool = False) -> None:

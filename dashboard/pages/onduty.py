@@ -1,5 +1,5 @@
 """Page 值班台: who is on duty, whether every source is being collected, unacknowledged alerts, open
-cases with running clocks, flagged posts."""
+cases with running clocks, the 热榜 (dashboard.hotlist), flagged posts."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from dashboard.data import (
     urgency,
 )
 from dashboard.safe import md_text
+from dashboard.hotlist import hotlist_panel
 from ledger.users import Principal
 
 GRADE_ORDER = {"特别重大": 0, "重大": 1, "较大": 2, "一般": 3}
@@ -209,6 +210,7 @@ def render(user: Principal) -> None:
         _on_duty_box()
         _source_health()
         _cases(user)
+        hotlist_panel(user)
         _flagged(user)
 
     live()

@@ -43,6 +43,7 @@ class RawMessage:
     replied_at: datetime | None = None
     likes: int = 0
     dislikes: int = 0
+    state: str | None = None  # the board's state (待回复 / 办理中 / 已办理), for messages crawled from a board
 
 
 @dataclass
@@ -69,7 +70,8 @@ def store_messages(
     """Store citizens' messages of one source, each linked to its post; does not commit.
 
     A message already stored (same source and external id) is left alone unless the export now
-    carries a reply it did not have (or a different one): then the reply is recorded. The reply
+    carries a reply it did not have (or a different one): then the reply is recorded; or unless a
+board now shows another state (``RawMessage.state``): then the state follows. The reply
     clock (``reply_clock``, e.g. ``ledger.clocks.replies.apply_reply_clock`` bound to the calendar and
     rules) is applied to every new or updated message.
     """
@@ -93,11 +95,17 @@ def store_messages(
         reply = normalize_text(item.reply_text)[:MAX_TEXT_CHARS] if item.reply_text else None
         old = stored.get(ext_id)
         if old is not None:
+            changed = False
             if (reply or None, item.replied_at) != (old.reply_text, old.replied_at) and (reply or item.replied_at):
                 old.reply_text, old.replied_at = reply, item.replied_at
                 old.likes, old.dislikes = item.likes, item.dislikes
                 if reply_clock is not None:
                     reply_clock(old)
+                changed = True
+            if item.state and item.state != old.board_state:  # the board moved it on
+                old.board_state = item.state
+                changed = True
+            if changed:
                 session.add(old)
                 result.updated += 1
             else:
@@ -118,6 +126,7 @@ def store_messages(
             replied_at=item.replied_at,
             likes=item.likes,
             dislikes=item.dislikes,
+            board_state=item.state,
         )
         if reply_clock is not None:
             reply_clock(msg)

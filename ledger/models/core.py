@@ -146,6 +146,7 @@ class Message(SQLModel, table=True):
     overdue_at: datetime | None = _dt()  # when the tick noted the reply deadline passed unanswered
     likes: int = 0
     dislikes: int = 0
+    board_state: str | None = Field(default=None, max_length=10)  # 待回复 / 办理中 / 已办理 on a 留言板
 
 
 class AuditLog(SQLModel, table=True):

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from ledger import audit
 from ledger.models.core import Source
 
-KINDS = ("rss", "atom", "feed", "html", "json", "hotline", "file")
+KINDS = ("rss", "atom", "feed", "html", "json", "board", "hotline", "file")
 
 
 class SourceError(ValueError):
