@@ -49,3 +49,8 @@ def test_unique_post_per_source_external_id_on_postgres(pg_engine):
         s.add(Post(source_id=src.id, external_id="a", text="y", fetched_at=now))
         with pytest.raises(IntegrityError):
             s.commit()
+
+
+def test_the_migrations_have_one_head(sqlite_url):
+    """Branches made in parallel are merged, so the next migration has one revision to follow."""
+    assert len(heads(sqlite_url)) == 1, heads(sqlite_url)
