@@ -51,7 +51,7 @@ def test_open_then_show_json_has_clocks_with_rule_due_and_status(db, capsys) -> 
     assert clocks["authoritative_release_target"]["due_at"] == "2026-03-02T11:00:00+08:00"
     assert clocks["authoritative_release_limit"]["due_at"] == "2026-03-02T13:00:00+08:00"
     assert clocks["press_briefing"]["due_at"] == "2026-03-03T08:00:00+08:00"
-    assert clocks["leadership_report"]["due_at"] == "2026-03-02T08:00:00+08:00"
+    assert clocks["leadership_report"]["due_at"] == "2026-03-02T09:00:00+08:00"  # within 1 h of discovery
     # discovered long ago (the real clock is later): everything is already overdue
     assert clocks["authoritative_release_target"]["status"] == "missed"
     assert clocks["authoritative_release_limit"]["status"] == "breached"
