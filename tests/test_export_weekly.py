@@ -83,7 +83,7 @@ def test_weekly_export_lists_exactly_the_messages_of_the_week(tmp_path, hotline_
     assert Path(result["xlsx"]) == xlsx and xlsx.is_file() and docx.is_file()
 
     book = load_workbook(xlsx)
-    assert book.sheetnames == ["案件台账", "信息发布", "承诺事项", "留言办理", "逾期未办", "统计"]
+    assert book.sheetnames == ["案件台账", "信息发布", "承诺事项", "留言办理", "逾期未办", "政策解读", "承诺待公开", "统计"]
     ws = book["留言办理"]
     header = [c.value for c in ws[1]]
     rows = [dict(zip(header, row, strict=True)) for row in ws.iter_rows(min_row=2, values_only=True)]
