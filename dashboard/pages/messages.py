@@ -65,8 +65,10 @@ def _suggestions(container, user: Principal, pick: int, text: str, reply_key: st
             unit += "（据答复推断）"
         box = container.container(border=True)
         box.caption(f"{n}. 相似度 {r['similarity']:.2f} · 单位 {unit} · 答复于 {local_time(r['replied_at'])}")
-        box.text(f"留言：{r['title'] or ''} {r['text'][:120]}")
-        box.text(f"答复：{r['reply'][:600]}")
+        asked = f"留言：{r['title'] or ''} {r['text'][:120]}"
+        answered = f"答复：{r['reply'][:600]}"
+        box.text(asked)
+        box.text(answered)
         box.button("以此答复为起点", key=f"use_{pick}_{r['message_id']}", on_click=_use_reply,
                    args=(reply_key, r["reply"]))
 

@@ -40,7 +40,16 @@ MAX_QUERY_CHARS = 200
 # common matches nearly everything; narrow it with a longer phrase)
 MAX_PREFIX_TRIGRAMS = 5000
 
-PG_SEARCH_WORK_MEM = "64MB"  # for the search statement's transaction (SET LOCAL)
+# SQL of the two searched tables, written out (no SQL composed from strings)
+_VOCAB_SQL = {
+    "post": text("SELECT term FROM post_fts_terms WHERE term >= :lo AND term < :hi LIMIT :cap"),
+    "message": text("SELECT term FROM message_fts_terms WHERE term >= :lo AND term < :hi LIMIT :cap"),
+}
+_FTS_MATCH = {"post": text("post_fts MATCH :fts_query"), "message": text("message_fts MATCH :fts_query")}
+_PG_CATEGORY = text("CAST(post.categories AS jsonb) @> CAST(:category AS jsonb)")
+_SQLITE_CATEGORY = text("EXISTS (SELECT 1 FROM json_each(post.categories) AS j "
+                        "WHERE json_extract(j.value, '$.name') = :category)")
+_PG_WORK_MEM = text("SET LOCAL work_mem = '64MB'")  # for the search statement's transaction
 _POST: Table = Post.__table__  # type: ignore[attr-defined]
 _MESSAGE: Table = Message.__table__  # type: ignore[attr-defined]
 _counter = itertools.count()
@@ -96,7 +105,7 @@ def _sqlite_match(session: Session, name: str, terms: Sequence[str]) -> str | No
             parts.append(_fts_phrase(term))
             continue
         grams = [r[0] for r in session.execute(
-            text(f"SELECT term FROM {name}_fts_terms WHERE term >= :lo AND term < :hi LIMIT :cap"),
+            _VOCAB_SQL[name],
             {"lo": term, "hi": term + "\U0010ffff", "cap": MAX_PREFIX_TRIGRAMS + 1},
         )]
         if not grams:
@@ -139,14 +148,11 @@ def _filters(tbl: Table, f: SearchFilters, dialect: str) -> list[Any]:
         if f.sentiment:
             out.append(c.sentiment == f.sentiment)
         if f.category:
-            n = next(_counter)
             if dialect == "postgresql":
-                out.append(text(f"CAST(post.categories AS jsonb) @> CAST(:c{n} AS jsonb)")
-                           .bindparams(bindparam(f"c{n}", json.dumps([{"name": f.category}], ensure_ascii=False))))
+                out.append(_PG_CATEGORY.bindparams(
+                    bindparam("category", json.dumps([{"name": f.category}], ensure_ascii=False))))
             else:
-                out.append(text(f"EXISTS (SELECT 1 FROM json_each(post.categories) AS j "
-                                f"WHERE json_extract(j.value, '$.name') = :c{n})")
-                           .bindparams(bindparam(f"c{n}", f.category)))
+                out.append(_SQLITE_CATEGORY.bindparams(bindparam("category", f.category)))
     elif f.unit:
         out.append(c.unit == f.unit)
     return out
@@ -163,14 +169,13 @@ def _matching(session: Session, tbl: Table, terms: Sequence[str], filters: Searc
         if expr is None:
             return None, None
         fts = table(f"{name}_fts", column("rowid"))
-        n = next(_counter)
         stmt = (select(*what).select_from(fts.join(tbl, tbl.c.id == fts.c.rowid))
-                .where(text(f"{name}_fts MATCH :m{n}").bindparams(bindparam(f"m{n}", expr)), *conds))
+                .where(_FTS_MATCH[name].bindparams(bindparam("fts_query", expr)), *conds))
         return stmt, fts.c.rowid
     if dialect == "postgresql":
         # a bitmap of many matches must not turn lossy: a lossy page is rechecked by computing
         # the index expression (every bigram of the text) for each of its rows
-        session.execute(text(f"SET LOCAL work_mem = '{PG_SEARCH_WORK_MEM}'"))
+        session.execute(_PG_WORK_MEM)
         stmt = select(*what).select_from(tbl).where(_postgres_clause(name, terms), *conds)
         return stmt, tbl.c.id
     # any other database: a plain scan (no index), same semantics
