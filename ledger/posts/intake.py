@@ -254,7 +254,11 @@ def _assessment_values(a: Assessment) -> dict[str, Any]:
         "disposal_type": _fit(a.disposal_type, "disposal_type"),
         "rumour": a.rumour,
         "pii": a.pii,
-        "assessment": {"reasons": a.reasons, "topic": a.topic},
+        "assessment": {
+            "reasons": a.reasons,
+            "topic": a.topic,
+            "topic_score": None if a.topic_score is None else round(a.topic_score, 4),
+        },
     }
 
 
@@ -511,11 +515,11 @@ def post_ids(session: Session, *, source_id: int, external_ids: Sequence[str]) -
 
 __all__ = [
     "IntakeResult",
+    "Prepared",
+    "PreparedBatch",
     "RawPost",
     "make_evidence",
     "post_ids",
-    "Prepared",
-    "PreparedBatch",
     "prepare",
     "prepare_batch",
     "store_posts",
