@@ -63,6 +63,7 @@ def build_assessor(settings: Settings, *, topic_model_path: Path | str | None = 
     ``topic_model_path`` when given, else the ``topic_model`` setting)."""
     rules = load_rule_config(settings)
     units = load_gazetteer(settings)
-    topic_model = load_topic_model(settings.topic_model if topic_model_path is None else topic_model_path)
+    chosen = settings.topic_model if topic_model_path is None else topic_model_path
+    topic_model = load_topic_model(chosen)
     return Assessor(sentiment=load_engine(settings.sentiment_engine), rules=rules, units=units,
-                    topic_model=topic_model)
+                    topic_model=topic_model, topic_units=str(chosen) != "default")

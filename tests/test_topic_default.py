@@ -162,6 +162,8 @@ def test_default_model_gives_every_message_a_topic_and_settings_replace_it(tmp_p
     got = _analyze(lines)
     assert all(g["topic"] in CLASSES and 0.0 < g["topic_score"] <= 1.0 for g in got)
     assert _macro_f1(truth, [g["topic"] for g in got]) >= 0.8
+    # the shipped model labels only: lead departments stay with the rules
+    assert not any(r.startswith("主题模型") for g in got for r in g["reasons"])
     # the setting switches it off ...
     off = _analyze(lines[:5], env={"YUQING_TOPIC_MODEL": "none"})
     assert all(g["topic"] is None and g["topic_score"] is None for g in off)
