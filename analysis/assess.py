@@ -103,11 +103,16 @@ class Assessor:
         rules: RuleConfig | Mapping[str, Any] | None = None,
         units: Gazetteer | Mapping[str, Any] | None = None,
         topic_model: TopicModel | None = None,
+        topic_units: bool = True,
     ) -> None:
+        """``topic_units``: whether the topic model's label may name the lead department
+        (``[topic_model.lead_units]``) when no focus-topic rule does; off for the shipped default
+        model, which labels every message but leaves departments to the rules."""
         self.sentiment = sentiment or load_engine("default")
         self.config = RuleConfig.from_dict(rules) if isinstance(rules, Mapping) else rules
         self.gazetteer = Gazetteer.from_dict(units) if isinstance(units, Mapping) else units
         self.topic_model = topic_model
+        self.topic_units = topic_units
         terms: set[str] = set()
         if self.config is not None:
             terms |= self.config.rules.terms() | set(self.config.severity.triggers) | self.config.disposal.terms()
@@ -170,7 +175,8 @@ class Assessor:
                 unit = flag.get("lead_unit")
                 if unit and unit not in lead_units:
                     lead_units.append(unit)
-            if not lead_units and a.topic is not None and (a.topic_score or 0) >= cfg.model_min_prob:
+            if (not lead_units and self.topic_units and a.topic is not None
+                    and (a.topic_score or 0) >= cfg.model_min_prob):
                 unit = cfg.model_units.get(a.topic)
                 if unit:
                     lead_units.append(unit)

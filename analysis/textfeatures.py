@@ -9,6 +9,7 @@ long texts such as citizens' messages. Both are TF-IDF weighted (sublinear tf, s
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -322,12 +323,75 @@ class LeadCharNgrams(CharNgrams):
         return block
 
 
+# What a flattened text drops: a Latin letter standing alone (the segmented hotline corpus turns
+# "A市" into "市" but keeps "A3"), and every run of whitespace, punctuation, symbols and "_".
+_FLAT_DROP = re.compile(r"(?<![A-Za-z0-9])[A-Za-z](?![A-Za-z0-9])|[\W_]+")
+
+
+def flatten(text: str | None) -> str:
+    """``text`` without whitespace, punctuation, symbols and stand-alone Latin letters.
+
+    The same string comes out of a raw message and of the same message segmented into words with
+    punctuation and single Latin letters removed ("投诉 市 物业 违规" and "投诉A市物业违规！" both give
+    "投诉市物业违规"), so features of the flattened text do not depend on whether, or how, the
+    text was segmented.
+    """
+    return "" if text is None else _FLAT_DROP.sub("", str(text))
+
+
+@dataclass
+class FlatCharNgrams(CharNgrams):
+    """TF-IDF over character n-grams of the flattened text (``flatten``): the same features for
+    a raw message and for its segmented, punctuation-free form."""
+
+    kind = "flat"
+
+    def _cut(self, texts: Sequence[str]) -> list[str]:
+        return [flatten(t) for t in texts]
+
+    def fit(self, texts: Sequence[str]) -> FlatCharNgrams:
+        super().fit(self._cut(texts))
+        return self
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return super().transform(self._cut(texts))
+
+    def header(self) -> dict[str, Any]:
+        return {**super().header(), "kind": self.kind}
+
+
+@dataclass
+class FlatLeadCharNgrams(FlatCharNgrams):
+    """TF-IDF over character n-grams of the first ``chars`` characters of the flattened text:
+    the opening of a message (its title, when title and body are joined), found the same way in
+    raw and in segmented text, with or without a line break after the title."""
+
+    chars: int = 20
+
+    kind = "flatlead"
+
+    def _cut(self, texts: Sequence[str]) -> list[str]:
+        return [flatten(t)[: self.chars] for t in texts]
+
+    def header(self) -> dict[str, Any]:
+        return {**super().header(), "chars": self.chars}
+
+    @classmethod
+    def restore(cls, head: Mapping[str, Any], arrays: Mapping[str, np.ndarray], prefix: str):
+        block = super().restore(head, arrays, prefix)
+        block.chars = int(head["chars"])
+        return block
+
+
 _FEATURE_KINDS = {
     "char": CharNgrams,
     "word": WordNgrams,
     "lead": LeadCharNgrams,
+    "flat": FlatCharNgrams,
+    "flatlead": FlatLeadCharNgrams,
     "vec": WordVectorMean,
 }
+_CUT_KINDS = ("lead", "flatlead")
 
 
 class Features:
@@ -356,6 +420,8 @@ class Features:
 def make_features(spec: str) -> Features:
     """Features from a spec such as ``"char:1-4"`` or ``"char:1-3,word:1-2"`` (optionally
     ``@min_df``); ``lead:1-3/30`` is character n-grams of the first 30 characters only;
+    ``flat:1-3`` / ``flatlead:1-3/20`` the same over the flattened text (``flatten``: no
+    whitespace, punctuation or stand-alone Latin letters), so segmented and raw text agree;
     ``vec:all`` / ``vec:lead`` the mean pretrained word vector of the whole text / its first line
     (``vec:lead*0.5`` weights the block; ``analysis.wordvectors``)."""
     blocks: list[Any] = []
@@ -370,7 +436,7 @@ def make_features(spec: str) -> Features:
             rng, _, min_df = rest.partition("@")
             lo, hi = (int(x) for x in rng.split("-"))
             cls = _FEATURE_KINDS[kind]
-            if chars and kind != "lead":
+            if chars and kind not in _CUT_KINDS:
                 raise ValueError(part)
             n_chars = int(chars) if chars else LEAD_CHARS
         except (ValueError, KeyError):
@@ -380,7 +446,7 @@ def make_features(spec: str) -> Features:
         if n_chars < 1:
             raise FeatureSpecError(f"开头字数无效 (bad lead length): {part!r}")
         block = cls((lo, hi), int(min_df or 1))
-        if kind == "lead":
+        if kind in _CUT_KINDS:
             block.chars = n_chars
         blocks.append(block)
     return Features(blocks)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
 
     # --- analysis ---
     sentiment_engine: str = Field("default", description="'default' (shipped model), 'snownlp', or a model path")
+    topic_model: str = Field(
+        "default", description="Topic model of every message: 'default' (shipped model), 'none', or a model path"
+    )
     import_workers: int = Field(
         -1, description="Processes preparing import batches ahead of storing; -1 = as many as the cores (max 4), 0 = none"
     )

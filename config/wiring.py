@@ -40,19 +40,30 @@ def known_units(settings: Settings) -> list[str]:
     return load_gazetteer(settings).unit_names(leads)
 
 
-def load_topic_model(path: Path) -> Any:
-    """A trained topic classifier (``.predict(texts) -> [(label, prob)]``) from ``path``."""
+def load_topic_model(path: Path | str) -> Any:
+    """A trained topic classifier (``.predict(texts) -> [(label, prob)]``) from ``path``;
+    ``"default"`` is the shipped hotline model, ``"none"`` (or empty) gives None."""
+    if str(path).strip().lower() in ("", "none"):
+        return None
+    if str(path) != "default" and not Path(path).is_file():
+        raise ConfigFileError(f"主题模型文件不存在 (no such topic model file): {path}")
     try:
+        from analysis.textmodel import TextModelError
         from analysis.topicmodel import load_topic_model as _load  # imported lazily: optional part
     except ImportError as exc:
         raise ConfigFileError(f"主题模型功能不可用 (topic models unavailable): {exc}") from exc
-    return _load(path)
+    try:
+        return _load(path if str(path) == "default" else Path(path))
+    except TextModelError as exc:
+        raise ConfigFileError(f"主题模型无法加载 (cannot load the topic model): {exc}") from exc
 
 
-def build_assessor(settings: Settings, *, topic_model_path: Path | None = None) -> Assessor:
-    """The assessor configured by ``settings`` (sentiment engine, rules, gazetteer, topic model)."""
+def build_assessor(settings: Settings, *, topic_model_path: Path | str | None = None) -> Assessor:
+    """The assessor configured by ``settings`` (sentiment engine, rules, gazetteer, topic model:
+    ``topic_model_path`` when given, else the ``topic_model`` setting)."""
     rules = load_rule_config(settings)
     units = load_gazetteer(settings)
-    topic_model = load_topic_model(Path(topic_model_path)) if topic_model_path is not None else None
+    chosen = settings.topic_model if topic_model_path is None else topic_model_path
+    topic_model = load_topic_model(chosen)
     return Assessor(sentiment=load_engine(settings.sentiment_engine), rules=rules, units=units,
-                    topic_model=topic_model)
+                    topic_model=topic_model, topic_units=str(chosen) != "default")

@@ -14,7 +14,10 @@ BATCH = 512
 
 
 def analyze_cmd(
-    topic_model: Path | None = typer.Option(None, "--topic-model", help="训练好的主题模型文件"),
+    topic_model: str | None = typer.Option(
+        None, "--topic-model",
+        help="主题模型: 训练好的模型文件、default (随附的热线模型) 或 none; 默认取设置 topic_model",
+    ),
     engine: str | None = typer.Option(None, "--engine", help="情感引擎: default | snownlp | 模型路径"),
 ) -> None:
     """从标准输入逐行读取文本 (或含 text 字段的 JSON)，每行输出一个 JSON 研判结果.
@@ -27,7 +30,7 @@ def analyze_cmd(
     cfg = settings()
     if engine:
         cfg = cfg.model_copy(update={"sentiment_engine": engine})
-    if topic_model is not None and not topic_model.is_file():
+    if topic_model is not None and topic_model not in ("default", "none") and not Path(topic_model).is_file():
         fail(f"主题模型文件不存在 (no such model file): {topic_model}", code=2)
     try:
         assessor = build_assessor(cfg, topic_model_path=topic_model)

@@ -50,6 +50,16 @@ PRIOR = typer.Option(
     help="主题模型的领域先验: default (随附的热线先验, 见 docs/MODEL_CARD_topic_prior.md)、"
     "none (不用) 或先验模型文件路径",
 )
+TRAIN_DATA = typer.Option(
+    ...,
+    "--data",
+    help="带标签的 UTF-8 CSV 文件；可多次给出 (各文件的 --text-col / --label-col 按顺序对应，"
+    "只给一个则用于所有文件)。已分词的文本 (词间以空格分隔、去停用词) 自动识别",
+)
+TRAIN_TEXT_COL = typer.Option(
+    ..., "--text-col", help="文本列名；多个列用逗号分隔，按顺序拼接；多个 --data 时可逐个给出"
+)
+TRAIN_LABEL_COL = typer.Option(..., "--label-col", help="标签列名；多个 --data 时可逐个给出")
 MODEL = typer.Option(..., "--model", help="模型文件；情感也可用 default 或 snownlp")
 EVAL_HOLDOUT = typer.Option(
     0.0, "--holdout", help="只评估按同一比例与种子留出的部分 (与训练时的 --holdout 一致)"
@@ -70,6 +80,45 @@ def _read(data: Path, text_col: str, label_col: str) -> tuple[list[str], list[st
         return read_labelled_csv(data, _columns(text_col), label_col.strip())
     except TextModelError as exc:
         fail(str(exc), code=2)
+
+
+def _per_file(name: str, values: list[str], files: int) -> list[str]:
+    """One value of option ``name`` per data file: given once for all, or once per file."""
+    if len(values) == 1:
+        return values * files
+    if len(values) != files:
+        fail(
+            f"{name} 给出 {len(values)} 次, 但 --data 有 {files} 个文件: 应给一次 (用于所有文件) "
+            f"或每个文件一次 (one for all files, or one per file)",
+            code=2,
+        )
+    return values
+
+
+def _read_many(
+    data: list[Path], text_col: list[str], label_col: list[str]
+) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """Texts and labels of every data file in order, and per file its name, rows and whether its
+    text is segmented (``analysis.topicmodel.looks_segmented``)."""
+    from analysis.topicmodel import looks_segmented
+
+    texts: list[str] = []
+    labels: list[str] = []
+    files: list[dict[str, Any]] = []
+    for path, tcol, lcol in zip(
+        data,
+        _per_file("--text-col", text_col, len(data)),
+        _per_file("--label-col", label_col, len(data)),
+        strict=True,
+    ):
+        t, lab = _read(path, tcol, lcol)
+        files.append(
+            {"data": path.name, "text_cols": _columns(tcol), "label_col": lcol.strip(),
+             "rows": len(t), "segmented": looks_segmented(t)}
+        )
+        texts += t
+        labels += lab
+    return texts, labels, files
 
 
 def _metrics(task: Task, predictor: Any, texts: list[str], labels: list[str]) -> dict[str, Any]:
@@ -115,9 +164,9 @@ def _parse_band(band: str | None) -> tuple[float, float] | None:
 @model_app.command("train")
 def train_cmd(
     task: Task = TASK,
-    data: Path = DATA,
-    text_col: str = TEXT_COL,
-    label_col: str = LABEL_COL,
+    data: list[Path] = TRAIN_DATA,
+    text_col: list[str] = TRAIN_TEXT_COL,
+    label_col: list[str] = TRAIN_LABEL_COL,
     out: Path = OUT,
     features: str | None = FEATURES,
     c: float | None = C_OPT,
@@ -130,14 +179,18 @@ def train_cmd(
     """训练情感或主题模型并保存 (train a sentiment or topic model and save it).
 
     情感标签可为 positive/negative/neutral 或常见同义词 (正面/负面/中性, 1/-1/0, 七类情绪名)。
-    主题模型的多个文本列 (如 留言主题,留言详情) 按顺序拼接，默认叠加随附的热线领域先验
-    (--prior none 关闭)。--holdout 留出一部分分层样本，
-    只用其余部分训练，并报告留出部分的指标。
+    主题模型的多个文本列 (如 留言主题,留言详情) 按顺序拼接；可给多个 --data 文件 (如已分词的
+    大样本加原文留言)。原文训练时默认叠加随附的热线领域先验 (--prior none 关闭)；有已分词的
+    文件时按拼平后的字 n-gram 训练 (不依赖分词与停用词)，模型可直接用于原文留言。
+    --holdout 留出一部分分层样本，只用其余部分训练，并报告留出部分的指标。
     """
     from analysis import textmodel as tm
     from analysis import topicmodel
 
-    texts, labels = _read(data, text_col, label_col)
+    texts, labels, files = _read_many(data, text_col, label_col)
+    segmented = any(f["segmented"] for f in files)
+    if segmented and task is Task.sentiment:
+        segmented = False  # the sentiment recipe reads any text the same way
     strat = tm.polarity_labels(labels) if task is Task.sentiment else labels
     train_idx, test_idx = _split(strat, holdout, seed) if holdout else (list(range(len(texts))), [])
     kw: dict[str, Any] = {"seed": seed}
@@ -159,14 +212,17 @@ def train_cmd(
                 fail("--band 只用于情感模型 (only for sentiment)", code=2)
             if prior not in ("default", "none") and not Path(prior).is_file():
                 fail(f"先验模型文件不存在 (prior file not found): {prior}", code=2)
-            model = topicmodel.train_topic(tr_texts, tr_labels, prior=prior, **kw)
+            model = topicmodel.train_topic(
+                tr_texts, tr_labels, prior=prior, segmented=segmented, **kw
+            )
     except tm.TextModelError as exc:
         fail(str(exc), code=2)
     model.info.update(
         {
-            "data": data.name,
-            "text_cols": _columns(text_col),
-            "label_col": label_col,
+            "data": ", ".join(f["data"] for f in files),
+            "text_cols": files[0]["text_cols"],
+            "label_col": files[0]["label_col"],
+            "files": files,
             "holdout": holdout,
             "split_seed": seed,
             "train_seconds": round(time.perf_counter() - started, 1),
@@ -197,6 +253,9 @@ def train_cmd(
         f"已保存模型 (saved) {out}: {task.value}, {len(train_idx)} 条训练样本, "
         f"{model.features.n_features} 个特征, 类别 {', '.join(model.classes)}"
     )
+    for f in files if len(files) > 1 or segmented else []:
+        kind = "已分词" if f["segmented"] else "原文"
+        typer.echo(f"  {f['data']}: {f['rows']} 条 ({kind}, 列 {','.join(f['text_cols'])})")
     if task is Task.sentiment:
         lo, hi = model.info["band"]
         typer.echo(f"中性区间 (neutral band): {lo:.3f}..{hi:.3f}")

@@ -266,7 +266,11 @@ def _assessment_values(a: Assessment) -> dict[str, Any]:
         "disposal_type": _fit(a.disposal_type, "disposal_type"),
         "rumour": a.rumour,
         "pii": a.pii,
-        "assessment": {"reasons": a.reasons, "topic": a.topic},
+        "assessment": {
+            "reasons": a.reasons,
+            "topic": a.topic,
+            "topic_score": None if a.topic_score is None else round(a.topic_score, 4),
+        },
     }
 
 
