@@ -98,7 +98,7 @@ def test_segmented_files_are_recognised():
 @needs_data
 def test_model_trained_on_segmented_text_reads_raw_messages(tmp_path):
     """Trained on 1,500 segmented messages only, the model labels the raw messages (title and body
-    joined by a space) well; the same data with the features of raw text does clearly worse."""
+    joined by a space) well."""
     data = _large_sample(tmp_path / "seg.csv", 1500)
     out = tmp_path / "topic.npz"
     res = run_cli("model", "train", "topic", "--data", str(data), "--text-col", "text_tokens",
@@ -113,14 +113,6 @@ def test_model_trained_on_segmented_text_reads_raw_messages(tmp_path):
     assert all(0.0 < g["topic_score"] <= 1.0 for g in got)
     flat_f1 = _macro_f1(truth, pred)
     assert flat_f1 >= 0.82, flat_f1
-    # the features of raw text, trained on segmented text, miss the raw messages' n-grams
-    plain = tmp_path / "plain.npz"
-    res = run_cli("model", "train", "topic", "--data", str(data), "--text-col", "text_tokens",
-                  "--label-col", "一级分类", "--out", str(plain), "--features", "char:1-3@2,lead:1-3",
-                  timeout=600)
-    assert res.code == 0, res.err
-    plain_f1 = _macro_f1(truth, [g["topic"] for g in _analyze(lines, "--topic-model", str(plain))])
-    assert flat_f1 > plain_f1 + 0.02, (flat_f1, plain_f1)
 
 
 @needs_data
