@@ -138,7 +138,8 @@ def test_import_goes_on_when_the_worker_dies(tmp_path):
     src = stream_sample(tmp_path / "sample.csv", 600)
     cfg = get_settings()
     base = build_assessor(cfg)
-    dying = _DiesInWorker(sentiment=base.sentiment, rules=base.config, units=base.gazetteer)
+    dying = _DiesInWorker(sentiment=base.sentiment, rules=base.config, units=base.gazetteer,
+                          topic_model=base.topic_model, topic_units=base.topic_units)
     engine, rep = run_import(tmp_path, "dies.db", src, dying, workers=1)
     ref_engine, ref = run_import(tmp_path, "ref.db", src, base, workers=0)
     assert rep.rows == ref.rows == 600
