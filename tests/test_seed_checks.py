@@ -273,6 +273,15 @@ def test_weekly_export_lists_the_policy_register_and_unpublished_commitments(cli
                      "--discovered-at", "2025-09-20T09:00:00+08:00", "--unit", "住建局"))
     cid = ok(cli("case", "commitment", "add", case_id, "--text", "十月前完成加装, 联系人13912345678",
                  "--owner-unit", "住建局", "--due", "2025-10-31"))
+    # the CLI registers the commitment at the real clock and a fulfilment may not precede its
+    # registration: date the registration back to the case's week (as if entered then)
+    engine = create_engine(cli.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE commitment SET created_at = :t WHERE id = :i"),
+                         {"t": datetime(2025, 9, 22, 1, 0), "i": int(cid)})
+    finally:
+        engine.dispose()
     ok(cli("case", "commitment", "update", cid, "--status", "已落实", "--evidence", "验收报告",
            "--at", "2025-09-24T15:00:00+08:00"))
     out = tmp_path / "out"
