@@ -20,6 +20,12 @@ from pathlib import Path
 FORBIDDEN_PG = ("TRIGGER", "VIEW", "FUNCTION", "PROCEDURE", "RULE", "POLICY", "AGGREGATE", "EXTENSION",
                 "OPERATOR", "EVENT", "PUBLICATION", "SUBSCRIPTION", "FOREIGN", "SERVER", "CAST", "LANGUAGE")
 MAX_SHOWN = 8
+#: functions the migrations create (name with argument types -> the body they give it, whitespace
+#: folded, lower case): a snapshot may hold them only with exactly that body
+MIGRATION_FUNCTIONS = {
+    "yq_bigrams(text)": "select coalesce(array_agg(distinct substr(doc, i, 2)), '{}'::text[]) "
+                        "from generate_series(1, length(doc) - 1) as i",
+}
 
 
 def _objects(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
@@ -92,8 +98,25 @@ def postgres_problems(file: Path, pg_restore: str, env: dict[str, str]) -> list[
             continue
         rest = m.group(1)
         words = rest.split()
-        if any(w in FORBIDDEN_PG for w in words[:3]):
+        if words[0] == "FUNCTION" and len(words) > 2 and words[2] in MIGRATION_FUNCTIONS:
+            if not _function_body_is(file, pg_restore, env, words[2]):
+                problems.append(f"函数 {words[2]} 的定义与迁移不同 (function body differs)")
+        elif any(w in FORBIDDEN_PG for w in words[:3]):
             problems.append(f"备份中有迁移之外的对象: {rest[:120]} (extra object)")
         elif words[0] == "TABLE" and len(words) > 2 and words[1] != "DATA" and words[2] not in tables:
             problems.append(f"多出的表 {words[2]} (extra table)")
     return problems
+
+
+def _function_body_is(file: Path, pg_restore: str, env: dict[str, str], signature: str) -> bool:
+    """Whether the archive defines ``signature`` (a function of the migrations) with the migrations'
+    body and nothing else between its dollar quotes."""
+    script = subprocess.run([pg_restore, "--schema-only", "-f", "-", str(file)], capture_output=True, text=True,
+                            env=env, check=False)
+    if script.returncode != 0:
+        return False
+    name = signature.split("(")[0]
+    bodies = re.findall(r"CREATE FUNCTION [\w\".]*?\b" + re.escape(name) + r"\([^)]*\)[^$]*\$(\w*)\$(.*?)\$\1\$",
+                        script.stdout, flags=re.S)
+    want = MIGRATION_FUNCTIONS[signature]
+    return len(bodies) == 1 and re.sub(r"\s+", " ", bodies[0][1]).strip().lower() == want

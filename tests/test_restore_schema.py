@@ -80,3 +80,20 @@ def test_restore_refuses_a_sqlite_snapshot_with_an_extra_view_or_changed_table(t
         refused = run_cli("restore", str(out), db_url=target)
         assert refused.code == 2 and "拒绝恢复" in refused.err
         assert not (tmp_path / f"target-{name}.db").exists()
+
+
+@pytest.mark.postgres
+def test_restore_refuses_a_migration_function_whose_body_was_changed(pg_url, tmp_path):
+    """The search migration's function may come back only with the body the migration gives it."""
+    if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
+        pytest.skip("pg_dump / pg_restore not installed")
+    upgrade(pg_url)
+    _add(pg_url, ["市政务网"])
+    _execute(pg_url, "CREATE OR REPLACE FUNCTION yq_bigrams(doc text) RETURNS text[] LANGUAGE sql IMMUTABLE "
+                     "STRICT PARALLEL SAFE COST 10000 AS $$ SELECT ARRAY[doc] $$")
+    bad = tmp_path / "bad.backup"
+    assert run_cli("backup", "--out", str(bad), db_url=pg_url).code == 0
+    before = _state(pg_url)
+    refused = run_cli("restore", str(bad), "--force", db_url=pg_url)
+    assert refused.code == 2 and "yq_bigrams" in refused.err, refused.err
+    assert _state(pg_url) == before
