@@ -15,7 +15,9 @@ from ledger.db import session_scope
 from ledger.models.core import AuditLog
 from ledger.models.users import User
 from ledger.users import (
+    REFUSED,
     AuthError,
+    ThrottledError,
     UserError,
     add_user,
     authenticate,
@@ -95,61 +97,80 @@ def test_edge_cases_that_are_accepted_and_a_duplicate_name(sqlite_engine, fixed_
 
 
 def test_sign_in_locks_after_five_failures_and_unlocks_after_the_lockout(sqlite_engine, fixed_now):
+    """Now (docs/SECURITY.md): the account locks after YUQING_LOGIN_MAX_FAILURES (10) failures in a row,
+    and wrong password / locked account get the one answer REFUSED. Each attempt comes from its own
+    address so the per-address throttle (5) does not step in."""
     _add(sqlite_engine, fixed_now)
     now = fixed_now
-    for i in range(1, 5):
-        with pytest.raises(AuthError, match="^用户名或密码错误$"):
-            _sign_in(sqlite_engine, now, "wrong-password")
+    for i in range(1, 10):
+        with pytest.raises(AuthError) as refused:
+            _sign_in(sqlite_engine, now, "wrong-password", address=f"10.0.0.{i}")
+        assert str(refused.value) == REFUSED and not isinstance(refused.value, ThrottledError)
         assert _user(sqlite_engine).failed_attempts == i and _user(sqlite_engine).locked_until is None
-    with pytest.raises(AuthError, match="^密码错误次数过多，账号已锁定 15 分钟$"):
-        _sign_in(sqlite_engine, now, "wrong-password")
+    with pytest.raises(AuthError) as refused:
+        _sign_in(sqlite_engine, now, "wrong-password", address="10.0.0.10")
+    assert str(refused.value) == REFUSED
     user = _user(sqlite_engine)
     assert user.locked_until == now + timedelta(minutes=15) and user.failed_attempts == 0
-    # while locked even the right password is refused, with the minutes left (rounded up)
-    with pytest.raises(AuthError, match="^账号已被锁定，请 11 分钟后再试$"):
-        _sign_in(sqlite_engine, now + timedelta(minutes=5))
-    with pytest.raises(AuthError, match="^账号已被锁定，请 1 分钟后再试$"):
-        _sign_in(sqlite_engine, now + timedelta(minutes=14, seconds=59, microseconds=500))
+    # while locked even the right password is refused, with the same answer
+    for later in (timedelta(minutes=5), timedelta(minutes=14, seconds=59, microseconds=500)):
+        with pytest.raises(AuthError) as refused:
+            _sign_in(sqlite_engine, now + later, address="10.0.1.1")
+        assert str(refused.value) == REFUSED
+        assert _user(sqlite_engine).last_login_at is None
     # the lock ends at locked_until: a wrong password then is one failure again, not a lock
-    with pytest.raises(AuthError, match="^用户名或密码错误$"):
-        _sign_in(sqlite_engine, now + timedelta(minutes=15), "wrong-password")
-    done = _sign_in(sqlite_engine, now + timedelta(minutes=15))
+    with pytest.raises(AuthError) as refused:
+        _sign_in(sqlite_engine, now + timedelta(minutes=15), "wrong-password", address="10.0.1.2")
+    assert str(refused.value) == REFUSED
+    done = _sign_in(sqlite_engine, now + timedelta(minutes=15), address="10.0.1.3")
     assert done.username == "zhiban"
     user = _user(sqlite_engine)
     assert user.locked_until is None and user.failed_attempts == 0 and user.last_login_at == now + timedelta(minutes=15)
     actions = [a for a, _ in _trail(sqlite_engine)]
-    assert actions == ["user.add"] + ["auth.fail"] * 5 + ["auth.locked"] * 2 + ["auth.fail", "auth.login"]
+    assert actions == ["user.add"] + ["auth.fail"] * 10 + ["auth.locked"] * 2 + ["auth.fail", "auth.login"]
     notes = [n for a, n in _trail(sqlite_engine) if a == "auth.fail"]
-    assert notes == ["failure 1", "failure 2", "failure 3", "failure 4", "failure 5, locked", "failure 1"]
+    assert notes == [f"failure {i}; address 10.0.0.{i}" for i in range(1, 10)] + [
+        "failure 10; address 10.0.0.10, locked", "failure 1; address 10.0.1.2"]
     assert all(PW not in str(row) and "wrong-password" not in str(row) for row in _trail(sqlite_engine))
 
 
 def test_a_success_resets_the_failure_count_and_limits_are_parameters(sqlite_engine, fixed_now):
     _add(sqlite_engine, fixed_now)
-    for _ in range(4):
+    for i in range(4):
         with pytest.raises(AuthError):
-            _sign_in(sqlite_engine, fixed_now, "wrong-password")
-    _sign_in(sqlite_engine, fixed_now)
+            _sign_in(sqlite_engine, fixed_now, "wrong-password", address=f"10.0.0.{i}")
+    _sign_in(sqlite_engine, fixed_now, address="10.0.0.9")
     assert _user(sqlite_engine).failed_attempts == 0
-    with pytest.raises(AuthError, match="^用户名或密码错误$"):
+    with pytest.raises(AuthError) as refused:
         _sign_in(sqlite_engine, fixed_now, "wrong-password", max_failures=2)
-    with pytest.raises(AuthError, match="已锁定 60 分钟"):
+    assert str(refused.value) == REFUSED and _user(sqlite_engine).locked_until is None
+    with pytest.raises(AuthError) as refused:
         _sign_in(sqlite_engine, fixed_now, "wrong-password", max_failures=2, lockout=timedelta(hours=1))
+    assert str(refused.value) == REFUSED
     assert _user(sqlite_engine).locked_until == fixed_now + timedelta(hours=1)
+    # the per-address limit is a parameter too: the address then waits, without a password check
+    with pytest.raises(AuthError) as refused:
+        _sign_in(sqlite_engine, fixed_now, "wrong-password", address="10.0.2.1", address_max_failures=1)
+    assert not isinstance(refused.value, ThrottledError)
+    with pytest.raises(ThrottledError):
+        _sign_in(sqlite_engine, fixed_now, address="10.0.2.1", address_max_failures=1)
 
 
 def test_unknown_and_inactive_users_get_the_same_answer(sqlite_engine, fixed_now):
     _add(sqlite_engine, fixed_now)
-    with pytest.raises(AuthError, match="^用户名或密码错误$"):
+    with pytest.raises(AuthError) as refused:
         _sign_in(sqlite_engine, fixed_now, name="nobody")
+    assert str(refused.value) == REFUSED
     with session_scope(sqlite_engine) as s:
         s.exec(select(User)).one().active = False
-    with pytest.raises(AuthError, match="^用户名或密码错误$"):
+    with pytest.raises(AuthError) as refused:
         _sign_in(sqlite_engine, fixed_now)
-    assert _trail(sqlite_engine)[1:] == [("auth.fail", "unknown or inactive user")] * 2
+    assert str(refused.value) == REFUSED
+    assert _trail(sqlite_engine)[1:] == [("auth.fail", "unknown or inactive user; address local")] * 2
     for name in ("", "x" * 150):
-        with pytest.raises(AuthError, match="^用户名或密码错误$"):
-            _sign_in(sqlite_engine, fixed_now, name=name)
+        with pytest.raises(AuthError) as refused:
+            _sign_in(sqlite_engine, fixed_now, name=name, address="10.0.0.1")
+        assert str(refused.value) == REFUSED
     with Session(sqlite_engine) as s:  # who tried, as typed (at most 100 characters), or "?"
         actors = [a.actor for a in s.exec(select(AuditLog).where(AuditLog.action == "auth.fail").order_by(AuditLog.id))]
     assert actors == ["nobody", "zhiban", "?", "x" * 100]
@@ -158,9 +179,10 @@ def test_unknown_and_inactive_users_get_the_same_answer(sqlite_engine, fixed_now
 
 def test_set_password_replaces_the_hash_and_unlocks(sqlite_engine, fixed_now):
     _add(sqlite_engine, fixed_now)
-    for _ in range(5):
+    for i in range(10):  # YUQING_LOGIN_MAX_FAILURES (10), each from its own address
         with pytest.raises(AuthError):
-            _sign_in(sqlite_engine, fixed_now, "wrong-password")
+            _sign_in(sqlite_engine, fixed_now, "wrong-password", address=f"10.0.0.{i}")
+    assert _user(sqlite_engine).locked_until is not None
     old = _user(sqlite_engine).password_hash
     with pytest.raises(UserError, match="用户不存在: nobody"), session_scope(sqlite_engine) as s:
         set_password(s, username="nobody", password="Another-pw1", now=fixed_now, actor="admin")
@@ -177,8 +199,8 @@ def test_set_password_replaces_the_hash_and_unlocks(sqlite_engine, fixed_now):
     assert user.password_hash.startswith("$argon2id$") and PasswordHasher().verify(user.password_hash, "Another-pw1")
     assert _trail(sqlite_engine)[-1] == ("user.password", None)
     with pytest.raises(AuthError):
-        _sign_in(sqlite_engine, fixed_now, PW)
-    assert _sign_in(sqlite_engine, fixed_now, "Another-pw1").username == "zhiban"
+        _sign_in(sqlite_engine, fixed_now, PW, address="10.0.1.1")
+    assert _sign_in(sqlite_engine, fixed_now, "Another-pw1", address="10.0.1.2").username == "zhiban"
 
 
 def test_an_outdated_hash_is_upgraded_at_sign_in(sqlite_engine, fixed_now):
@@ -198,6 +220,7 @@ def test_a_hash_that_is_not_argon2_is_a_failed_sign_in(sqlite_engine, fixed_now)
     _add(sqlite_engine, fixed_now)
     with session_scope(sqlite_engine) as s:
         s.exec(select(User)).one().password_hash = PW  # e.g. a plaintext row written by hand
-    with pytest.raises(AuthError, match="^用户名或密码错误$"):
+    with pytest.raises(AuthError) as refused:
         _sign_in(sqlite_engine, fixed_now)
+    assert str(refused.value) == REFUSED
     assert _user(sqlite_engine).failed_attempts == 1
