@@ -297,8 +297,9 @@ def test_ack_page_acknowledges_through_the_signed_link(world, fixed_now, monkeyp
     assert a.state == ACKNOWLEDGED and a.acknowledged_by == "乙"
 
 
-def _token_signed_hours_ago(secret_key: str, alert_id: int, hours: float) -> str:
-    """A real acknowledgement token as the escalation signs it, but signed ``hours`` ago."""
+def _token_signed_hours_ago(secret_key: str, alert_id: int, hours: float, recipient: str | None = None) -> str:
+    """A real acknowledgement token as the escalation signs it (naming ``recipient`` when given),
+    but signed ``hours`` ago."""
     import time
 
     from itsdangerous import TimestampSigner, URLSafeTimedSerializer
@@ -309,7 +310,10 @@ def _token_signed_hours_ago(secret_key: str, alert_id: int, hours: float) -> str
         def get_timestamp(self) -> int:
             return int(time.time() - hours * 3600)
 
-    return URLSafeTimedSerializer(secret_key, salt=ACK_SALT, signer=SignedEarlier).dumps({"alert": int(alert_id)})
+    data: dict = {"alert": int(alert_id)}
+    if recipient:
+        data["to"] = recipient
+    return URLSafeTimedSerializer(secret_key, salt=ACK_SALT, signer=SignedEarlier).dumps(data)
 
 
 def test_ack_page_refuses_a_link_older_than_the_configured_age(world, fixed_now, monkeypatch):
@@ -321,7 +325,7 @@ def test_ack_page_refuses_a_link_older_than_the_configured_age(world, fixed_now,
     alert_id = alert_of(engine, case_id).id
     monkeypatch.setenv("YUQING_DATABASE_URL", str(engine.url))
     monkeypatch.setenv("YUQING_SECRET_KEY", "s3cret")
-    token = _token_signed_hours_ago("s3cret", alert_id, hours=3)
+    token = _token_signed_hours_ago("s3cret", alert_id, hours=3, recipient="甲")  # a link sent to one person
 
     def page() -> AppTest:
         at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "pages" / "ack.py"),
@@ -336,9 +340,10 @@ def test_ack_page_refuses_a_link_older_than_the_configured_age(world, fixed_now,
     monkeypatch.setenv("YUQING_ACK_LINK_MAX_AGE_HOURS", "4")
     valid = page()
     assert not valid.error and not valid.exception and f"预警 #{alert_id}" in valid.subheader[0].value
-    valid.text_input(key="ack_by").input("甲")
+    assert alert_of(engine, case_id).state == OPEN  # opening the link alone does nothing
     valid.button(key="ack_button").click().run()
-    assert alert_of(engine, case_id).state == ACKNOWLEDGED
+    a = alert_of(engine, case_id)
+    assert a.state == ACKNOWLEDGED and a.acknowledged_by == "甲"
 
 
 def test_provisional_clock_alerts_until_the_calendar_is_known(world, fixed_now):
