@@ -131,13 +131,13 @@ def _case_page_texts(engine, principal) -> list[str]:
     return _markdown_texts(at)
 
 
-def _ack_token(engine, group: str) -> str:
+def _ack_token(engine, group: str, recipient: str | None = None) -> str:
     from ledger.alerts.escalation import make_ack_token
     from ledger.models.alerts import Alert
 
     with session_scope(engine) as s:
         alert_id = s.exec(select(Alert.id).where(Alert.group_key == group)).scalars().one()
-    return make_ack_token(SECRET, alert_id)
+    return make_ack_token(SECRET, alert_id, recipient)
 
 
 @pytest.mark.parametrize("group", ["hostile:0", "hostile:1"])
@@ -148,11 +148,19 @@ def test_the_unauthenticated_ack_page_shows_hostile_titles_and_names_as_text(hos
         render()
 
     at = AppTest.from_function(script, default_timeout=90)
-    at.query_params["token"] = _ack_token(hostile_db, group)
+    # the open alert's link names a recipient (a roster person) with a hostile name: the page shows
+    # it and records it on confirmation (docs/SECURITY.md: ack links name their recipient)
+    at.query_params["token"] = _ack_token(hostile_db, group, f"李四 {LINK}" if group == "hostile:0" else None)
     at.run()
     assert not at.exception, at.exception
+    plain = [str(t.value) for t in at.text]  # st.text: shown verbatim, never rendered as Markdown
+    assert any("统一身份认证" in t and t.startswith(("预警 ", "已确认的预警 ")) for t in plain)  # the title
+    if group == "hostile:0":
+        assert f"确认人：李四 {LINK}" in plain
+        at.button(key="ack_button").click().run()
+        assert not at.exception, at.exception
     texts = _markdown_texts(at)
-    assert any("统一身份认证" in t for t in texts)
+    assert any("统一身份认证" in t for t in texts)  # the name, in the confirmation notice
     assert not [t for t in texts if _live(t)]
 
 
