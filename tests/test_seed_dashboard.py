@@ -100,7 +100,7 @@ def test_message_entered_on_the_page_with_its_channel_and_simple_flag(demo_db):
 def _case_with_release(engine, text: str) -> tuple[int, int]:
     from ledger.cases import items, workflow
 
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) - timedelta(minutes=5)  # drafted a while ago: a review may follow at any minute since
     env = load_case_env(get_settings())
     with session_scope(engine) as s:
         case = workflow.open_case(s, title="停水通报", grade="较大", discovered_at=now - timedelta(hours=2), now=now,
@@ -108,6 +108,15 @@ def _case_with_release(engine, text: str) -> tuple[int, int]:
         rel = items.add_release(s, case_id=case.id, kind="权威信息", title="停水情况通报", text=text, now=now,
                                 actor="danwei", env=env)
         return case.id, rel.id
+
+
+def _enter_now(at, key: str) -> None:
+    """Fill in the (required) date and time of an act on the page: the current Beijing minute."""
+    from zoneinfo import ZoneInfo
+
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    at.date_input(key=f"{key}_day").set_value(local.date())
+    at.time_input(key=f"{key}_time").set_value(local.time().replace(second=0, microsecond=0, tzinfo=None))
 
 
 def _case_page(engine, username: str, case_id: int):
@@ -128,6 +137,7 @@ def test_rejected_release_shows_the_comment_and_is_revised_for_review_again(demo
     case_id, rid = _case_with_release(demo_db, "初稿正文")
     at = _case_page(demo_db, "lingdao", case_id)
     at.text_input(key=f"rv_c_{rid}").input("数据未核实")
+    _enter_now(at, f"rv_at_{rid}")  # a review needs its time entered
     _button(at, "驳回").click().run()
     assert not at.error, [e.value for e in at.error]
     at = _case_page(demo_db, "danwei", case_id)  # the drafter's unit
@@ -148,10 +158,12 @@ def test_privacy_review_on_the_page_needs_a_reason_for_a_phone_number(demo_db):
     now = datetime.now(UTC)
     with session_scope(demo_db) as s:
         for step, who in (("初审", "甲"), ("复审", "乙"), ("终审", "王主任")):
-            items.review_release(s, release_id=rid, step=step, reviewer=who, decision="通过", reviewed_at=now,
+            items.review_release(s, release_id=rid, step=step, reviewer=who, decision="通过",
+                                 reviewed_at=now - timedelta(minutes=2),
                                  now=now, actor="t", env=env)
     at = _case_page(demo_db, "admin", case_id)
     at.selectbox(key=f"rv_step_{rid}").set_value("保密审查")
+    _enter_now(at, f"rv_at_{rid}")
     _button(at, "通过").click().run()
     assert any("手机号码" in e.value for e in at.error)
     at.text_input(key=f"rv_pii_{rid}").input("公开的服务热线")
