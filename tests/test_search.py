@@ -106,6 +106,29 @@ def test_index_follows_updates_and_deletes(any_engine):
     assert _ids(any_engine, "抢购") == []
 
 
+def test_a_post_of_the_longest_kept_size_is_stored_and_found(any_engine):
+    """The intake keeps up to 200,000 characters; indexing such a post must not hold the writer
+    (PostgreSQL's bigram function was quadratic in the length: minutes for one crawled page).
+    A 60 s statement limit turns a hang into a failure here."""
+    body = ("很长的页面内容。𠀀ab\n" * 20_000)[:199_990] + "结尾双黄连"
+    if any_engine.dialect.name == "postgresql":
+        with any_engine.begin() as conn:
+            conn.execute(text("SET statement_timeout = '60s'"))  # session-wide, on this pool's connection
+    sid = _store(any_engine, [("big", "长页面", body, None), ("p1", None, "双黄连口服液", None)])
+    assert sorted(_ids(any_engine, "双黄连")) == ["big", "p1"]
+    assert _ids(any_engine, "容。𠀀a") == ["big"]
+    assert sid
+
+
+def test_postgres_bigrams_are_each_pair_of_neighbouring_characters(pg_engine):
+    """yq_bigrams (the PostgreSQL index expression) against a reference written in Python."""
+    docs = ["", "a", "ab", "aaa", "双黄连\n双黄连", "𠀀𠀁x\t Ａ", "é́漢字"]
+    with pg_engine.connect() as conn:
+        for doc in docs:
+            got = conn.execute(text("SELECT yq_bigrams(:d)"), {"d": doc}).scalar_one()
+            assert sorted(got) == sorted({doc[i:i + 2] for i in range(len(doc) - 1)}), doc
+
+
 def test_bad_queries_are_refused_in_chinese(any_engine):
     _store(any_engine)
     with session_scope(any_engine) as s:
