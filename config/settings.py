@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # --- general ---
     timezone: str = Field("Asia/Shanghai", description="Display and local-time zone")
     log_level: str = Field("INFO", description="Logging level")
+    log_file: str | None = Field(
+        None, description="Log file of the service (rotated by size); default data_dir/log/yuqing.log, '-' = console only")
+    log_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Size at which the log file is rotated")
+    log_backups: int = Field(5, ge=0, description="Rotated log files kept (yuqing.log.1 … .N)")
+    status_file: str | None = Field(
+        None, description="The service's health file (jobs' last runs); default data_dir/service-status.json")
 
     # --- fetching ---
     http_timeout: float = Field(20.0, description="Seconds before a fetch times out")
@@ -126,6 +132,16 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     # --- derived values ---
+    @property
+    def effective_log_file(self) -> Path | None:
+        if self.log_file == "-":
+            return None
+        return Path(self.log_file) if self.log_file else self.data_dir / "log" / "yuqing.log"
+
+    @property
+    def effective_status_file(self) -> Path:
+        return Path(self.status_file) if self.status_file else self.data_dir / "service-status.json"
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; failures become one clear line on stderr and a non-zero exit."""
     app = build_app()
     try:
-        app(args=argv, prog_name="yuqing", standalone_mode=False)
+        code = app(args=argv, prog_name="yuqing", standalone_mode=False)
     except CliError as exc:
         typer.echo(f"错误 (error): {exc}", err=True)
         sys.exit(exc.code)
@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(exc.exit_code)
         typer.echo(f"错误 (error): {exc.__class__.__name__}: {exc}", err=True)
         sys.exit(1)
+    if isinstance(code, int) and code:  # typer.Exit(code): click returns it without standalone mode
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,9 +19,50 @@ from config.cli.common import fail, open_engine, settings
 DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(cfg) -> Path | None:
+    from config.health import setup_logging
+
+    try:
+        return setup_logging(cfg)
+    except OSError as exc:
+        fail(f"无法写入日志文件 (cannot open the log file) {cfg.effective_log_file}: {exc}", code=2)
+
+
+def status_cmd(
+    as_json: bool = typer.Option(False, "--json", help="JSON 输出"),
+) -> None:
+    """服务状态: 各定时任务上次运行时间、用时、下次运行、是否迟滞 (退出码 0 = 正常, 1 = 停止/迟滞/出错).
+
+    Service health from its status file: when each job last ran, whether any is late.
+    """
+    import json
+    from zoneinfo import ZoneInfo
+
+    from config.health import read_status
+
+    cfg = settings()
+    tz = ZoneInfo(cfg.timezone)
+    verdict = read_status(cfg.effective_status_file, datetime.now(UTC), tz)
+
+    def local(value):
+        return value.astimezone(tz).strftime("%m-%d %H:%M:%S") if value else "—"
+
+    if as_json:
+        typer.echo(json.dumps({
+            "healthy": verdict.healthy, "running": verdict.running, "problem": verdict.problem,
+            "heartbeat": verdict.heartbeat.isoformat() if verdict.heartbeat else None,
+            "jobs": [{"id": j.job_id, "name": j.name, "state": j.state, "last_duration_s": j.last_duration_s,
+                      "last_start": j.last_start.isoformat() if j.last_start else None,
+                      "next_run": j.next_run.isoformat() if j.next_run else None, "error": j.error}
+                     for j in verdict.jobs]}, ensure_ascii=False))
+    else:
+        head = "服务运行中" if verdict.running else "服务未运行"
+        typer.echo(f"{head}；最近心跳 {local(verdict.heartbeat)}" + (f"；{verdict.problem}" if verdict.problem else ""))
+        for j in verdict.jobs:
+            took = "—" if j.last_duration_s is None else f"{j.last_duration_s:.2f} 秒"
+            line = f"  [{j.state}] {j.name} ({j.job_id})：上次 {local(j.last_start)}，用时 {took}，下次 {local(j.next_run)}"
+            typer.echo(line + (f"；错误：{j.error}" if j.error else ""))
+    raise typer.Exit(0 if verdict.healthy else 1)
 
 
 def run_cmd(
@@ -34,12 +75,13 @@ def run_cmd(
     from config.service import Service
 
     cfg = settings()
-    _logging(cfg.log_level)
+    log_file = _logging(cfg)
     engine = open_engine(cfg)
     service = Service(engine, cfg, child_env=_child_env(cfg))
     if duration is not None:
         threading.Timer(duration, service.stopped.set).start()
     typer.echo("服务已启动，按 Ctrl-C 停止 (service started; Ctrl-C to stop)")
+    typer.echo(f"日志 (log): {log_file or '仅控制台 (console only)'}；状态: yuqing status ({cfg.effective_status_file})")
     service.run_forever()
     typer.echo("服务已停止 (service stopped)")
 
@@ -116,7 +158,7 @@ def demo_cmd(
     from crawlers.demo import DemoPlatform
 
     cfg = settings()
-    _logging(cfg.log_level)
+    _logging(cfg)
     engine = open_engine(cfg)
     try:
         check_demo_database(engine)  # before anything starts: a real ledger gets no demo accounts
@@ -154,5 +196,6 @@ def demo_cmd(
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run_cmd)
+    app.command("status")(status_cmd)
     app.command("dashboard")(dashboard_cmd)
     app.command("demo")(demo_cmd)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from analysis.pii import mask
@@ -212,32 +212,40 @@ def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
                 default=None)
     if floor is None:
         return []
-    posts = session.exec(  # only posts that can reach some threshold (sensitivity is indexed)
-        select(Post).where(Post.sensitivity >= floor, Post.fetched_at >= since, Post.fetched_at <= now,
-                           Post.dup_of_id.is_(None)).order_by(Post.id)
+    # only posts that can reach some threshold (sensitivity is indexed), and only the columns a
+    # signal needs: the window can hold tens of thousands of posts, each up to 200,000 characters
+    posts = session.execute(
+        select(Post.id, Post.title, func.substr(Post.text, 1, 40), Post.url, Post.categories, Post.topics,
+               Post.sensitivity, Post.severity, Post.event_id, Post.responsible_unit)
+        .where(Post.sensitivity >= floor, Post.fetched_at >= since, Post.fetched_at <= now,
+               Post.dup_of_id.is_(None)).order_by(Post.id)
     ).all()
-    out: list[Signal] = []
-    for post in posts:
-        ids = [str(c.get("id")) for c in list(post.categories or []) + list(post.topics or [])
-               if isinstance(c, Mapping) and c.get("id") is not None]
+    chosen = []
+    for row in posts:
+        tags = [c for c in list(row.categories or []) + list(row.topics or []) if isinstance(c, Mapping)]
+        ids = [str(c.get("id")) for c in tags if c.get("id") is not None]
         limits = [thresholds[i] for i in ids if i in thresholds]
         if not limits and pol.post_default_threshold is not None and ids:
             limits = [pol.post_default_threshold]
-        if not limits or (post.sensitivity or 0) < min(limits):
-            continue
-        group = f"event:{post.event_id}" if post.event_id else f"post:{post.id}"
-        grade = post.severity
-        link = session.exec(select(cases.CasePost.case_id).where(cases.CasePost.post_id == post.id)).first()
-        if link is not None:
-            group = f"case:{link}"
-        names = "、".join(str(c.get("name", c.get("id"))) for c in list(post.categories or []) + list(post.topics or [])
-                         if isinstance(c, Mapping))
-        title = (post.title or post.text[:40] or f"信息 {post.id}").strip()
-        text = (f"敏感信息（敏感度 {post.sensitivity:.2f}，{names}）：{mask(title)[:80]}"
-                + (f"\n{post.url}" if post.url else ""))
-        out.append(Signal(kind="sensitive_post", group_key=group, key=f"post:{post.id}", title=mask(title)[:200],
+        if limits and (row.sensitivity or 0) >= min(limits):
+            chosen.append((row, tags))
+    linked: dict[int, int] = {}
+    ids = [row.id for row, _ in chosen]
+    for start in range(0, len(ids), 500):  # one query per 500 posts, not one per post
+        linked.update(session.execute(select(cases.CasePost.post_id, cases.CasePost.case_id)
+                                      .where(cases.CasePost.post_id.in_(ids[start:start + 500]))).all())
+    out: list[Signal] = []
+    for row, tags in chosen:
+        group = f"case:{linked[row.id]}" if row.id in linked else (
+            f"event:{row.event_id}" if row.event_id else f"post:{row.id}")
+        grade = row.severity
+        names = "、".join(str(c.get("name", c.get("id"))) for c in tags)
+        title = (row.title or row[2] or f"信息 {row.id}").strip()
+        text = (f"敏感信息（敏感度 {row.sensitivity:.2f}，{names}）：{mask(title)[:80]}"
+                + (f"\n{row.url}" if row.url else ""))
+        out.append(Signal(kind="sensitive_post", group_key=group, key=f"post:{row.id}", title=mask(title)[:200],
                           text=text, grade=grade if grade in ("一般", "较大", "重大", "特别重大") else None,
-                          subject="post", subject_id=post.id, unit=post.responsible_unit))
+                          subject="post", subject_id=row.id, unit=row.responsible_unit))
     return out
 
 
