@@ -231,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
                        "outbox_backlog": backlog, "db_mb": round(size / 2**20, 1), "posts": posts,
                        "webhook": site.hooks, "cases_open": office.opened, "cases_closed": office.closed}
                 samples.append(row)
+                with (work / "samples.csv").open("a", newline="", encoding="utf-8") as fh:  # kept as it goes
+                    w = csv.DictWriter(fh, fieldnames=list(row))
+                    if len(samples) == 1:
+                        w.writeheader()
+                    w.writerow(row)
                 ticks, crawls, waits = [], [], []
                 print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
                 next_sample += args.sample
@@ -250,10 +255,6 @@ def main(argv: list[str] | None = None) -> int:
         with log_path.open(encoding="utf-8", errors="replace") as fh:
             fh.seek(log_pos)
             errors += [line for line in fh.read().splitlines() if ERROR_RE.search(line)]
-    with (work / "samples.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(samples[0]) if samples else ["minute"])
-        w.writeheader()
-        w.writerows(samples)
     from bench.soak.report import summarise, write_docs
 
     summary = summarise(samples, warmup_minutes=args.warmup, errors=errors, office=office, clean_stop=clean)
