@@ -91,6 +91,15 @@ def test_page_queries_return_what_was_generated(bench_db):
         assert dq.posts_per_day_sql(s, since=NOW + timedelta(days=1)) == []
         assert dq.flag_counts(s, since=NOW + timedelta(days=1), field="categories") == {}
         assert sum(dq.sentiment_counts(s, since=since).values()) == n_since
+        # sentiment over time: per Shanghai day and sentiment, equal to a plain recount
+        expect_sent: dict[tuple[str, str], int] = {}
+        for ts, sent in s.exec(select(Post.fetched_at, Post.sentiment).where(Post.fetched_at >= since)).all():
+            key = (ts.astimezone(SHANGHAI).date().isoformat(), sent or "未知")
+            expect_sent[key] = expect_sent.get(key, 0) + 1
+        got_sent = dq.sentiment_per_day(s, since=since)
+        assert {(d, k): n for d, k, n in got_sent} == expect_sent and len(got_sent) == len(expect_sent)
+        assert [d for d, _, _ in got_sent] == sorted(d for d, _, _ in got_sent)
+        assert dq.sentiment_per_day(s, since=NOW + timedelta(days=1)) == []
         # flag counts equal a plain recount of the same newest flagged posts
         for field in ("categories", "topics"):
             col = Post.categories if field == "categories" else Post.topics
@@ -141,3 +150,30 @@ def test_every_page_loads_through_the_benchmark(bench_db):
     results = run_pages(url, now=NOW, runs=1, log=lambda _m: None)
     assert [r.page for r in results] == [label for label, _ in PAGES]
     assert all(r.runs >= 1 and r.max >= r.p50 > 0 for r in results)
+
+
+def test_sentiment_over_time_on_sqlite(sqlite_url):
+    from analysis.assess import Assessor
+    from ledger.posts.intake import RawPost, store_posts
+    from ledger.posts.sources import add_source
+
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    texts = ["小区停水三天没人管，太气人了", "新建的公园很漂亮，感谢政府", "今天发布了天气预报", "垃圾没人清运，臭气熏天"]
+    with session_scope(engine) as s:
+        sid = add_source(s, name="t", kind="file", url=None, actor="t", now=NOW).id
+    for hour in range(0, 24 * 6, 7):  # fetched across six Shanghai days, some near midnight
+        at = NOW - timedelta(hours=hour)
+        with session_scope(engine) as s:
+            store_posts(s, source_id=sid, assessor=Assessor(), now=at,
+                        items=[RawPost(external_id=f"{hour}-{k}", text=f"{t} {hour}") for k, t in enumerate(texts)])
+    since = NOW - timedelta(days=30)
+    with session_scope(engine) as s:
+        expect: dict[tuple[str, str], int] = {}
+        for ts, sent in s.exec(select(Post.fetched_at, Post.sentiment).where(Post.fetched_at >= since)).all():
+            key = (ts.astimezone(SHANGHAI).date().isoformat(), sent or "未知")
+            expect[key] = expect.get(key, 0) + 1
+        got = dq.sentiment_per_day(s, since=since)
+    assert len({d for d, _ in expect}) >= 6 and len({k for _, k in expect}) >= 2
+    assert {(d, k): n for d, k, n in got} == expect and len(got) == len(expect)
+    engine.dispose()

@@ -152,4 +152,4 @@ def test_posts_per_source_and_district_on_both_databases(any_engine):
 def test_stats_page_shows_sources_districts_and_rates_as_percentages(demo_db):  # noqa: F811
     at = _page("stats", _principal(demo_db, "zhiban"))
     heads = [h.value for h in at.subheader]
-    assert "各来源帖文量" in heads and "各属地帖文量" in heads
+    assert "各来源帖文量" in heads and "各属地帖文量" in heads and "情感走势" in heads

@@ -23,6 +23,7 @@ def _load(url: str, days: int, unit: str | None) -> dict:
         posts_per_district,
         posts_per_source,
         sentiment_counts,
+        sentiment_per_day,
     )
 
     since = now() - timedelta(days=days)
@@ -31,6 +32,7 @@ def _load(url: str, days: int, unit: str | None) -> dict:
         if unit is None:
             out["per_day"] = posts_per_day_sql(session, since=since)
             out["sentiment"] = sentiment_counts(session, since=since)
+            out["sentiment_days"] = sentiment_per_day(session, since=since)
             out["categories"] = flag_counts(session, since=since, field="categories")
             out["topics"] = flag_counts(session, since=since, field="topics")
             out["sources"] = dict(posts_per_source(session, since=since))
@@ -49,6 +51,8 @@ def render(user: Principal) -> None:
                          x_label="日期（北京时间）", y_label="帖文数")
         else:
             st.caption("暂无数据")
+        st.subheader("情感走势")
+        _sentiment_over_time(data["sentiment_days"])
         c1, c2, c3 = st.columns(3)
         with c1:
             st.subheader("情感分布")
@@ -90,3 +94,20 @@ def _ranked(counts: dict) -> None:
         return
     series = pd.Series(counts, name="帖文数").sort_values(ascending=False).head(12)
     st.bar_chart(series, horizontal=True, sort="-帖文数", x_label="", y_label="帖文数")
+
+
+SENTIMENT_COLOURS = {"负面": "#d62728", "中性": "#9e9e9e", "正面": "#2ca02c", "未知": "#c7c7c7"}
+
+
+def _sentiment_over_time(rows: list) -> None:
+    """Posts per day by sentiment, stacked (negative at the bottom, in red)."""
+    if not rows:
+        st.caption("暂无数据")
+        return
+    frame = pd.DataFrame(rows, columns=["日期", "情感", "帖文数"])
+    frame["情感"] = frame["情感"].map(lambda k: SENTIMENT_ZH.get(k, k))
+    table = frame.pivot_table(index="日期", columns="情感", values="帖文数", aggfunc="sum", fill_value=0)
+    order = [c for c in SENTIMENT_COLOURS if c in table.columns]
+    table = table[order]
+    st.bar_chart(table, x_label="日期（北京时间）", y_label="帖文数", stack=True,
+                 color=[SENTIMENT_COLOURS[c] for c in order])

@@ -129,6 +129,33 @@ def _posts_per_day_pg(session: Session, *, since: datetime) -> list[tuple[str, i
     return [((first + timedelta(days=i)).isoformat(), counts[i]) for i in range(days) if counts.get(i)]
 
 
+def sentiment_per_day(session: Session, *, since: datetime) -> list[tuple[str, str, int]]:
+    """(Asia/Shanghai day, sentiment, posts) since ``since``: the sentiment over time. Counted on
+    the (fetched_at, sentiment, sensitivity) index alone; on PostgreSQL one index range per day,
+    like :func:`_posts_per_day_pg`."""
+    if session.get_bind().dialect.name == "postgresql":
+        newest = session.exec(select(func.max(Post.fetched_at)).where(Post.fetched_at >= since)).one()[0]  # type: ignore[call-overload]
+        if newest is None:
+            return []
+        shift = timedelta(hours=8)
+        first, last = (since.astimezone(UTC) + shift).date(), (newest.astimezone(UTC) + shift).date()
+        sql = text("""
+            SELECT b.i, s.sentiment, s.n
+            FROM (SELECT i, CAST(:start AS timestamptz) + i * interval '1 day' AS lo
+                  FROM generate_series(0, :days - 1) AS i) AS b,
+                 LATERAL (SELECT post.sentiment, count(*) AS n FROM post
+                          WHERE post.fetched_at >= greatest(b.lo, :since) AND post.fetched_at < b.lo + interval '1 day'
+                          GROUP BY post.sentiment) AS s
+            ORDER BY b.i, s.sentiment""")
+        start = datetime.combine(first, time(0), tzinfo=UTC) - shift
+        rows = session.execute(sql, {"since": since, "start": start, "days": (last - first).days + 1}).all()
+        return [((first + timedelta(days=i)).isoformat(), sent or "未知", n) for i, sent, n in rows]
+    day = func.strftime("%Y-%m-%d", Post.fetched_at, "+8 hours")
+    stmt = (select(day, Post.sentiment, func.count()).where(Post.fetched_at >= since)
+            .group_by(day, Post.sentiment).order_by(day, Post.sentiment))
+    return [(d, sent or "未知", n) for d, sent, n in session.exec(stmt).all()]  # type: ignore[call-overload]
+
+
 def sentiment_counts(session: Session, *, since: datetime) -> dict[str, int]:
     stmt = select(Post.sentiment, func.count()).where(Post.fetched_at >= since).group_by(Post.sentiment)
     return {k or "未知": n for k, n in session.exec(stmt).all()}  # type: ignore[call-overload]
