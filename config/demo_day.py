@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -143,5 +144,87 @@ def _move_cases(engine: Engine, settings: Settings, now: datetime) -> list[str]:
         if "金桥工业园工厂拖欠工资" not in cases:
             open_case(session, title="金桥工业园工厂拖欠工资", grade="较大", discovered_at=now - timedelta(hours=50),
                       now=now, actor="demo", env=env, responsible_unit="示例市人社局", disposal_type="实际困难")
+    _finished_cases(engine, env, now)
+    _more_messages(engine, settings, now)
     summary = run_tick(engine, settings, now)
     return [f"已推进时钟：超时 {summary.get('clocks_breached', 0)} 项、临近 {summary.get('clocks_warning', 0)} 项，预警已生成"]
+
+
+def _finished_cases(engine: Engine, env: Any, now: datetime) -> None:
+    """Cases further along: one answered (已回应), one closed (办结), one archived (归档), each
+    with its release reviewed by three different people (终审 by the leader on the roster) and
+    published on time."""
+    from ledger.cases.items import add_release, publish_release, review_release
+    from ledger.cases.workflow import change_status, open_case
+    from ledger.db import session_scope
+    from ledger.models.cases import Case
+
+    plans = [  # title, unit, hours ago discovered, how far it goes, release title
+        ("东湖新区学校食堂食材变质传闻", "示例市市场监管局", 30, "已回应", "关于东湖新区学校食堂食材情况的说明"),
+        ("北关村道路塌陷", "示例市交通运输局", 52, "办结", "北关村道路塌陷处置情况通报"),
+        ("南湖社区电梯困人", "示例市市场监管局", 80, "归档", "南湖社区电梯困人事件处置情况"),
+    ]
+    with session_scope(engine) as session:
+        titles = set(session.exec(select(Case.title)).scalars())  # type: ignore[call-overload]
+        for title, unit, hours, goal, release_title in plans:
+            if title in titles:
+                continue
+            found = now - timedelta(hours=hours)
+            case = open_case(session, title=title, grade="较大", discovered_at=found, now=now, actor="demo", env=env,
+                             responsible_unit=unit, disposal_type="不了解情况、存在模糊认识",
+                             summary=f"{title}，网民关注，已核查。")
+            for to in ("研判", "交办", "处置"):
+                change_status(session, case_id=case.id, to=to, now=now, actor="demo", env=env)
+            release = add_release(session, case_id=case.id, kind="权威信息", title=release_title,
+                                  text="经核查，相关情况已妥善处置，后续进展将及时发布。", now=now, actor="demo",
+                                  env=env, drafted_at=found + timedelta(minutes=40))
+            for i, (step, who) in enumerate((("初审", "张值班"), ("复审", "刘带班"), ("终审", "王主任"),
+                                             ("保密审查", "李保密"))):
+                review_release(session, release_id=release.id, step=step, reviewer=who, decision="通过",
+                               reviewed_at=found + timedelta(minutes=50 + 10 * i), now=now, actor="demo", env=env)
+            publish_release(session, release_id=release.id, published_at=found + timedelta(hours=2), channel="政府网站",
+                            now=now, actor="demo", env=env, url="http://www.example.gov.cn/xxgk/")
+            for to in ("已回应", "办结", "归档")[: ("已回应", "办结", "归档").index(goal) + 1]:
+                change_status(session, case_id=case.id, to=to, now=now, actor="demo", env=env)
+
+
+MORE_MESSAGES = [  # id, title, text, days ago, unit, replied after (days) or None
+    ("H-0004", "小区门口占道经营", "小区门口早市占道经营，车辆无法通行。", 6, "示例市城管局", 2),
+    ("H-0005", "医保异地报销咨询", "在外地住院，医保如何异地报销？需要哪些材料？", 3, "示例市医保局", 1),
+    ("H-0006", "路灯不亮", "新华路北段路灯连续一周不亮，夜间行走不安全。", 14, "示例市城管局", 12),
+    ("H-0007", "学校周边交通拥堵", "实验小学放学时段周边道路拥堵严重，建议增派交警疏导。", 2, "示例市公安局", None),
+    ("H-0008", "社区医院疫苗预约", "社区医院的疫苗预约电话一直打不通。", 5, "示例市卫健委", None),
+    ("H-0009", "物业费上涨", "物业未经业主大会同意上调物业费。", 12, "示例市住建局", 4),
+    ("H-0010", "农村饮水水质", "北关村自来水浑浊有异味，希望检测。", 1, "示例市水利局", None),
+]
+
+
+def _more_messages(engine: Engine, settings: Settings, now: datetime) -> None:
+    """Citizens' messages in every state: answered on time, answered late, open, overdue."""
+    from config.clockconfig import load_calendar, load_clock_rules
+    from ledger.clocks.replies import apply_reply_clock
+    from ledger.db import session_scope
+    from ledger.messages.service import record_reply
+    from ledger.models.core import Message, Source
+
+    calendar, rules = load_calendar(settings), load_clock_rules(settings)
+    with session_scope(engine) as session:
+        src = session.exec(select(Source).where(Source.name == "12345热线（演示）")).scalars().first()  # type: ignore[call-overload]
+        if src is None:
+            return
+        have = set(session.exec(select(Message.external_id).where(Message.source_id == src.id)).scalars())  # type: ignore[call-overload]
+        added = []
+        for ext, title, text, days_ago, unit, replied_after in MORE_MESSAGES:
+            if ext in have:
+                continue
+            msg = Message(source_id=src.id, external_id=ext, channel="12345", title=title, text=text,
+                          received_at=now - timedelta(days=days_ago, hours=2), unit=unit, simple=False)
+            apply_reply_clock(msg, calendar=calendar, rules=rules)
+            session.add(msg)
+            added.append((msg, replied_after))
+        session.flush()
+        for msg, replied_after in added:
+            if replied_after is not None:
+                record_reply(session, message_id=msg.id, text=f"您好，关于“{msg.title}”，已转{msg.unit}核实处理，现答复如下：已安排专人办理。",
+                             replied_at=msg.received_at + timedelta(days=replied_after), actor="demo", now=now,
+                             calendar=calendar, rules=rules)
