@@ -13,8 +13,8 @@ import typer
 from config.cli.common import (
     echo_err,
     fail,
+    in_transaction,
     iso_local,
-    open_engine,
     parse_instant,
     print_json,
     settings,
@@ -50,22 +50,8 @@ def _run(work: Callable[[Any, Any, Any], T]) -> T:
     from config.caseconfig import load_case_env
     from ledger.cases.workflow import CaseError
     from ledger.clocks.service import ClockError
-    from ledger.db import session_scope
-    from ledger.types import utcnow
 
-    cfg = settings()
-    try:
-        env = load_case_env(cfg)
-    except ValueError as exc:
-        fail(f"配置错误: {exc}")
-    engine = open_engine(cfg)
-    try:
-        with session_scope(engine) as session:
-            return work(session, env, utcnow())
-    except (CaseError, ClockError) as exc:
-        fail(str(exc), code=2)
-    finally:
-        engine.dispose()
+    return in_transaction(load_case_env, work, (CaseError, ClockError))
 
 
 def _unit_notices(session: Any, names: list[str | None]) -> list[str]:
@@ -197,20 +183,9 @@ def brief_cmd(
 ) -> None:
     """生成案件的舆情快报 (docx): 基本情况、传播态势、网民观点、情感、研判、处置进展、下一步建议。"""
     from config.briefs import write_case_brief
-    from config.cli.common import parse_now
-    from ledger.reports.brief import BriefError
+    from config.cli.common import write_brief
 
-    cfg = settings()
-    engine = open_engine(cfg)
-    try:
-        path = write_case_brief(engine, cfg, case_ref=case_ref, out_dir=out, now=parse_now(now))
-    except BriefError as exc:
-        fail(str(exc), code=2)
-    except OSError as exc:
-        fail(f"无法写入快报 (cannot write) {out}: {exc}")
-    finally:
-        engine.dispose()
-    typer.echo(str(path))
+    write_brief(write_case_brief, out, now, case_ref=case_ref)
 
 
 def _print_detail(d: dict[str, Any]) -> None:

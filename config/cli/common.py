@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy.engine import Engine
 
 from config.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -49,6 +53,50 @@ def open_engine(cfg: Settings | None = None, *, migrate: bool = True) -> Engine:
         return make_engine(url, busy_timeout_ms=cfg.sqlite_busy_timeout_ms)
     except Exception as exc:
         fail(f"无法打开数据库 (cannot open database) {_safe_url(url)}: {exc.__class__.__name__}: {exc}")
+
+
+def in_transaction(load_env: Callable[[Settings], Any], work: Callable[..., T],
+                   refusals: tuple[type[Exception], ...]) -> T:
+    """Run ``work(session, env, now)`` in one transaction of the configured database.
+
+    ``env = load_env(settings)``: what the command's domain needs from configuration (a broken
+    file is a clear 配置错误, exit 1); ``refusals``: the domain's errors, printed as they are with
+    exit code 2 (nothing of the transaction is kept)."""
+    from ledger.db import session_scope
+    from ledger.types import utcnow
+
+    cfg = settings()
+    try:
+        env = load_env(cfg)
+    except ValueError as exc:
+        fail(f"配置错误: {exc}")
+    engine = open_engine(cfg)
+    try:
+        with session_scope(engine) as session:
+            return work(session, env, utcnow())
+    except refusals as exc:
+        fail(str(exc), code=2)
+    finally:
+        engine.dispose()
+
+
+def write_brief(write: Callable[..., Path], out: Path, now: str | None, **subject: Any) -> None:
+    """``yuqing case brief`` / ``events brief``: write the 快报 with ``write(engine, settings,
+    out_dir=, now=, **subject)`` (config.briefs) and print its path; an unknown subject is exit 2,
+    a directory that cannot be written exit 1."""
+    from ledger.reports.brief import BriefError
+
+    cfg = settings()
+    engine = open_engine(cfg)
+    try:
+        path = write(engine, cfg, out_dir=out, now=parse_now(now), **subject)
+    except BriefError as exc:
+        fail(str(exc), code=2)
+    except OSError as exc:
+        fail(f"无法写入快报 (cannot write) {out}: {exc}")
+    finally:
+        engine.dispose()
+    typer.echo(str(path))
 
 
 def _safe_url(url: str) -> str:

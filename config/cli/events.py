@@ -115,20 +115,9 @@ def brief_event(
 ) -> None:
     """生成事件的舆情快报 (docx)。 Write the 舆情快报 of one event."""
     from config.briefs import write_event_brief
-    from config.cli.common import settings
-    from ledger.reports.brief import BriefError
+    from config.cli.common import write_brief
 
-    cfg = settings()
-    engine = open_engine(cfg)
-    try:
-        path = write_event_brief(engine, cfg, event_id=event_id, out_dir=out, now=parse_now(now))
-    except BriefError as exc:
-        fail(str(exc), code=2)
-    except OSError as exc:
-        fail(f"无法写入快报 (cannot write) {out}: {exc}")
-    finally:
-        engine.dispose()
-    typer.echo(str(path))
+    write_brief(write_event_brief, out, now, event_id=event_id)
 
 
 def _jsonable(row: dict) -> dict:

@@ -6,6 +6,7 @@ import typer
 
 from config.cli.common import (
     fail,
+    in_transaction,
     iso_local,
     open_engine,
     parse_instant,
@@ -120,23 +121,12 @@ def _entry(work):
     configuration become clear CLI errors."""
     from config.clockconfig import load_calendar, load_clock_rules
     from config.messageconfig import load_channels
-    from ledger.db import session_scope
     from ledger.messages.service import MessageError
-    from ledger.types import utcnow
 
-    cfg = settings()
-    try:
-        channels, calendar, rules = load_channels(cfg), load_calendar(cfg), load_clock_rules(cfg)
-    except ValueError as exc:
-        fail(f"配置错误: {exc}")
-    engine = open_engine(cfg)
-    try:
-        with session_scope(engine) as session:
-            return work(session, channels, calendar, rules, utcnow())
-    except MessageError as exc:
-        fail(str(exc), code=2)
-    finally:
-        engine.dispose()
+    def load(cfg):
+        return load_channels(cfg), load_calendar(cfg), load_clock_rules(cfg)
+
+    return in_transaction(load, lambda session, env, now: work(session, *env, now), (MessageError,))
 
 
 @messages_app.command("add")

@@ -9,7 +9,13 @@ from typing import Any, TypeVar
 
 import typer
 
-from config.cli.common import fail, iso_local, open_engine, parse_instant, print_json, settings
+from config.cli.common import (
+    fail,
+    in_transaction,
+    iso_local,
+    parse_instant,
+    print_json,
+)
 
 T = TypeVar("T")
 
@@ -28,23 +34,9 @@ def _run(work: Callable[[Any, Any, Any], T]) -> T:
     import config.alerting  # noqa: F401  (registers the alert context used by ledger.alerts.notify)
     from config.policyconfig import load_policy_env
     from ledger.clocks.service import ClockError
-    from ledger.db import session_scope
     from ledger.policies import PolicyError
-    from ledger.types import utcnow
 
-    cfg = settings()
-    try:
-        env = load_policy_env(cfg)
-    except ValueError as exc:
-        fail(f"配置错误: {exc}")
-    engine = open_engine(cfg)
-    try:
-        with session_scope(engine) as session:
-            return work(session, env, utcnow())
-    except (PolicyError, ClockError) as exc:
-        fail(str(exc), code=2)
-    finally:
-        engine.dispose()
+    return in_transaction(load_policy_env, work, (PolicyError, ClockError))
 
 
 @policy_app.command("add")

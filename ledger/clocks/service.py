@@ -7,7 +7,8 @@ calling service function owns the transaction. ``now`` is always an argument.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,18 @@ __all__ = [
 ]
 
 
+@contextmanager
+def _audited(session: Session, clock: Clock, action: str, *, at: datetime, actor: str,
+             note: str | None = None) -> Iterator[Clock]:
+    """Change ``clock`` inside the block; then stamp it and write the audit record (state before
+    and after) of ``action`` at ``at``."""
+    before = _state(clock)
+    yield clock
+    clock.updated_at = at
+    audit.record(session, actor=actor, action=action, entity="clock", entity_id=clock.id, now=at,
+                 before=before, after=_state(clock), note=note)
+
+
 def _sync(
     session: Session,
     *,
@@ -81,15 +94,11 @@ def _sync(
     latest = _latest_by_rule(existing)
     for rule_id, clock in latest.items():
         if rule_id not in applicable_ids and clock.status in OPEN_STATUSES:
-            before = _state(clock)
-            clock.status = CANCELLED
-            clock.closed = True
-            clock.cancelled_at = now
-            clock.updated_at = now
-            audit.record(
-                session, actor=actor, action="clock.cancel", entity="clock", entity_id=clock.id,
-                now=now, before=before, after=_state(clock), note="规则不再适用 (rule no longer applies)",
-            )
+            with _audited(session, clock, "clock.cancel", at=now, actor=actor,
+                          note="规则不再适用 (rule no longer applies)"):
+                clock.status = CANCELLED
+                clock.closed = True
+                clock.cancelled_at = now
     restarted: list[Clock] = []
     fresh: list[Clock] = []
     for rule in applicable:
@@ -231,15 +240,12 @@ def mark_met(
         clock = latest.get(rule_id)
         if clock is None or clock.status not in OPEN_STATUSES + OVERDUE_STATUSES:
             continue
-        before = _state(clock)
-        clock.status = MET
-        clock.closed = True
-        clock.met_at = at
-        clock.late = at > clock.due_at
-        clock.paused_at = None
-        clock.updated_at = now
-        audit.record(session, actor=actor, action="clock.met", entity="clock", entity_id=clock.id,
-                     now=now, before=before, after=_state(clock))
+        with _audited(session, clock, "clock.met", at=now, actor=actor):
+            clock.status = MET
+            clock.closed = True
+            clock.met_at = at
+            clock.late = at > clock.due_at
+            clock.paused_at = None
         changed.append(clock)
     return changed
 
@@ -300,12 +306,9 @@ def pause(
         raise ClockError(f"时限 {clock.rule_name} 不允许暂停")
     if clock.status not in ACTIVE_STATUSES:
         raise ClockError(f"时限 {clock.rule_name} 当前状态为 {STATUS_LABELS.get(clock.status, clock.status)}, 不能暂停")
-    before = _state(clock)
-    clock.status = PAUSED
-    clock.paused_at = at
-    clock.updated_at = at
-    audit.record(session, actor=actor, action="clock.pause", entity="clock", entity_id=clock.id, now=at,
-                 before=before, after=_state(clock), note=reason)
+    with _audited(session, clock, "clock.pause", at=at, actor=actor, note=reason):
+        clock.status = PAUSED
+        clock.paused_at = at
     return clock
 
 
@@ -329,17 +332,14 @@ def resume(
     if at < clock.paused_at:
         raise ClockError("恢复时间早于暂停时间")
     rule = clock_rule(clock)
-    before = _state(clock)
-    seconds = int((at - clock.paused_at).total_seconds())
-    days = calendar.working_days_between(clock.paused_at, at)
-    _shift_due(clock, rule, calendar, hours=seconds / 3600, working_days=days)
-    clock.paused_seconds += seconds
-    clock.paused_working_days += days
-    clock.paused_at = None
-    clock.status = RUNNING
-    clock.updated_at = at
-    audit.record(session, actor=actor, action="clock.resume", entity="clock", entity_id=clock.id, now=at,
-                 before=before, after=_state(clock))
+    with _audited(session, clock, "clock.resume", at=at, actor=actor):
+        seconds = int((at - clock.paused_at).total_seconds())
+        days = calendar.working_days_between(clock.paused_at, at)
+        _shift_due(clock, rule, calendar, hours=seconds / 3600, working_days=days)
+        clock.paused_seconds += seconds
+        clock.paused_working_days += days
+        clock.paused_at = None
+        clock.status = RUNNING
     found = _advance(session, [clock], now=at, actor=actor)
     if changes is not None:
         changes.extend(found)
@@ -369,14 +369,11 @@ def extend(
         raise ClockError(f"时限 {rule.name} 已延长过一次")
     if clock.status not in OPEN_STATUSES:
         raise ClockError(f"时限 {rule.name} 当前状态为 {STATUS_LABELS.get(clock.status, clock.status)}, 不能延长")
-    before = _state(clock)
-    _shift_due(clock, rule, calendar, hours=rule.extension, working_days=int(rule.extension))
-    clock.extension = rule.extension
-    if clock.status != PAUSED:
-        clock.status = status_at(_times(clock), None, at)
-    clock.updated_at = at
-    audit.record(session, actor=actor, action="clock.extend", entity="clock", entity_id=clock.id, now=at,
-                 before=before, after=_state(clock), note=f"批准人: {approved_by}")
+    with _audited(session, clock, "clock.extend", at=at, actor=actor, note=f"批准人: {approved_by}"):
+        _shift_due(clock, rule, calendar, hours=rule.extension, working_days=int(rule.extension))
+        clock.extension = rule.extension
+        if clock.status != PAUSED:
+            clock.status = status_at(_times(clock), None, at)
     return clock
 
 
@@ -431,14 +428,12 @@ def recompute_provisional(
             due = due + timedelta(seconds=clock.paused_seconds)
         if due == clock.due_at and provisional == clock.provisional:
             continue
-        before = _state(clock)
-        warn = warn_time(rule, clock.anchor_at, due, calendar)
-        clock.due_at = due.astimezone(UTC)
-        clock.provisional = provisional
-        clock.warn_at = None if warn is None else warn.astimezone(UTC)
-        clock.updated_at = now
-        audit.record(session, actor=actor, action="clock.recompute", entity="clock", entity_id=clock.id,
-                     now=now, before=before, after=_state(clock), note="日历更新后重新计算 (calendar updated)")
+        with _audited(session, clock, "clock.recompute", at=now, actor=actor,
+                      note="日历更新后重新计算 (calendar updated)"):
+            warn = warn_time(rule, clock.anchor_at, due, calendar)
+            clock.due_at = due.astimezone(UTC)
+            clock.provisional = provisional
+            clock.warn_at = None if warn is None else warn.astimezone(UTC)
         changed.append(clock)
     return changed
 
