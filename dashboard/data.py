@@ -135,6 +135,22 @@ def unit_refusal(key: str) -> str | None:
     return None
 
 
+def run_action(label: str, fn, *, notice: str = "toast", **kwargs) -> bool:
+    """Run one service call ``fn(session, **kwargs)`` in its own transaction; show the refusal
+    (a ``ValueError`` of the ledger) in red and keep nothing, or the success as a toast (or a
+    green box with ``notice="success"``). Returns whether it succeeded."""
+    from ledger.db import session_scope
+
+    try:
+        with session_scope(engine()) as session:
+            fn(session, **kwargs)
+    except ValueError as exc:
+        st.error(f"{label}失败：{exc}")
+        return False
+    (st.success if notice == "success" else st.toast)(f"{label}成功")
+    return True
+
+
 def short_time(dt: datetime | None) -> str:
     """A time as people read it on the duty console: ``12月3日 21:12`` (Asia/Shanghai)."""
     if dt is None:

@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.data import engine, local_time, now, settings
-from dashboard.safe import md_text
 from dashboard.reach import template_form
+from dashboard.safe import md_text
 from ledger.users import Principal
 
 
@@ -135,9 +135,9 @@ def _users(user: Principal) -> None:
 
 def _user_actions(user: Principal, usernames: list[str]) -> None:
     """停用 / 启用 / 解除锁定 / 改角色: each ends the user's open sessions at once."""
+    from dashboard.safe import escape_md
     from ledger.db import session_scope
     from ledger.models.users import ROLES
-    from dashboard.safe import escape_md
     from ledger.users import UserError, set_active, set_role, unlock
 
     st.markdown("**账号操作**（停用、解除锁定、改角色都会结束该用户已打开的会话）")

@@ -24,8 +24,8 @@ from dashboard.data import (
     urgency,
 )
 from dashboard.permissions import may
-from dashboard.safe import audited_download, md_text
 from dashboard.reach import brief_button
+from dashboard.safe import audited_download, md_text
 from ledger.users import Principal
 
 ACTION_ZH = {

@@ -21,6 +21,7 @@ from dashboard.data import (
     engine,
     local_time,
     now,
+    run_action,
     unit_picker,
     urgency,
 )
@@ -175,17 +176,8 @@ def render(user: Principal) -> None:
 
 
 def _save(label: str, fn, **kwargs) -> bool:
-    """Run one message service call in its own transaction; show the refusal when it fails."""
-    from ledger.db import session_scope
-
-    try:
-        with session_scope(engine()) as session:
-            fn(session, **kwargs)
-    except ValueError as exc:
-        st.error(f"{label}失败：{exc}")
-        return False
-    st.toast(f"{label}成功")
-    return True
+    """One service call in its own transaction (dashboard.data.run_action)."""
+    return run_action(label, fn, notice="toast", **kwargs)
 
 
 def _add_form(user: Principal) -> None:

@@ -19,8 +19,8 @@ from dashboard.data import (
     short_time,
     urgency,
 )
-from dashboard.safe import md_text
 from dashboard.hotlist import hotlist_panel
+from dashboard.safe import md_text
 from ledger.users import Principal
 
 GRADE_ORDER = {"特别重大": 0, "重大": 1, "较大": 2, "一般": 3}

@@ -9,7 +9,16 @@ from datetime import datetime, time
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import SHANGHAI, countdown, engine, local_time, now, policy_env, unit_picker
+from dashboard.data import (
+    SHANGHAI,
+    countdown,
+    engine,
+    local_time,
+    now,
+    policy_env,
+    run_action,
+    unit_picker,
+)
 from dashboard.permissions import may
 from ledger.users import Principal
 
@@ -18,17 +27,8 @@ STATUS_ZH = {"running": "计时中", "warning": "临近", "met": "已完成", "m
 
 
 def _act(label: str, fn, **kwargs) -> bool:
-    """Run one service call in its own transaction; show the refusal message when it fails."""
-    from ledger.db import session_scope
-
-    try:
-        with session_scope(engine()) as session:
-            fn(session, **kwargs)
-    except ValueError as exc:
-        st.error(f"{label}失败：{exc}")
-        return False
-    st.success(f"{label}成功")
-    return True
+    """One service call in its own transaction (dashboard.data.run_action)."""
+    return run_action(label, fn, notice="success", **kwargs)
 
 
 def _at(day, clock: time) -> datetime:
