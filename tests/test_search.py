@@ -225,3 +225,29 @@ def test_cli_posts_search(sqlite_url, sqlite_engine):
     assert r.code == 2 and "无法解析的时间" in r.err
     r = run_cli("posts", "search", "双黄连", "--sentiment", "坏", db_url=sqlite_url)
     assert r.code == 2 and "--sentiment" in r.err
+
+
+def test_postgres_newest_first_probe_and_index_agree(pg_engine, monkeypatch):
+    """PostgreSQL answers from the newest rows when they hold enough matches (a common phrase),
+    else through the bigram index; both give the newest matches, in order, with offsets."""
+    import ledger.posts.search as search
+
+    items = [(f"n{i}", None, ("常见短语 " if i % 2 else "") + ("罕见词" if i in (1, 4) else "") + f" 第{i}条", None)
+             for i in range(40)]
+    _store(pg_engine, items)
+    with session_scope(pg_engine) as s:
+        rows = s.execute(text("SELECT id, external_id, text FROM post ORDER BY id DESC")).all()
+    def expect(term, limit, offset=0):
+        return [e for _, e, t in rows if term in t][offset:offset + limit]
+    monkeypatch.setattr(search, "RECENT_PROBE_ROWS", 10)
+    calls = []
+    real = search._matching
+    monkeypatch.setattr(search, "_matching", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert _ids(pg_engine, "常见短语")[:3] == expect("常见短语", 3)  # _ids: limit 100 -> index path too
+    calls.clear()
+    with session_scope(pg_engine) as s:
+        ext = dict(s.execute(text("SELECT id, external_id FROM post")).all())
+        common = [ext[i] for i in search.search_post_ids(s, query="常见短语", limit=3, offset=1)]
+        assert common == expect("常见短语", 3, 1) and calls == []  # answered by the newest rows alone
+        rare = [ext[i] for i in search.search_post_ids(s, query="罕见词", limit=5)]
+        assert rare == expect("罕见词", 5) and len(rare) == 2 and calls  # old rows: through the index
