@@ -188,7 +188,7 @@ def _matching(session: Session, tbl: Table, terms: Sequence[str], filters: Searc
 # bigram index is asked. A common phrase (a tenth of all posts, say) has its newest matches among
 # them and is answered without the index, whose bitmap of hundreds of thousands of rows takes
 # seconds; a rarer phrase finds fewer and goes to the index, which is fast for it.
-RECENT_PROBE_ROWS = 20_000
+RECENT_PROBE_ROWS = 10_000
 
 
 def _recent_probe(session: Session, tbl: Table, terms: Sequence[str], filters: SearchFilters, want: int,
