@@ -254,6 +254,38 @@ def test_sensitive_posts_of_one_event_give_one_message(world, fixed_now):
     assert len(got(sink, "duty")) == 1
 
 
+@ON_BOTH
+def test_a_busy_event_notifies_each_sensitive_post_once_across_batches(world, fixed_now):
+    """More sensitive posts than one read batch (2,000): every post is in the event's alert once;
+    later ticks send nothing again; a new post sends one message with that post only."""
+    engine, cfg, sink = world
+    with session_scope(engine) as s:
+        src = Source(name="论坛", kind="json", created_at=fixed_now)
+        s.add(src)
+        s.flush()
+        s.add_all([Post(source_id=src.id, external_id=f"b{i}", title=f"化工厂爆炸 第{i}帖", text="现场浓烟",
+                        fetched_at=fixed_now - M, sensitivity=0.9, event_id=8,
+                        categories=[{"id": "cat.emergency", "name": "重大突发事件和自然灾害"}]) for i in range(2100)])
+    tick(engine, cfg, fixed_now)
+    with Session(engine) as s:
+        alert = s.exec(select(Alert)).one()
+        assert alert.group_key == "event:8" and len(set(alert.triggers)) == 2100
+    first = len(sink.bodies)
+    tick(engine, cfg, fixed_now + M)
+    tick(engine, cfg, fixed_now + 2 * M)
+    assert len(sink.bodies) == first  # nothing notified twice
+    with session_scope(engine) as s:
+        src_id = s.exec(select(Source)).one().id
+        s.add(Post(source_id=src_id, external_id="late", title="化工厂爆炸 新进展", text="又有浓烟", sensitivity=0.95,
+                   fetched_at=fixed_now + 2 * M, event_id=8,
+                   categories=[{"id": "cat.emergency", "name": "重大突发事件和自然灾害"}]))
+    tick(engine, cfg, fixed_now + 3 * M)
+    new = sink.bodies[first:]
+    assert new and all("新进展" in b["message"] and "第1帖" not in b["message"] for b in new)
+    with Session(engine) as s:
+        assert len(set(s.exec(select(Alert)).one().triggers)) == 2101
+
+
 def test_missing_holiday_calendar_reminds_in_december(world, fixed_now):
     engine, cfg, sink = world
     december = fixed_now.replace(year=2026, month=12, day=7)

@@ -433,7 +433,8 @@ def raise_signals(session: Session, signals: Sequence[Signal], *, now: datetime,
     for group_key, sigs in groups.items():
         alert = active_alert(session, group_key)
         if alert is not None:
-            sigs = [s for s in sigs if s.key not in (alert.triggers or [])]
+            seen = set(alert.triggers or [])
+            sigs = [s for s in sigs if s.key not in seen]
         if not sigs:
             continue
         top = max(sigs, key=lambda s: pol.spec(s.kind).rank)

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from analysis.pii import mask
-from ledger.alerts.escalation import AlertContext, Signal, grade_at_least, resolve_group
+from ledger.alerts.escalation import AlertContext, Signal, active_alert, grade_at_least, resolve_group
 from ledger.models import cases
 from ledger.models.alerts import Alert
 from ledger.models.clocks import Clock
@@ -214,38 +214,53 @@ def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
         return []
     # only posts that can reach some threshold (sensitivity is indexed), and only the columns a
     # signal needs: the window can hold tens of thousands of posts, each up to 200,000 characters
-    posts = session.execute(
-        select(Post.id, Post.title, func.substr(Post.text, 1, 40), Post.url, Post.categories, Post.topics,
-               Post.sensitivity, Post.severity, Post.event_id, Post.responsible_unit)
-        .where(Post.sensitivity >= floor, Post.fetched_at >= since, Post.fetched_at <= now,
-               Post.dup_of_id.is_(None)).order_by(Post.id)
-    ).all()
-    chosen = []
-    for row in posts:
-        tags = [c for c in list(row.categories or []) + list(row.topics or []) if isinstance(c, Mapping)]
-        ids = [str(c.get("id")) for c in tags if c.get("id") is not None]
-        limits = [thresholds[i] for i in ids if i in thresholds]
-        if not limits and pol.post_default_threshold is not None and ids:
-            limits = [pol.post_default_threshold]
-        if limits and (row.sensitivity or 0) >= min(limits):
-            chosen.append((row, tags))
-    linked: dict[int, int] = {}
-    ids = [row.id for row, _ in chosen]
-    for start in range(0, len(ids), 500):  # one query per 500 posts, not one per post
-        linked.update(session.execute(select(cases.CasePost.post_id, cases.CasePost.case_id)
-                                      .where(cases.CasePost.post_id.in_(ids[start:start + 500]))).all())
+    # only posts that can reach some threshold (sensitivity is indexed), only the columns a signal
+    # needs, read in batches: the window can hold tens of thousands of posts of up to 200,000
+    # characters. A post already notified on its group's open alert makes no signal again (the
+    # escalation would drop it), so a tick's work and memory follow the new posts, not the window
+    # (unless the policy lets a sensitive post inhibit other kinds: then every one is signalled).
+    skip_notified = not pol.spec("sensitive_post").inhibits
+    notified: dict[str, set[str]] = {}
+
+    def already(group: str, key: str) -> bool:
+        if not skip_notified:
+            return False
+        if group not in notified:
+            alert = active_alert(session, group)
+            notified[group] = set(alert.triggers or []) if alert is not None else set()
+        return key in notified[group]
+
+    stmt = (select(Post.id, Post.title, func.substr(Post.text, 1, 40), Post.url, Post.categories, Post.topics,
+                   Post.sensitivity, Post.severity, Post.event_id, Post.responsible_unit)
+            .where(Post.sensitivity >= floor, Post.fetched_at >= since, Post.fetched_at <= now,
+                   Post.dup_of_id.is_(None)).order_by(Post.id))
     out: list[Signal] = []
-    for row, tags in chosen:
-        group = f"case:{linked[row.id]}" if row.id in linked else (
-            f"event:{row.event_id}" if row.event_id else f"post:{row.id}")
-        grade = row.severity
-        names = "、".join(str(c.get("name", c.get("id"))) for c in tags)
-        title = (row.title or row[2] or f"信息 {row.id}").strip()
-        text = (f"敏感信息（敏感度 {row.sensitivity:.2f}，{names}）：{mask(title)[:80]}"
-                + (f"\n{row.url}" if row.url else ""))
-        out.append(Signal(kind="sensitive_post", group_key=group, key=f"post:{row.id}", title=mask(title)[:200],
-                          text=text, grade=grade if grade in ("一般", "较大", "重大", "特别重大") else None,
-                          subject="post", subject_id=row.id, unit=row.responsible_unit))
+    for batch in session.execute(stmt.execution_options(yield_per=2000)).partitions():
+        chosen = []
+        for row in batch:
+            tags = [c for c in list(row.categories or []) + list(row.topics or []) if isinstance(c, Mapping)]
+            ids = [str(c.get("id")) for c in tags if c.get("id") is not None]
+            limits = [thresholds[i] for i in ids if i in thresholds]
+            if not limits and pol.post_default_threshold is not None and ids:
+                limits = [pol.post_default_threshold]
+            if limits and (row.sensitivity or 0) >= min(limits):
+                chosen.append((row, tags))
+        linked = dict(session.execute(select(cases.CasePost.post_id, cases.CasePost.case_id)
+                                      .where(cases.CasePost.post_id.in_([row.id for row, _ in chosen]))).all()
+                      ) if chosen else {}
+        for row, tags in chosen:
+            group = f"case:{linked[row.id]}" if row.id in linked else (
+                f"event:{row.event_id}" if row.event_id else f"post:{row.id}")
+            if already(group, f"post:{row.id}"):
+                continue
+            grade = row.severity
+            names = "、".join(str(c.get("name", c.get("id"))) for c in tags)
+            title = (row.title or row[2] or f"信息 {row.id}").strip()
+            text = (f"敏感信息（敏感度 {row.sensitivity:.2f}，{names}）：{mask(title)[:80]}"
+                    + (f"\n{row.url}" if row.url else ""))
+            out.append(Signal(kind="sensitive_post", group_key=group, key=f"post:{row.id}", title=mask(title)[:200],
+                              text=text, grade=grade if grade in ("一般", "较大", "重大", "特别重大") else None,
+                              subject="post", subject_id=row.id, unit=row.responsible_unit))
     return out
 
 
