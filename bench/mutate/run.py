@@ -40,7 +40,7 @@ LAST_RUN = Path(__file__).resolve().parent / "last_run.json"  # per module, merg
 TARGETS: dict[str, list[list[str]]] = {
     "ledger/clocks/calendar.py": [["tests/test_calendar.py"], ["tests/test_clocks.py", "tests/test_cli_due.py"]],
     "ledger/clocks/rules.py": [["tests/test_clocks.py", "tests/test_calendar.py"], ["tests/test_tick.py"]],
-    "ledger/clocks/engine.py": [["tests/test_clocks.py"], ["tests/test_tick.py", "tests/test_cases.py"]],
+    "ledger/clocks/engine.py": [["tests/test_clocks.py", "tests/test_clock_edges.py"], ["tests/test_tick.py", "tests/test_cases.py"]],
     "analysis/pii.py": [["tests/test_normalize_pii.py", "tests/test_pii_landline.py"]],
     "ledger/users.py": [["tests/test_users.py"]],
     "ledger/alerts/outbox.py": [["tests/test_outbox.py"], ["tests/test_promises.py::test_outbox_and_duty_listings_hide_credentials"]],
