@@ -107,15 +107,20 @@ def test_restart_by_hand_closes_a_restartable_clock_and_audits_the_new_one(sqlit
         assert starts[0].after["rule"] == "continued_release" and starts[0].after["restarts"] == 1
 
 
-def test_change_records_are_immutable_values(sqlite_engine, rules, cal) -> None:
-    changes: list[cs.ClockChange] = []
-    late = T0 + timedelta(hours=2)  # the 1 h leadership report is already overdue
-    _start(sqlite_engine, rules, cal, release=late, now=late, changes=changes)
+def test_change_records_are_immutable_values_and_each_change_is_audited(sqlite_engine, rules, cal) -> None:
+    _start(sqlite_engine, rules, cal, release=T0, now=T0)
+    late = T0 + timedelta(hours=2)  # the 1 h leadership report is overdue now
+    with session_scope(sqlite_engine) as s:
+        changes = cs.advance_clocks(s, now=late)
     report = next(c for c in changes if c.rule_id == "leadership_report")
     assert (report.before, report.after, report.at) == ("running", "breached", late)
-    assert report.as_dict()["rule"] == "leadership_report" and report.as_dict()["source"]
+    assert report.as_dict()["rule"] == "leadership_report" and "1小时" in report.as_dict()["source"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         report.after = "running"
+    with session_scope(sqlite_engine) as s:
+        entries = list(s.exec(select(AuditLog).where(AuditLog.action == "clock.breached")))
+        assert [(e.entity_id, e.before, e.after["status"]) for e in entries] == [
+            (str(report.clock_id), {"status": "running"}, "breached")]
 
 
 def test_the_json_view_carries_the_rule_snapshot(sqlite_engine, rules, cal) -> None:
