@@ -38,7 +38,7 @@ LAST_RUN = Path(__file__).resolve().parent / "last_run.json"  # per module, merg
 
 # module -> stages of test selections; a mutant is killed by the first stage that fails
 TARGETS: dict[str, list[list[str]]] = {
-    "ledger/clocks/calendar.py": [["tests/test_calendar.py"], ["tests/test_clocks.py", "tests/test_cli_due.py"]],
+    "ledger/clocks/calendar.py": [["tests/test_calendar.py", "tests/test_calendar_edges.py"], ["tests/test_clocks.py", "tests/test_cli_due.py"]],
     "ledger/clocks/rules.py": [["tests/test_clocks.py", "tests/test_calendar.py"], ["tests/test_tick.py"]],
     "ledger/clocks/engine.py": [["tests/test_clocks.py", "tests/test_clock_edges.py"], ["tests/test_tick.py", "tests/test_cases.py"]],
     "analysis/pii.py": [["tests/test_normalize_pii.py", "tests/test_pii_landline.py"]],
@@ -70,6 +70,7 @@ class Mutant:
     source: str
     outcome: str = ""  # killed | survived | timeout | equivalent
     function: str = ""  # the enclosing function, if any
+    col: int = 0  # column of the mutated node (tells apart two equal mutations on one line)
     killed_by: str = ""
     seconds: float = 0.0
 
@@ -85,7 +86,7 @@ class _Mutator(ast.NodeTransformer):
 
     def __init__(self, target: int | None = None) -> None:
         self.target = target
-        self.points: list[tuple[int, str, str]] = []
+        self.points: list[tuple[int, str, str, int]] = []
         self.skip_lines: set[int] = set()
         self.functions: list[str] = []
 
@@ -93,7 +94,7 @@ class _Mutator(ast.NodeTransformer):
         line = getattr(node, "lineno", 0)
         if line in self.skip_lines:
             return False
-        self.points.append((line, what, ".".join(self.functions)))
+        self.points.append((line, what, ".".join(self.functions), getattr(node, "col_offset", 0)))
         return len(self.points) - 1 == self.target
 
     # --- nodes that are not mutated: docstrings, annotations, __all__
@@ -210,8 +211,8 @@ def enumerate_mutants(module: str) -> list[Mutant]:
     m.skip_lines = skip
     m.visit(tree)
     lines = path.read_text(encoding="utf-8").splitlines()
-    return [Mutant(module, i, line, what, lines[line - 1].strip() if line else "", function=function)
-            for i, (line, what, function) in enumerate(m.points)]
+    return [Mutant(module, i, line, what, lines[line - 1].strip() if line else "", function=function, col=col)
+            for i, (line, what, function, col) in enumerate(m.points)]
 
 
 def mutated_source(module: str, index: int) -> str:
@@ -222,22 +223,27 @@ def mutated_source(module: str, index: int) -> str:
     return ast.unparse(new) + "\n"
 
 
-def load_equivalent() -> dict[tuple[str, str, str, str], str]:
-    """(module, function, source line, mutation) -> why; an entry's ``functions`` limits it to those
-    functions (the same line can be equivalent in one function and not in another)."""
+def load_equivalent() -> dict[tuple[str, str, str, str, int | str], str]:
+    """(module, function, source line, mutation, column) -> why; an entry's ``functions`` limits it to
+    those functions (the same line can be equivalent in one function and not in another), its ``col``
+    to the node at that column (two equal mutations on one line, e.g. the two 1s of ``date(y, 1, 1)``)."""
     if not EQUIVALENT.exists():
         return {}
     data = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8"))
     out = {}
     for e in data.get("mutant", []):
         for function in e.get("functions", ["*"]):
-            out[(e["module"], function, e["source"].strip(), e["mutation"])] = e["why"]
+            out[(e["module"], function, e["source"].strip(), e["mutation"], e.get("col", "*"))] = e["why"]
     return out
 
 
-def equivalent_why(equivalent: dict[tuple[str, str, str, str], str], m: Mutant) -> str | None:
-    return (equivalent.get((m.module, m.function, m.source, m.what))
-            or equivalent.get((m.module, "*", m.source, m.what)))
+def equivalent_why(equivalent: dict[tuple[str, str, str, str, int | str], str], m: Mutant) -> str | None:
+    for function in (m.function, "*"):
+        for col in (m.col, "*"):
+            why = equivalent.get((m.module, function, m.source, m.what, col))
+            if why is not None:
+                return why
+    return None
 
 
 def copy_repo(dest: Path) -> None:
@@ -343,11 +349,14 @@ def run(modules: list[str], jobs: int, timeout: int, write: bool = True, survivo
         for module in modules:
             result = Result(module, enumerate_mutants(module))
             baseline(copies[0], module, timeout, logs)
-            before = {(m["source"], m["what"]): m for m in last.get(module, {}).get("mutants", [])}
+            before: dict[tuple[str, str], list[dict]] = {}  # equal mutations on one line: matched in order
+            for old in last.get(module, {}).get("mutants", []):
+                before.setdefault((old["source"], old["what"]), []).append(old)
             todo = []
             for m in result.mutants:
                 why = equivalent_why(equivalent, m)
-                old = before.get((m.source, m.what))
+                same = before.get((m.source, m.what))
+                old = same.pop(0) if same else None
                 if why is not None:
                     m.outcome, m.killed_by = "equivalent", why
                 elif survivors and old is not None and old["outcome"] in ("killed", "timeout"):
