@@ -76,3 +76,28 @@ def test_counting_working_days_back() -> None:
     assert cal.working_day_back(sunday, 2) == thursday
     assert cal.working_day_back(friday, 1) == friday and cal.working_day_back(friday, 2) == thursday
     assert cal.working_day_back(sunday, 0) == sunday and cal.working_day_back(sunday, -3) == sunday
+
+
+def test_a_reply_at_the_last_second_of_a_working_day_counts_that_day() -> None:
+    cal = WorkCalendar()
+    due = datetime(2026, 3, 6, 23, 59, 59, tzinfo=SH)  # a Friday deadline
+    assert cal.working_days_late(due, due) == 0
+    assert cal.working_days_late(due, datetime(2026, 3, 9, 23, 59, 59, tzinfo=SH)) == 1  # Monday's last second
+    assert cal.working_days_late(due, datetime(2026, 3, 10, 0, 0, 0, tzinfo=SH)) == 2
+
+
+def test_a_chinesecalendar_without_public_tables_is_asked_day_by_day(monkeypatch) -> None:
+    """The calendar reads chinesecalendar's ``workdays`` / ``holidays`` tables directly for speed;
+    a version of the library without them (simulated by hiding one) is asked through its own
+    ``is_workday``, with the same answers."""
+    import chinese_calendar
+
+    days = [date(2024, 2, 1) + timedelta(days=i) for i in range(30)]  # 春节 2024 and its 调休 Sundays
+    expected = [chinese_calendar.is_workday(d) for d in days]
+    assert WorkCalendar().is_workday(date(2024, 2, 4)) is True  # a 调休 Sunday, read from the tables
+    for hidden in ("workdays", "holidays"):
+        with monkeypatch.context() as m:
+            m.setattr(chinese_calendar, hidden, None)
+            cal = WorkCalendar()
+            assert [cal.is_workday(d) for d in days] == expected
+            assert all(isinstance(cal.is_workday(d), bool) for d in days)
