@@ -101,3 +101,10 @@ def test_a_chinesecalendar_without_public_tables_is_asked_day_by_day(monkeypatch
             cal = WorkCalendar()
             assert [cal.is_workday(d) for d in days] == expected
             assert all(isinstance(cal.is_workday(d), bool) for d in days)
+
+
+@pytest.mark.parametrize("year", [0, 10_000, 1900, 2099])
+def test_years_no_library_covers_are_provisional(year) -> None:
+    # 0 and 10000 are not even valid dates: the probe of the library fails, and the year is not trusted
+    assert WorkCalendar().year_status(year) == "provisional"
+    assert WorkCalendar().year_status(2026) == "official"
