@@ -108,3 +108,18 @@ def test_years_no_library_covers_are_provisional(year) -> None:
     # 0 and 10000 are not even valid dates: the probe of the library fails, and the year is not trusted
     assert WorkCalendar().year_status(year) == "provisional"
     assert WorkCalendar().year_status(2026) == "official"
+
+
+def test_a_supplement_may_give_toml_datetimes_and_instants_need_an_offset() -> None:
+    from datetime import tzinfo
+
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt):
+            return None
+
+    cal = WorkCalendar(supplement={2027: {"holidays": [datetime(2027, 2, 8, 0, 0)], "workdays": ["2027-02-20"]}})
+    assert not cal.is_workday(date(2027, 2, 8)) and cal.is_workday(date(2027, 2, 20))
+    with pytest.raises(ValueError, match="缺少时区"):
+        cal.add_working_days(datetime(2026, 3, 3, 9, 0, tzinfo=NoOffset()), 1)
+    with pytest.raises(ValueError, match="缺少时区"):
+        cal.add_hours(datetime(2026, 3, 3, 9, 0), 1)
