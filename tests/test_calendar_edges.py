@@ -123,3 +123,11 @@ def test_a_supplement_may_give_toml_datetimes_and_instants_need_an_offset() -> N
         cal.add_working_days(datetime(2026, 3, 3, 9, 0, tzinfo=NoOffset()), 1)
     with pytest.raises(ValueError, match="缺少时区"):
         cal.add_hours(datetime(2026, 3, 3, 9, 0), 1)
+
+
+def test_the_end_of_day_may_be_a_toml_time() -> None:
+    from datetime import time
+
+    cal = calendar_from_config({"calendar": {"day_end": time(17, 30)}})  # `day_end = 17:30:00` in TOML
+    assert cal.end_of_day(date(2026, 3, 6)) == datetime(2026, 3, 6, 17, 30, tzinfo=SH)
+    assert calendar_from_config({"calendar": {"day_end": "18:00"}}).day_end == time(18, 0)
