@@ -39,7 +39,8 @@ LAST_RUN = Path(__file__).resolve().parent / "last_run.json"  # per module, merg
 # module -> stages of test selections; a mutant is killed by the first stage that fails
 TARGETS: dict[str, list[list[str]]] = {
     "ledger/clocks/calendar.py": [["tests/test_calendar.py", "tests/test_calendar_edges.py"], ["tests/test_clocks.py", "tests/test_cli_due.py"]],
-    "ledger/clocks/rules.py": [["tests/test_clocks.py", "tests/test_calendar.py"], ["tests/test_tick.py"]],
+    "ledger/clocks/rules.py": [["tests/test_clocks.py", "tests/test_calendar.py", "tests/test_rule_edges.py"],
+                               ["tests/test_tick.py", "tests/test_clock_edges.py"]],
     "ledger/clocks/engine.py": [["tests/test_clocks.py", "tests/test_clock_edges.py"], ["tests/test_tick.py", "tests/test_cases.py"]],
     "analysis/pii.py": [["tests/test_normalize_pii.py", "tests/test_pii_landline.py"]],
     "ledger/users.py": [["tests/test_users.py"]],
