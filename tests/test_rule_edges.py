@@ -47,3 +47,40 @@ def test_an_immediate_rule_needs_no_limit_and_others_do() -> None:
 def test_a_limit_that_is_not_a_non_negative_number_is_refused(limit) -> None:
     with pytest.raises(RuleConfigError, match="limit 应为非负数"):
         rule(limit=limit)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"warn_at": -1, "warn_unit": "hours"}, "warn_at 应为非负数"),
+        ({"warn_at": True, "warn_unit": "hours"}, "warn_at 应为非负数"),
+        ({"warn_at": "2", "warn_unit": "hours"}, "warn_at 应为非负数"),
+        ({"warn_at": 0}, "fraction 时 warn_at 应在 0 与 1 之间"),
+        ({"warn_at": 1}, "fraction 时 warn_at 应在 0 与 1 之间"),
+        ({"warn_at": 10, "warn_unit": "hours"}, r"warn_at \(10 h\) 应小于 limit \(10 h\)"),
+        ({"extension": 0}, "extension 应为正数"),
+        ({"extension": -5}, "extension 应为正数"),
+        ({"extension": True}, "extension 应为正数"),
+        ({"extension": "20"}, "extension 应为正数"),
+    ],
+)
+def test_warnings_and_extensions_out_of_range_are_refused(fields, message) -> None:
+    with pytest.raises(RuleConfigError, match=message):
+        rule(**fields)
+
+
+def test_warnings_and_extensions_at_the_edges_of_their_range_are_accepted() -> None:
+    cal = WorkCalendar()
+    at_start = rule(warn_at=0, warn_unit="hours")  # warn from the start
+    assert compute(at_start, T0, cal).warn == T0
+    just_before = rule(warn_at=9.5, warn_unit="hours")
+    assert compute(just_before, T0, cal).warn == T0 + timedelta(hours=9, minutes=30)
+    half = rule(warn_at=0.5)
+    assert compute(half, T0, cal).warn == T0 + timedelta(hours=5)
+    # a fraction is not compared with the limit in hours: half of a quarter hour is fine
+    short = rule(limit=0.25, warn_at=0.5)
+    assert compute(short, T0, cal).warn == T0 + timedelta(minutes=7, seconds=30)
+    # hours of warning on a working-day rule are not compared with its limit in days
+    days = rule(unit="working_days", limit=5, warn_unit="hours", warn_at=30)
+    assert compute(days, T0, cal).warn == T0 + timedelta(hours=30)
+    assert rule(extension=0.5).extension == 0.5 and rule(extension=20).extension == 20.0
