@@ -84,3 +84,19 @@ def test_warnings_and_extensions_at_the_edges_of_their_range_are_accepted() -> N
     days = rule(unit="working_days", limit=5, warn_unit="hours", warn_at=30)
     assert compute(days, T0, cal).warn == T0 + timedelta(hours=30)
     assert rule(extension=0.5).extension == 0.5 and rule(extension=20).extension == 20.0
+
+
+@pytest.mark.parametrize("key", ["restart_on", "pause_on"])
+@pytest.mark.parametrize("value", ["补正", ["补正", 1]])
+def test_event_lists_must_be_lists_of_text(key, value) -> None:
+    with pytest.raises(RuleConfigError, match=f"{key} 应为文字列表"):
+        rule(**{key: value})
+    assert getattr(rule(**{key: ["补正", "撤回"]}), key) == ("补正", "撤回")
+
+
+def test_an_hour_limit_keeps_its_fraction_and_a_day_limit_is_whole() -> None:
+    cal = WorkCalendar()
+    r = rule(limit=2.5)
+    assert r.limit == 2.5 and compute(r, T0, cal).due == T0 + timedelta(hours=2, minutes=30)
+    d = rule(unit="working_days", limit=5.0)
+    assert d.limit == 5 and isinstance(d.limit, int)
