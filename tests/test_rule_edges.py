@@ -100,3 +100,25 @@ def test_an_hour_limit_keeps_its_fraction_and_a_day_limit_is_whole() -> None:
     assert r.limit == 2.5 and compute(r, T0, cal).due == T0 + timedelta(hours=2, minutes=30)
     d = rule(unit="working_days", limit=5.0)
     assert d.limit == 5 and isinstance(d.limit, int)
+
+
+def test_a_rules_file_without_rules_or_with_a_bad_entry_names_the_entry() -> None:
+    for cfg in ({"rule": []}, {"rule": "r"}, {"rule": {"id": "r"}}, {}, []):
+        with pytest.raises(RuleConfigError, match="没有 \\[\\[rule\\]\\] 规则"):
+            load_rules(cfg)
+    good = {"id": "a", "name": "甲", "subject": "case", "anchor": "discovered_at", "limit": 1, "unit": "hours"}
+    with pytest.raises(RuleConfigError, match="第 2 条规则应为表"):
+        load_rules({"rule": [good, "b"]})
+    with pytest.raises(RuleConfigError, match="clocks.toml 第 1 条规则: 缺少字段或不是文字: id"):
+        load_rules({"rule": [{k: v for k, v in good.items() if k != "id"}, good]})
+
+
+def test_a_rule_is_found_by_its_id() -> None:
+    from ledger.clocks.rules import rule_by_id
+
+    base = {"name": "规则", "subject": "case", "anchor": "discovered_at", "limit": 1, "unit": "hours"}
+    rules = load_rules({"rule": [base | {"id": "a"}, base | {"id": "b", "limit": 2}, base | {"id": "c"}]})
+    assert rule_by_id(rules, "b") is rules[1] and rule_by_id(rules, "b").limit == 2
+    assert rule_by_id(rules, "a") is rules[0]
+    with pytest.raises(KeyError, match="未知的时限规则"):
+        rule_by_id(rules, "z")
