@@ -122,3 +122,24 @@ def test_a_rule_is_found_by_its_id() -> None:
     assert rule_by_id(rules, "a") is rules[0]
     with pytest.raises(KeyError, match="未知的时限规则"):
         rule_by_id(rules, "z")
+
+
+def test_compute_adds_an_extension_refuses_offsetless_anchors_and_immediate_is_never_provisional() -> None:
+    from datetime import tzinfo
+
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt):
+            return None
+
+    cal = WorkCalendar()
+    assert compute(rule(), T0, cal, extra=5).due == T0 + timedelta(hours=15)
+    days = rule(unit="working_days", limit=3)
+    assert compute(days, T0, cal, extra=2).due == cal.add_working_days(T0, 5).at
+    late_in_2026 = datetime(2026, 12, 31, 12, 0, tzinfo=SH)  # the next year has no official calendar
+    assert compute(days, late_in_2026, cal).provisional
+    at_once = load_rules({"rule": [{"id": "now", "name": "立即", "subject": "case", "anchor": "a",
+                                    "unit": "immediate"}]})[0]
+    assert compute(at_once, late_in_2026, cal) == ClockTimes(late_in_2026, None, False, "limit")
+    for anchor in (datetime(2026, 3, 2, 10, 0), datetime(2026, 3, 2, 10, 0, tzinfo=NoOffset())):
+        with pytest.raises(ValueError, match="时限起点缺少时区"):
+            compute(rule(), anchor, cal)
