@@ -143,3 +143,36 @@ def test_compute_adds_an_extension_refuses_offsetless_anchors_and_immediate_is_n
     for anchor in (datetime(2026, 3, 2, 10, 0), datetime(2026, 3, 2, 10, 0, tzinfo=NoOffset())):
         with pytest.raises(ValueError, match="时限起点缺少时区"):
             compute(rule(), anchor, cal)
+
+
+def test_a_warning_that_would_fall_on_the_due_instant_is_dropped() -> None:
+    cal = WorkCalendar()
+    commitment = load_rules({"rule": [{"id": "c", "name": "承诺", "subject": "commitment", "anchor": "due_at",
+                                       "unit": "immediate", "warn_at": 1, "warn_unit": "working_days"}]})[0]
+    monday_midnight = datetime(2026, 3, 2, 0, 0, tzinfo=SH)  # the start of a working day
+    assert compute(commitment, monday_midnight, cal).warn is None
+    monday_noon = datetime(2026, 3, 2, 12, 0, tzinfo=SH)
+    assert compute(commitment, monday_noon, cal).warn == monday_midnight
+
+
+@pytest.mark.parametrize(
+    ("status", "late", "due_offset", "expected"),
+    [
+        ("met", False, None, "on_time"),
+        ("met", True, None, "late"),
+        ("met", None, -1, "on_time"),  # met clocks are judged by their own late flag
+        ("missed", None, None, "late"),
+        ("breached", None, None, "late"),
+        ("running", None, 1, "open"),
+        ("warning", None, -1, "late"),  # due time passed before as_of, not yet moved by a tick
+        ("paused", None, None, "open"),
+        ("cancelled", None, -1, "not_counted"),
+        ("restarted", None, -1, "not_counted"),
+    ],
+)
+def test_the_outcome_of_a_duty(status, late, due_offset, expected) -> None:
+    from ledger.clocks.rules import OUTCOME_LABELS, outcome
+
+    due = None if due_offset is None else T0 + timedelta(hours=due_offset)
+    assert outcome(status, late, due, T0) == expected
+    assert OUTCOME_LABELS[expected]
