@@ -176,3 +176,12 @@ def test_the_outcome_of_a_duty(status, late, due_offset, expected) -> None:
     due = None if due_offset is None else T0 + timedelta(hours=due_offset)
     assert outcome(status, late, due, T0) == expected
     assert OUTCOME_LABELS[expected]
+
+
+def test_an_open_duty_is_late_only_after_its_due_instant_and_only_with_an_as_of() -> None:
+    from ledger.clocks.rules import outcome
+
+    assert outcome("running", None, T0, T0) == "open"  # the due instant itself is still in time
+    assert outcome("running", None, T0, T0 + timedelta(seconds=1)) == "late"
+    assert outcome("running", None, T0 - timedelta(days=1), None) == "open"  # no as_of: as stored
+    assert outcome("running", None, None, T0) == "open"
