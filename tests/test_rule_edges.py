@@ -185,3 +185,29 @@ def test_an_open_duty_is_late_only_after_its_due_instant_and_only_with_an_as_of(
     assert outcome("running", None, T0, T0 + timedelta(seconds=1)) == "late"
     assert outcome("running", None, T0 - timedelta(days=1), None) == "open"  # no as_of: as stored
     assert outcome("running", None, None, T0) == "open"
+
+
+@pytest.mark.parametrize(
+    ("status", "late", "label"),
+    [
+        ("met", True, "已完成（超时）"),
+        ("met", False, "已按时完成"),
+        ("met", None, "已按时完成"),
+        ("running", True, "计时中"),
+        ("breached", None, "已超时限"),
+        ("restarted", False, "已重新计时"),
+        ("unknown", None, "unknown"),
+    ],
+)
+def test_status_labels(status, late, label) -> None:
+    from ledger.clocks.rules import status_label
+
+    assert status_label(status, late) == label
+
+
+def test_met_late_at_the_due_instant() -> None:
+    from ledger.clocks.rules import met_late
+
+    times = ClockTimes(T0, None, False)
+    assert met_late(times, None) is None
+    assert met_late(times, T0) is False and met_late(times, T0 + timedelta(seconds=1)) is True
