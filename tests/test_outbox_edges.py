@@ -5,6 +5,7 @@ SQLite files and a real webhook on 127.0.0.1."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -13,6 +14,16 @@ from ledger.alerts.outbox import FAILED, PENDING, SENDING, SENT, OutboxPolicy, c
 from ledger.db import session_scope
 from ledger.models.alerts import DeliveryAttempt, Notification
 from tests.alert_sinks import WebhookSink
+
+
+def _alerts(engine, now, n: int) -> list[int]:
+    from ledger.models.alerts import Alert
+
+    with session_scope(engine) as s:
+        rows = [Alert(group_key=f"g{i}", trigger="clock_breached", opened_at=now, updated_at=now) for i in range(n)]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
 
 
 def _one(engine, url: str, now, key: str = "k0") -> int:
@@ -44,6 +55,7 @@ def test_the_default_policy_retries_six_times_doubling_from_a_minute(sqlite_engi
             assert row.attempts == attempt and report.claimed == 1
             if attempt < 6:
                 assert (row.status, report.retrying, report.failed) == (PENDING, 1, 0)
+                assert report.errors == [f"#{nid}: {row.last_error}"] and "500" in row.last_error
                 waits.append(row.next_attempt_at - now)
                 # not due a second before the back-off ends
                 assert deliver_due(sqlite_engine, destinations=[sink.url],
@@ -86,3 +98,106 @@ def test_a_claim_leases_the_row_for_the_default_five_minutes(sqlite_engine, fixe
     again = claim(sqlite_engine, nid, now=lease_end + timedelta(seconds=1), policy=OutboxPolicy(), worker="x")
     assert again is not None and again[0].attempts == 2
     assert claim(sqlite_engine, 10_000, now=fixed_now, policy=OutboxPolicy(), worker="x") is None  # no such row
+
+
+def test_an_expired_lease_is_taken_over_by_the_next_run_not_before(sqlite_engine, fixed_now) -> None:
+    with WebhookSink() as sink:
+        nid = _one(sqlite_engine, sink.url, fixed_now)
+        assert claim(sqlite_engine, nid, now=fixed_now, policy=OutboxPolicy(lease_seconds=60), worker="dead")
+        lease_end = fixed_now + timedelta(seconds=60)
+        assert deliver_due(sqlite_engine, destinations=[sink.url], now=lease_end).claimed == 0
+        report = deliver_due(sqlite_engine, destinations=[sink.url], now=lease_end + timedelta(seconds=1))
+        assert (report.claimed, report.sent) == (1, 1) and sink.titles() == ["标题"]
+
+
+def test_a_late_settlement_of_a_lost_lease_changes_nothing_but_its_attempt(sqlite_engine, fixed_now) -> None:
+    policy = OutboxPolicy(lease_seconds=60)
+    nid = _one(sqlite_engine, "json://127.0.0.1:9/", fixed_now)
+    _, first = claim(sqlite_engine, nid, now=fixed_now, policy=policy, worker="slow")
+    later = fixed_now + timedelta(seconds=61)
+    _, second = claim(sqlite_engine, nid, now=later, policy=policy, worker="fast")
+    # the slow worker comes back with its old attempt number: the row belongs to the second claim
+    assert settle(sqlite_engine, nid, first, number=1, now=later, error=None, policy=policy) == SENDING
+    row = _row(sqlite_engine, nid)
+    assert (row.status, row.attempts, row.sent_at) == (SENDING, 2, None)
+    assert row.lease_until == later + timedelta(seconds=60)
+    with Session(sqlite_engine) as s:
+        a = s.get(DeliveryAttempt, first)
+        assert (a.ok, a.error, a.finished_at) == (True, None, later)  # what the slow worker saw is kept
+    assert settle(sqlite_engine, nid, second, number=2, now=later, error="RuntimeError: x", policy=policy) == PENDING
+    row = _row(sqlite_engine, nid)
+    assert (row.status, row.last_error, row.lease_until) == (PENDING, "RuntimeError: x", None)
+    assert row.next_attempt_at == later + timedelta(seconds=120)  # the second failure waits twice as long
+    assert settle(sqlite_engine, 10_000, second, number=1, now=later, error=None, policy=policy) == "missing"
+
+
+def test_a_run_records_its_worker_and_the_finishing_time_of_each_send(sqlite_engine, fixed_now) -> None:
+    import os
+    import socket
+
+    with WebhookSink() as sink:
+        _one(sqlite_engine, sink.url, fixed_now, key="a")
+        _one(sqlite_engine, sink.url, fixed_now, key="b")
+        ticks = iter([fixed_now + timedelta(seconds=5), fixed_now - timedelta(seconds=5)])
+        report = deliver_due(sqlite_engine, destinations=[sink.url], now=fixed_now, clock=lambda: next(ticks))
+        assert report.as_dict() == {"claimed": 2, "sent": 2, "retrying": 0, "failed": 0, "errors": []}
+    with Session(sqlite_engine) as s:
+        rows = s.exec(select(Notification).order_by(Notification.id)).all()
+        # a send that finished later is recorded then; a clock behind the run's `now` never goes back
+        assert [r.sent_at for r in rows] == [fixed_now + timedelta(seconds=5), fixed_now]
+        assert all(r.status == SENT and r.last_error is None and r.lease_until is None for r in rows)
+        attempts = s.exec(select(DeliveryAttempt)).all()
+        assert {a.worker for a in attempts} == {f"{socket.gethostname()}:{os.getpid()}"}
+
+
+def test_enqueue_checks_the_key_and_trims_long_fields(sqlite_engine, fixed_now) -> None:
+    [alert] = _alerts(sqlite_engine, fixed_now, 1)
+    with session_scope(sqlite_engine) as s:
+        for bad in ("", "k" * 201):
+            with pytest.raises(ValueError, match="idempotency key"):
+                enqueue(s, key=bad, destination="json://127.0.0.1:9/", subject="a", body="b", now=fixed_now)
+        row = enqueue(s, key="k" * 200, destination="json://127.0.0.1:9/", subject="题" * 600, body="正文",
+                      now=fixed_now, recipient="人" * 300, attachments=[Path("/tmp/a.pdf")], alert_id=alert)
+        assert (len(row.subject), len(row.recipient), row.attachments) == (500, 200, ["/tmp/a.pdf"])
+        assert (row.status, row.attempts, row.next_attempt_at, row.alert_id) == (PENDING, 0, None, alert)
+
+
+def test_listing_filters_and_orders_newest_first(sqlite_engine, fixed_now) -> None:
+    from ledger.alerts.outbox import list_notifications
+
+    one, two = _alerts(sqlite_engine, fixed_now, 2)
+    with session_scope(sqlite_engine) as s:
+        for i in range(4):
+            enqueue(s, key=f"n{i}", destination="json://127.0.0.1:9/", subject=f"t{i}", body="b", now=fixed_now,
+                    alert_id=one if i % 2 else two)
+    with WebhookSink() as sink:  # nothing is sent to port 9: every row fails and stays pending
+        deliver_due(sqlite_engine, destinations=[sink.url], now=fixed_now, policy=OutboxPolicy(max_attempts=1))
+    with Session(sqlite_engine) as s:
+        assert [r.subject for r in list_notifications(s)] == ["t3", "t2", "t1", "t0"]
+        assert [r.subject for r in list_notifications(s, alert_id=one)] == ["t3", "t1"]
+        assert [r.subject for r in list_notifications(s, limit=2)] == ["t3", "t2"]
+        assert [r.subject for r in list_notifications(s, status=FAILED)] == ["t3", "t2", "t1", "t0"]
+        assert list_notifications(s, status=SENT) == []
+
+
+def test_destination_references(sqlite_engine, fixed_now) -> None:
+    from ledger.alerts.outbox import DeliveryError, destination_ref, known_destinations, resolve_destination
+    from ledger.alerts.outbox import safe_destination
+    from ledger.models.alerts import Person
+
+    url = "json://user:pw@127.0.0.1:8080/hook?token=t"
+    ref = destination_ref(url)
+    assert ref.startswith("ref:") and ref.endswith(" json://127.0.0.1:8080/…") and "pw" not in ref
+    assert destination_ref(ref) == ref and destination_ref(f"  {url} ") .split(" ")[0] == ref.split(" ")[0]
+    with session_scope(sqlite_engine) as s:
+        s.add(Person(name="甲", urls=["mailto://a:secret@example.org", "", 5], created_at=fixed_now,
+                     updated_at=fixed_now))
+    with Session(sqlite_engine) as s:
+        known = known_destinations(s, [url, "  ", None])
+    assert sorted(known.values()) == sorted([url, "mailto://a:secret@example.org"])
+    assert resolve_destination(ref, known) == url
+    assert resolve_destination(destination_ref("mailto://a:secret@example.org"), known).startswith("mailto://a:")
+    assert resolve_destination("json://legacy/", known) == "json://legacy/"  # written before references
+    with pytest.raises(DeliveryError, match="不在配置中.*json://127.0.0.1:8080/…"):
+        resolve_destination(ref, {})
+    assert safe_destination("ref:abc") == "…" and safe_destination("no-scheme") == "no-scheme"
