@@ -13,7 +13,7 @@ with the reason in ``bench/mutate/equivalent.toml``; they are reported, not coun
 The score is written to docs/MUTATION.md.
 
 Usage: python bench/mutate/run.py [--module PATH ...] [--jobs N] [--timeout S] [--survivors] [--list]
-       [--no-write]
+       [--no-write] [--doc]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 DOC = REPO / "docs" / "MUTATION.md"
 EQUIVALENT = Path(__file__).resolve().parent / "equivalent.toml"
 LAST_RUN = Path(__file__).resolve().parent / "last_run.json"  # per module, merged across runs
+NOTES = Path(__file__).resolve().parent / "notes.md"  # hand-written findings, appended to the doc
 
 # module -> stages of test selections; a mutant is killed by the first stage that fails
 TARGETS: dict[str, list[list[str]]] = {
@@ -44,7 +45,8 @@ TARGETS: dict[str, list[list[str]]] = {
     "ledger/clocks/engine.py": [["tests/test_clocks.py", "tests/test_clock_edges.py"], ["tests/test_tick.py", "tests/test_cases.py"]],
     "analysis/pii.py": [["tests/test_normalize_pii.py", "tests/test_pii_landline.py"]],
     "ledger/users.py": [["tests/test_users.py"]],
-    "ledger/alerts/outbox.py": [["tests/test_outbox.py"], ["tests/test_promises.py::test_outbox_and_duty_listings_hide_credentials"]],
+    "ledger/alerts/outbox.py": [["tests/test_outbox_edges.py"], ["tests/test_outbox.py"],
+                                ["tests/test_promises.py::test_outbox_and_duty_listings_hide_credentials"]],
 }
 
 # third-party imports made once in the parent; never our own packages (the mutant must be imported fresh)
@@ -421,8 +423,8 @@ def write_doc(results: list[Result]) -> None:
         "Mutants reviewed as equivalent are listed with the reason in `bench/mutate/equivalent.toml`.",
         "Not part of `make test` (it takes too long for CI's budget).",
         "",
-        "| module | tests run (in stages) | mutants | killed | timed out | equivalent | survived | score | run |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| module | tests run (in stages) | mutants | killed | timed out | equivalent | survived | score | run | command |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     runs = json.loads(LAST_RUN.read_text(encoding="utf-8")) if LAST_RUN.exists() else {}
     total = {k: 0 for k in ("n", "killed", "timeout", "survived", "equivalent")}
@@ -434,10 +436,12 @@ def write_doc(results: list[Result]) -> None:
         stages = " → ".join(", ".join(Path(t).name for t in st) for st in TARGETS[r.module])
         info = runs.get(r.module, {})
         when = f"{info.get('date', '?')}, {info.get('minutes', '?')} min, {info.get('jobs', '?')} job(s)"
+        command = f"`nice -n 10 python bench/mutate/run.py --jobs {info.get('jobs', 1)} --module {r.module}`"
         if info.get("survivors_rerun"):
             when += f"; survivors re-run {info['survivors_rerun']}"
+            command += " then the same with `--survivors`"
         lines.append(f"| `{r.module}` | {stages} | {n} | {s['killed']} | {s['timeout']} | {s['equivalent']} | "
-                     f"{s['survived']} | {100 * caught / scored if scored else 100:.1f} % | {when} |")
+                     f"{s['survived']} | {100 * caught / scored if scored else 100:.1f} % | {when} | {command} |")
         total["n"] += n
         for k in ("killed", "timeout", "survived", "equivalent"):
             total[k] += s[k]
@@ -445,11 +449,11 @@ def write_doc(results: list[Result]) -> None:
     for module, module_stages in TARGETS.items():
         if module not in done:
             stages = " → ".join(", ".join(Path(t).name for t in st) for st in module_stages)
-            lines.append(f"| `{module}` | {stages} | not run yet | | | | | | |")
+            lines.append(f"| `{module}` | {stages} | not run yet | | | | | | | |")
     scored = total["n"] - total["equivalent"]
     caught = total["killed"] + total["timeout"]
     lines.append(f"| **all** | | {total['n']} | {total['killed']} | {total['timeout']} | {total['equivalent']} | "
-                 f"{total['survived']} | {100 * caught / scored if scored else 100:.1f} % | |")
+                 f"{total['survived']} | {100 * caught / scored if scored else 100:.1f} % | | |")
     lines += ["", "Score = (killed + timed out) / (mutants − equivalent). Times are wall-clock minutes on the",
               "shared 2-core development machine (other work was running; only a rough guide).", ""]
     survivors = [m for r in results for m in r.mutants if m.outcome == "survived"]
@@ -467,6 +471,8 @@ def write_doc(results: list[Result]) -> None:
                   for m in equivalents]
     else:
         lines.append("None.")
+    if NOTES.exists():
+        lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     DOC.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -493,7 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--survivors", action="store_true",
                     help="run again only the mutants that survived the last run (and new ones)")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/MUTATION.md")
+    ap.add_argument("--doc", action="store_true", help="only write docs/MUTATION.md again from the last run")
     args = ap.parse_args(argv)
+    if args.doc:
+        data = json.loads(LAST_RUN.read_text(encoding="utf-8")) if LAST_RUN.exists() else {}
+        write_doc([Result(module, [Mutant(**m) for m in data[module]["mutants"]]) for module in TARGETS
+                   if module in data])
+        return 0
     modules = args.module or list(TARGETS)
     if args.list:
         for module in modules:
