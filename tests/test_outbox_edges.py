@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from ledger.alerts.outbox import FAILED, PENDING, SENDING, SENT, OutboxPolicy, claim, deliver_due, enqueue, settle
+from ledger.alerts.outbox import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    OutboxPolicy,
+    claim,
+    deliver_due,
+    enqueue,
+    settle,
+)
 from ledger.db import session_scope
 from ledger.models.alerts import DeliveryAttempt, Notification
 from tests.alert_sinks import WebhookSink
@@ -181,14 +191,19 @@ def test_listing_filters_and_orders_newest_first(sqlite_engine, fixed_now) -> No
 
 
 def test_destination_references(sqlite_engine, fixed_now) -> None:
-    from ledger.alerts.outbox import DeliveryError, destination_ref, known_destinations, resolve_destination
-    from ledger.alerts.outbox import safe_destination
+    from ledger.alerts.outbox import (
+        DeliveryError,
+        destination_ref,
+        known_destinations,
+        resolve_destination,
+        safe_destination,
+    )
     from ledger.models.alerts import Person
 
     url = "json://user:pw@127.0.0.1:8080/hook?token=t"
     ref = destination_ref(url)
     assert ref.startswith("ref:") and ref.endswith(" json://127.0.0.1:8080/…") and "pw" not in ref
-    assert destination_ref(ref) == ref and destination_ref(f"  {url} ") .split(" ")[0] == ref.split(" ")[0]
+    assert destination_ref(ref) == ref and destination_ref(f"  {url} ").split(" ")[0] == ref.split(" ")[0]
     with session_scope(sqlite_engine) as s:
         s.add(Person(name="甲", urls=["mailto://a:secret@example.org", "", 5], created_at=fixed_now,
                      updated_at=fixed_now))
