@@ -4,6 +4,7 @@ SQLite files and a real webhook on 127.0.0.1."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def test_the_default_policy_retries_six_times_doubling_from_a_minute(sqlite_engi
                   for f in ("lease_seconds", "max_attempts", "backoff_seconds", "backoff_max_seconds")}
     assert documented == {"lease_seconds": 300, "max_attempts": 6, "backoff_seconds": 60, "backoff_max_seconds": 3600}
     assert {f: getattr(OutboxPolicy(), f) for f in documented} == documented
+    with pytest.raises(dataclasses.FrozenInstanceError):  # one policy is shared by a whole run
+        OutboxPolicy().max_attempts = 1
     with WebhookSink(status=500) as sink:
         nid = _one(sqlite_engine, sink.url, fixed_now)
         now, waits = fixed_now, []
