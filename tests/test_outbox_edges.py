@@ -219,3 +219,23 @@ def test_destination_references(sqlite_engine, fixed_now) -> None:
     with pytest.raises(DeliveryError, match="不在配置中.*json://127.0.0.1:8080/…"):
         resolve_destination(ref, {})
     assert safe_destination("ref:abc") == "…" and safe_destination("no-scheme") == "no-scheme"
+
+
+def test_references_already_stored_keep_resolving(sqlite_engine, fixed_now) -> None:
+    """Rows written by earlier runs hold references in this exact form (the first 32 hex digits of
+    the URL's SHA-256): they must still resolve to the configured URL."""
+    from ledger.alerts.outbox import destination_ref, known_destinations, resolve_destination
+
+    url = "json://user:pw@127.0.0.1:8080/hook?token=t"
+    stored = "ref:ef6a0ce40779ab7e2ab5358ecef913b1 json://127.0.0.1:8080/…"
+    assert destination_ref(url) == stored
+    with Session(sqlite_engine) as s:
+        assert resolve_destination(stored, known_destinations(s, [url])) == url
+
+
+def test_a_destination_apprise_cannot_read_is_an_error_not_a_crash(sqlite_engine, fixed_now) -> None:
+    nid = _one(sqlite_engine, "nonsense-destination", fixed_now)
+    report = deliver_due(sqlite_engine, destinations=["nonsense-destination"], now=fixed_now,
+                         policy=OutboxPolicy(max_attempts=1))
+    assert (report.failed, report.sent) == (1, 0) and "无效的通知地址" in report.errors[0]
+    assert _row(sqlite_engine, nid).status == FAILED
