@@ -239,3 +239,20 @@ def test_a_destination_apprise_cannot_read_is_an_error_not_a_crash(sqlite_engine
                          policy=OutboxPolicy(max_attempts=1))
     assert (report.failed, report.sent) == (1, 0) and "无效的通知地址" in report.errors[0]
     assert _row(sqlite_engine, nid).status == FAILED
+
+
+def test_the_same_key_is_written_once_also_without_autoflush(sqlite_engine, fixed_now) -> None:
+    """Inside ``session.no_autoflush`` (or a session made without autoflush) the rows written
+    earlier in the transaction are not in the database yet: enqueue finds them in the session."""
+    with Session(sqlite_engine) as s, s.no_autoflush:
+        s.add(DeliveryAttempt(notification_id=None, number=0, worker="other object", started_at=fixed_now))
+        first = enqueue(s, key="a", destination="json://127.0.0.1:9/", subject="一", body="b", now=fixed_now)
+        assert first is not None
+        assert enqueue(s, key="a", destination="json://127.0.0.1:9/", subject="一", body="b", now=fixed_now) is None
+        second = enqueue(s, key="b", destination="json://127.0.0.1:9/", subject="二", body="b", now=fixed_now)
+        assert second is not None and second is not first
+        s.expunge_all()
+        s.add_all([first, second])
+        s.commit()
+    with Session(sqlite_engine) as s:
+        assert sorted(r.idempotency_key for r in s.exec(select(Notification))) == ["a", "b"]
