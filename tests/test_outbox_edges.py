@@ -256,3 +256,15 @@ def test_the_same_key_is_written_once_also_without_autoflush(sqlite_engine, fixe
         s.commit()
     with Session(sqlite_engine) as s:
         assert sorted(r.idempotency_key for r in s.exec(select(Notification))) == ["a", "b"]
+
+
+def test_a_row_is_tried_at_most_once_per_run_even_when_due_again_at_once(sqlite_engine, fixed_now) -> None:
+    policy = OutboxPolicy(backoff_seconds=0, max_attempts=3)  # a failed row is due again immediately
+    with WebhookSink(status=500) as sink:
+        nid = _one(sqlite_engine, sink.url, fixed_now)
+        report = deliver_due(sqlite_engine, destinations=[sink.url], now=fixed_now, policy=policy)
+        assert (report.claimed, report.retrying, report.failed) == (1, 1, 0)
+        row = _row(sqlite_engine, nid)
+        assert (row.status, row.attempts, row.next_attempt_at) == (PENDING, 1, fixed_now)
+        assert deliver_due(sqlite_engine, destinations=[sink.url], now=fixed_now, policy=policy).claimed == 1
+        assert _row(sqlite_engine, nid).attempts == 2
