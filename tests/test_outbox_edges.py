@@ -268,3 +268,27 @@ def test_a_row_is_tried_at_most_once_per_run_even_when_due_again_at_once(sqlite_
         assert (row.status, row.attempts, row.next_attempt_at) == (PENDING, 1, fixed_now)
         assert deliver_due(sqlite_engine, destinations=[sink.url], now=fixed_now, policy=policy).claimed == 1
         assert _row(sqlite_engine, nid).attempts == 2
+
+
+def test_a_long_error_is_cut_to_two_thousand_characters(sqlite_engine, fixed_now) -> None:
+    def send(notification) -> None:
+        raise RuntimeError("远端拒绝" * 1000)
+
+    nid = _one(sqlite_engine, "json://127.0.0.1:9/", fixed_now)
+    report = deliver_due(sqlite_engine, destinations=["json://127.0.0.1:9/"], now=fixed_now, send=send)
+    expected = ("RuntimeError: " + "远端拒绝" * 1000)[:2000]
+    assert report.errors == [f"#{nid}: {expected}"]
+    with Session(sqlite_engine) as s:
+        assert s.get(Notification, nid).last_error == expected
+        assert s.exec(select(DeliveryAttempt)).one().error == expected
+
+
+def test_the_listing_shows_the_newest_two_hundred_by_default(sqlite_engine, fixed_now) -> None:
+    from ledger.alerts.outbox import list_notifications
+
+    with session_scope(sqlite_engine) as s:
+        for i in range(201):
+            enqueue(s, key=f"m{i}", destination="json://127.0.0.1:9/", subject=f"t{i}", body="b", now=fixed_now)
+    with Session(sqlite_engine) as s:
+        rows = list_notifications(s)
+        assert len(rows) == 200 and rows[0].subject == "t200" and rows[-1].subject == "t1"
