@@ -219,6 +219,7 @@ def test_destination_references(sqlite_engine, fixed_now) -> None:
     with pytest.raises(DeliveryError, match="不在配置中.*json://127.0.0.1:8080/…"):
         resolve_destination(ref, {})
     assert safe_destination("ref:abc") == "…" and safe_destination("no-scheme") == "no-scheme"
+    assert safe_destination(destination_ref("json://pw@a host/x y")) == "json://a host/…"  # spaces kept
 
 
 def test_references_already_stored_keep_resolving(sqlite_engine, fixed_now) -> None:
