@@ -11,7 +11,8 @@ from dataclasses import dataclass
 _ID18 = re.compile(r"(?<![0-9A-Za-z])([1-9]\d{5})((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(\d{3})([0-9Xx])(?![0-9A-Za-z])")
 _ID15 = re.compile(r"(?<!\d)([1-9]\d{5})(\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(\d{3})(?!\d)")
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[- ]?(\d{7,8})(?!\d)")
+# area code bare or in half/full-width brackets, then a 7-8 digit number that may be split "8888 6666"
+_LANDLINE = re.compile(r"(?:(?<!\d)0\d{2,3}[- ]?|[(（] ?0\d{2,3} ?[)）][- ]?)(?:\d{7,8}|\d{3,4}[- ]\d{4})(?!\d)")
 _BANK = re.compile(r"(?<!\d)(62\d{2})(?:[- ]?\d{4}){2,3}(?:[- ]?\d{1,3})?(?!\d)")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-]{1,64})@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 

@@ -13,7 +13,7 @@ with the reason in ``bench/mutate/equivalent.toml``; they are reported, not coun
 The score is written to docs/MUTATION.md.
 
 Usage: python bench/mutate/run.py [--module PATH ...] [--jobs N] [--timeout S] [--survivors] [--list]
-       [--no-write]
+       [--no-write] [--doc]
 """
 
 from __future__ import annotations
@@ -35,15 +35,18 @@ REPO = Path(__file__).resolve().parent.parent.parent
 DOC = REPO / "docs" / "MUTATION.md"
 EQUIVALENT = Path(__file__).resolve().parent / "equivalent.toml"
 LAST_RUN = Path(__file__).resolve().parent / "last_run.json"  # per module, merged across runs
+NOTES = Path(__file__).resolve().parent / "notes.md"  # hand-written findings, appended to the doc
 
 # module -> stages of test selections; a mutant is killed by the first stage that fails
 TARGETS: dict[str, list[list[str]]] = {
-    "ledger/clocks/calendar.py": [["tests/test_calendar.py"], ["tests/test_clocks.py", "tests/test_cli_due.py"]],
-    "ledger/clocks/rules.py": [["tests/test_clocks.py", "tests/test_calendar.py"], ["tests/test_tick.py"]],
-    "ledger/clocks/engine.py": [["tests/test_clocks.py"], ["tests/test_tick.py", "tests/test_cases.py"]],
-    "analysis/pii.py": [["tests/test_normalize_pii.py"]],
+    "ledger/clocks/calendar.py": [["tests/test_calendar.py", "tests/test_calendar_edges.py"], ["tests/test_clocks.py", "tests/test_cli_due.py"]],
+    "ledger/clocks/rules.py": [["tests/test_clocks.py", "tests/test_calendar.py", "tests/test_rule_edges.py"],
+                               ["tests/test_tick.py", "tests/test_clock_edges.py"]],
+    "ledger/clocks/engine.py": [["tests/test_clocks.py", "tests/test_clock_edges.py"], ["tests/test_tick.py", "tests/test_cases.py"]],
+    "analysis/pii.py": [["tests/test_normalize_pii.py", "tests/test_pii_landline.py"]],
     "ledger/users.py": [["tests/test_users.py"]],
-    "ledger/alerts/outbox.py": [["tests/test_outbox.py"], ["tests/test_promises.py::test_outbox_and_duty_listings_hide_credentials"]],
+    "ledger/alerts/outbox.py": [["tests/test_outbox_edges.py"], ["tests/test_outbox.py"],
+                                ["tests/test_promises.py::test_outbox_and_duty_listings_hide_credentials"]],
 }
 
 # third-party imports made once in the parent; never our own packages (the mutant must be imported fresh)
@@ -70,6 +73,7 @@ class Mutant:
     source: str
     outcome: str = ""  # killed | survived | timeout | equivalent
     function: str = ""  # the enclosing function, if any
+    col: int = 0  # column of the mutated node (tells apart two equal mutations on one line)
     killed_by: str = ""
     seconds: float = 0.0
 
@@ -85,7 +89,7 @@ class _Mutator(ast.NodeTransformer):
 
     def __init__(self, target: int | None = None) -> None:
         self.target = target
-        self.points: list[tuple[int, str, str]] = []
+        self.points: list[tuple[int, str, str, int]] = []
         self.skip_lines: set[int] = set()
         self.functions: list[str] = []
 
@@ -93,7 +97,7 @@ class _Mutator(ast.NodeTransformer):
         line = getattr(node, "lineno", 0)
         if line in self.skip_lines:
             return False
-        self.points.append((line, what, ".".join(self.functions)))
+        self.points.append((line, what, ".".join(self.functions), getattr(node, "col_offset", 0)))
         return len(self.points) - 1 == self.target
 
     # --- nodes that are not mutated: docstrings, annotations, __all__
@@ -210,8 +214,8 @@ def enumerate_mutants(module: str) -> list[Mutant]:
     m.skip_lines = skip
     m.visit(tree)
     lines = path.read_text(encoding="utf-8").splitlines()
-    return [Mutant(module, i, line, what, lines[line - 1].strip() if line else "", function=function)
-            for i, (line, what, function) in enumerate(m.points)]
+    return [Mutant(module, i, line, what, lines[line - 1].strip() if line else "", function=function, col=col)
+            for i, (line, what, function, col) in enumerate(m.points)]
 
 
 def mutated_source(module: str, index: int) -> str:
@@ -222,22 +226,27 @@ def mutated_source(module: str, index: int) -> str:
     return ast.unparse(new) + "\n"
 
 
-def load_equivalent() -> dict[tuple[str, str, str, str], str]:
-    """(module, function, source line, mutation) -> why; an entry's ``functions`` limits it to those
-    functions (the same line can be equivalent in one function and not in another)."""
+def load_equivalent() -> dict[tuple[str, str, str, str, int | str], str]:
+    """(module, function, source line, mutation, column) -> why; an entry's ``functions`` limits it to
+    those functions (the same line can be equivalent in one function and not in another), its ``col``
+    to the node at that column (two equal mutations on one line, e.g. the two 1s of ``date(y, 1, 1)``)."""
     if not EQUIVALENT.exists():
         return {}
     data = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8"))
     out = {}
     for e in data.get("mutant", []):
         for function in e.get("functions", ["*"]):
-            out[(e["module"], function, e["source"].strip(), e["mutation"])] = e["why"]
+            out[(e["module"], function, e["source"].strip(), e["mutation"], e.get("col", "*"))] = e["why"]
     return out
 
 
-def equivalent_why(equivalent: dict[tuple[str, str, str, str], str], m: Mutant) -> str | None:
-    return (equivalent.get((m.module, m.function, m.source, m.what))
-            or equivalent.get((m.module, "*", m.source, m.what)))
+def equivalent_why(equivalent: dict[tuple[str, str, str, str, int | str], str], m: Mutant) -> str | None:
+    for function in (m.function, "*"):
+        for col in (m.col, "*"):
+            why = equivalent.get((m.module, function, m.source, m.what, col))
+            if why is not None:
+                return why
+    return None
 
 
 def copy_repo(dest: Path) -> None:
@@ -343,11 +352,14 @@ def run(modules: list[str], jobs: int, timeout: int, write: bool = True, survivo
         for module in modules:
             result = Result(module, enumerate_mutants(module))
             baseline(copies[0], module, timeout, logs)
-            before = {(m["source"], m["what"]): m for m in last.get(module, {}).get("mutants", [])}
+            before: dict[tuple[str, str], list[dict]] = {}  # equal mutations on one line: matched in order
+            for old in last.get(module, {}).get("mutants", []):
+                before.setdefault((old["source"], old["what"]), []).append(old)
             todo = []
             for m in result.mutants:
                 why = equivalent_why(equivalent, m)
-                old = before.get((m.source, m.what))
+                same = before.get((m.source, m.what))
+                old = same.pop(0) if same else None
                 if why is not None:
                     m.outcome, m.killed_by = "equivalent", why
                 elif survivors and old is not None and old["outcome"] in ("killed", "timeout"):
@@ -411,8 +423,8 @@ def write_doc(results: list[Result]) -> None:
         "Mutants reviewed as equivalent are listed with the reason in `bench/mutate/equivalent.toml`.",
         "Not part of `make test` (it takes too long for CI's budget).",
         "",
-        "| module | tests run (in stages) | mutants | killed | timed out | equivalent | survived | score | run |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| module | tests run (in stages) | mutants | killed | timed out | equivalent | survived | score | run | command |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     runs = json.loads(LAST_RUN.read_text(encoding="utf-8")) if LAST_RUN.exists() else {}
     total = {k: 0 for k in ("n", "killed", "timeout", "survived", "equivalent")}
@@ -424,10 +436,12 @@ def write_doc(results: list[Result]) -> None:
         stages = " → ".join(", ".join(Path(t).name for t in st) for st in TARGETS[r.module])
         info = runs.get(r.module, {})
         when = f"{info.get('date', '?')}, {info.get('minutes', '?')} min, {info.get('jobs', '?')} job(s)"
+        command = f"`nice -n 10 python bench/mutate/run.py --jobs {info.get('jobs', 1)} --module {r.module}`"
         if info.get("survivors_rerun"):
             when += f"; survivors re-run {info['survivors_rerun']}"
+            command += " then the same with `--survivors`"
         lines.append(f"| `{r.module}` | {stages} | {n} | {s['killed']} | {s['timeout']} | {s['equivalent']} | "
-                     f"{s['survived']} | {100 * caught / scored if scored else 100:.1f} % | {when} |")
+                     f"{s['survived']} | {100 * caught / scored if scored else 100:.1f} % | {when} | {command} |")
         total["n"] += n
         for k in ("killed", "timeout", "survived", "equivalent"):
             total[k] += s[k]
@@ -435,11 +449,11 @@ def write_doc(results: list[Result]) -> None:
     for module, module_stages in TARGETS.items():
         if module not in done:
             stages = " → ".join(", ".join(Path(t).name for t in st) for st in module_stages)
-            lines.append(f"| `{module}` | {stages} | not run yet | | | | | | |")
+            lines.append(f"| `{module}` | {stages} | not run yet | | | | | | | |")
     scored = total["n"] - total["equivalent"]
     caught = total["killed"] + total["timeout"]
     lines.append(f"| **all** | | {total['n']} | {total['killed']} | {total['timeout']} | {total['equivalent']} | "
-                 f"{total['survived']} | {100 * caught / scored if scored else 100:.1f} % | |")
+                 f"{total['survived']} | {100 * caught / scored if scored else 100:.1f} % | | |")
     lines += ["", "Score = (killed + timed out) / (mutants − equivalent). Times are wall-clock minutes on the",
               "shared 2-core development machine (other work was running; only a rough guide).", ""]
     survivors = [m for r in results for m in r.mutants if m.outcome == "survived"]
@@ -457,6 +471,8 @@ def write_doc(results: list[Result]) -> None:
                   for m in equivalents]
     else:
         lines.append("None.")
+    if NOTES.exists():
+        lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     DOC.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -483,7 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--survivors", action="store_true",
                     help="run again only the mutants that survived the last run (and new ones)")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/MUTATION.md")
+    ap.add_argument("--doc", action="store_true", help="only write docs/MUTATION.md again from the last run")
     args = ap.parse_args(argv)
+    if args.doc:
+        data = json.loads(LAST_RUN.read_text(encoding="utf-8")) if LAST_RUN.exists() else {}
+        write_doc([Result(module, [Mutant(**m) for m in data[module]["mutants"]]) for module in TARGETS
+                   if module in data])
+        return 0
     modules = args.module or list(TARGETS)
     if args.list:
         for module in modules:
