@@ -23,6 +23,7 @@ DEFAULT_NB_POWER = 0.5
 MAX_BAND_HALF_WIDTH = 0.15
 DEFAULT_NEUTRAL_C = 10.0
 MIN_NEUTRAL_ROWS = 20
+OOF_TIE = 0.002
 
 
 def _fit_linear(X, y: np.ndarray, C: float, *, balanced: bool = False, seed: int = 0):
@@ -237,9 +238,11 @@ def train_sentiment(
     recipe = {"features": features, "C": C, "nb_power": nb_power, "seed": seed}
     if neutral_head:
         if band is None or neutral_threshold is None:
-            t, b = _choose_head_threshold(rows, folds=folds, **recipe)
-            neutral_threshold = t if neutral_threshold is None else neutral_threshold
-            band = b if band is None else band
+            t, b, curve = _choose_head_threshold(
+                rows, folds=folds, threshold=neutral_threshold, band=band, **recipe
+            )
+            neutral_threshold, band = t, b
+            info["oof_macro_f1_by_threshold"] = curve
         train = rows
     else:
         if band is None:
@@ -322,17 +325,33 @@ def _choose_band(rows, *, folds: int, **recipe: Any) -> tuple[float, float]:
     return best
 
 
-def _choose_head_threshold(rows, *, folds: int, **recipe: Any):
-    """(neutral threshold, band) maximising three-way macro-F1 on out-of-fold predictions (rows
-    labelled ``polar`` only train)."""
+def _choose_head_threshold(
+    rows,
+    *,
+    folds: int,
+    threshold: float | None = None,
+    band: tuple[float, float] | None = None,
+    **recipe: Any,
+):
+    """(neutral threshold, band, {threshold: best macro-F1}) maximising three-way macro-F1 on
+    out-of-fold predictions (rows labelled ``polar`` only train); a given threshold or band is
+    kept and only the other is chosen."""
     p_pos, p_neu, labels = _oof(rows, folds=folds, neutral_head=True, **recipe)
     keep = labels != "polar"
     p_pos, p_neu, labels = p_pos[keep], p_neu[keep], labels[keep]
-    best, best_f1 = (0.5, (0.5, 0.5)), -1.0
-    for t in np.arange(0.2, 0.801, 0.05):
-        for b in _band_grid():
-            pred = three_way(p_pos, p_neu, b, float(t))
+    thresholds = [threshold] if threshold is not None else np.arange(0.2, 0.801, 0.05)
+    bands = [tuple(band)] if band is not None else list(_band_grid())
+    best: dict[float, tuple[float, tuple[float, float]]] = {}  # threshold -> (f1, band)
+    for t in thresholds:
+        t = round(float(t), 3)
+        for b in bands:
+            pred = three_way(p_pos, p_neu, b, t)
             f1 = macro_f1_score(labels, pred, ("negative", "neutral", "positive"))
-            if f1 > best_f1 + 1e-9:
-                best, best_f1 = (round(float(t), 3), b), f1
-    return best
+            if t not in best or f1 > best[t][0] + 1e-9:
+                best[t] = (f1, b)
+    # the top of the curve is flat: among thresholds within OOF_TIE of the best macro-F1 take
+    # the lowest (more texts neutral: a neutral notice called negative costs more than a
+    # negative post called neutral and still caught by the rules)
+    top = max(f1 for f1, _ in best.values())
+    t = min(t for t, (f1, _) in best.items() if f1 >= top - OOF_TIE)
+    return t, best[t][1], {str(k): round(v[0], 4) for k, v in best.items()}
