@@ -23,13 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from analysis import textmodel as tm  # noqa: E402
-from analysis.sentiment import LinearSentimentEngine, load_engine  # noqa: E402
-from bench.classify.sentiment_data import SHARED, build_rows  # noqa: E402
+from analysis import textmodel as tm
+from analysis.sentiment import LinearSentimentEngine, load_engine
+from bench.classify.sentiment_data import SHARED, build_rows
 
 FIXTURE = REPO / "tests" / "data" / "official_heldout.csv"
 CLASSES = ("negative", "neutral", "positive")

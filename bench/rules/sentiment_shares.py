@@ -21,11 +21,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from analysis.assess import Assessor  # noqa: E402
-from analysis.normalize import normalize_text  # noqa: E402
-from analysis.sentiment import load_engine  # noqa: E402
-from config.settings import get_settings  # noqa: E402
-from config.wiring import load_gazetteer, load_rule_config  # noqa: E402
+from analysis.assess import Assessor
+from analysis.normalize import normalize_text
+from analysis.sentiment import load_engine
+from config.settings import get_settings
+from config.wiring import load_gazetteer, load_rule_config
 
 SHARED = Path(os.environ.get("YUQING_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEFAULT_DATA = SHARED / "weibo_stream" / "2020-01-24.csv"
