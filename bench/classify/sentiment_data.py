@@ -19,8 +19,10 @@ reads: the seven emotions of the Weibo posts (surprise → neutral), ``neutral``
   sentence end, at most 150 characters), ``polar``: they are mostly complaints and requests,
   not neutral official text, but their polarity is not labelled;
 - ``seed``: sentences (8–150 characters) of the seed documents in ../shared/seeds, ``neutral``;
-- ``stream``: news-style posts (opening with 【) of weibo_stream/ labelled by hand for this
-  model (bench/classify/weibo_official_labels.csv holds only file, row and label);
+- ``stream``: posts of weibo_stream/ labelled by hand for this model: a random sample of the
+  news-style posts (opening with 【) and one of the posts that carry a #hashtag# (mostly
+  personal posts under the hashtag of a news event); bench/classify/weibo_official_labels.csv
+  holds only file, row and label;
 - ``written``: official and news texts written for this project
   (bench/classify/sentiment_official_written.csv; none of them in tests/data).
 """
