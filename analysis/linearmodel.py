@@ -57,10 +57,20 @@ class LinearTextModel:
         return list(self.classes)
 
     @property
+    def has_neutral_head(self) -> bool:
+        """Whether the last weight row is a learned neutral-vs-polar head (sentiment models)."""
+        return bool(self.info.get("neutral_head")) and self.coef.shape[0] >= 2
+
+    @property
+    def _polar_rows(self) -> int:
+        """Number of weight rows of the polarity part (all rows but the neutral head)."""
+        return self.coef.shape[0] - int(self.has_neutral_head)
+
+    @property
     def emotion_polarity(self) -> list[str] | None:
         """Polarity of each emotion row of a mixed sentiment model (None for a plain model)."""
         pol = self.info.get("emotion_polarity")
-        return list(pol) if pol and self.coef.shape[0] == 1 + len(pol) else None
+        return list(pol) if pol and self._polar_rows == 1 + len(pol) else None
 
     def _raw(self, texts: Sequence[str]) -> np.ndarray:
         X = self.features.transform(list(texts))
@@ -73,26 +83,40 @@ class LinearTextModel:
         mixed probability of ``positive``.
         """
         z = self._raw(texts)
-        if self.emotion_polarity is not None:
-            p = np.clip(self._mixed_positive(z), 1e-9, 1 - 1e-9)
+        if self.emotion_polarity is not None or self.has_neutral_head:
+            p = np.clip(self._positive(z), 1e-9, 1 - 1e-9)
             return np.log(p / (1.0 - p))
         return z[:, 0] if self.coef.shape[0] == 1 else z
 
     def _mixed_positive(self, z: np.ndarray) -> np.ndarray:
         """Mean of the binary row's P(positive) and the emotion rows' summed P(positive emotion)."""
-        pos = np.array([p == "positive" for p in self.emotion_polarity or []])
+        pol = self.emotion_polarity or []
+        pos = np.array([p == "positive" for p in pol])
         p_bin = 1.0 / (1.0 + np.exp(-z[:, 0]))
-        p_emo = softmax(z[:, 1:].copy())[:, pos].sum(axis=1)
+        p_emo = softmax(z[:, 1 : 1 + len(pol)].copy())[:, pos].sum(axis=1)
         return (p_bin + p_emo) / 2.0
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes``."""
-        z = self._raw(texts)
+    def _positive(self, z: np.ndarray) -> np.ndarray:
+        """P(positive) of a sentiment model's polarity part (positive vs negative)."""
         if self.emotion_polarity is not None:
-            p = self._mixed_positive(z)
-            return np.stack([1.0 - p, p], axis=1)
-        if self.coef.shape[0] == 1:
-            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return self._mixed_positive(z)
+        return 1.0 / (1.0 + np.exp(-z[:, 0]))
+
+    def sentiment_parts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(P(positive) of the polarity part, P(neutral) of the neutral head or None), from one
+        pass over the features."""
+        z = self._raw(texts)
+        p_neu = 1.0 / (1.0 + np.exp(-z[:, -1])) if self.has_neutral_head else None
+        return self._positive(z), p_neu
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes``.
+
+        For a sentiment model these are the polarity part's (positive vs negative); the neutral
+        head, when there is one, is read with :meth:`sentiment_parts`."""
+        z = self._raw(texts)
+        if self.emotion_polarity is not None or self.has_neutral_head or self.coef.shape[0] == 1:
+            p = self._positive(z)
             return np.stack([1.0 - p, p], axis=1)
         return softmax(z)
 

@@ -67,7 +67,13 @@ class SnowNLPEngine:
 
 
 class LinearSentimentEngine:
-    """A trained positive-vs-negative model; scores inside its neutral band are ``neutral``.
+    """A trained sentiment model: its polarity part scores positive vs negative; when the model
+    has a learned neutral head, texts it finds neutral (probability at least the model's
+    threshold) are ``neutral``, and so are scores inside the model's neutral band.
+
+    The score is the probability of *positive* shrunk towards 0.5 by the probability of
+    neutral: ``0.5 + (p_pos - 0.5) · (1 - p_neutral)``; without a neutral head it is ``p_pos``.
+    A ``negative`` label always has a score below 0.5 and a ``positive`` one above.
 
     Prediction is batched: a list of posts is vectorised in one pass, so call ``predict`` with
     many texts at once.
@@ -79,27 +85,45 @@ class LinearSentimentEngine:
         self.model = model
         self.name = name or str(model.info.get("name", "trained"))
         self.low, self.high = (float(x) for x in model.info.get("band", (0.45, 0.55)))
-        self._pos = model.classes.index("positive")
+        self.neutral_threshold = float(model.info.get("neutral_threshold", 0.5))
 
-    def scores(self, texts: Sequence[str]):
-        """Probability of ``positive`` for each text (numpy array); blank texts get 0.5."""
+    def _parts(self, texts: Sequence[str]):
         import numpy as np
 
         texts = ["" if t is None else str(t) for t in texts]
         if not texts:
-            return np.zeros(0)
-        p = self.model.predict_proba(texts)[:, self._pos]
+            return np.zeros(0), None
+        p_pos, p_neu = self.model.sentiment_parts(texts)
         blank = np.fromiter((not t.strip() for t in texts), dtype=bool, count=len(texts))
-        p[blank] = 0.5
-        return p
+        p_pos[blank] = 0.5
+        if p_neu is not None:
+            p_neu[blank] = 1.0
+        return p_pos, p_neu
+
+    @staticmethod
+    def _score(p_pos, p_neu):
+        return p_pos if p_neu is None else 0.5 + (p_pos - 0.5) * (1.0 - p_neu)
+
+    def scores(self, texts: Sequence[str]):
+        """The score of each text (numpy array; see the class); blank texts get 0.5."""
+        return self._score(*self._parts(texts))
+
+    def neutral_probability(self, texts: Sequence[str]):
+        """P(neutral) of the model's neutral head for each text, or None without a head."""
+        return self._parts(texts)[1]
 
     def predict(self, texts: Sequence[str]) -> list[SentimentResult]:
         import numpy as np
 
-        p = self.scores(texts)
-        labels = np.where(p < self.low, "negative", np.where(p > self.high, "positive", "neutral"))
+        p_pos, p_neu = self._parts(texts)
+        labels = np.where(
+            p_pos < self.low, "negative", np.where(p_pos > self.high, "positive", "neutral")
+        )
+        if p_neu is not None:
+            labels = np.where(p_neu >= self.neutral_threshold, "neutral", labels)
+        score = self._score(p_pos, p_neu)
         return [
-            SentimentResult(lab, sc) for lab, sc in zip(labels.tolist(), p.tolist(), strict=True)
+            SentimentResult(lab, sc) for lab, sc in zip(labels.tolist(), score.tolist(), strict=True)
         ]
 
 

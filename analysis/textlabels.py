@@ -19,13 +19,17 @@ _POSITIVE = ("positive", "pos", "p", "1", "+1", "+", "正", "正面", "积极", 
 _NEGATIVE = ("negative", "neg", "n", "-1", "-", "0", "负", "负面", "消极", "贬", "差评",
              "anger", "disgust", "sadness", "fear", "angry", "sad", "怒", "哀", "惧", "恶")
 _NEUTRAL = ("neutral", "neu", "none", "中", "中性", "中立", "surprise", "惊", "other", "others")
+# Not neutral, polarity unknown (e.g. citizens' complaints and requests): such rows teach only a
+# learned neutral head what is *not* neutral; they never train positive vs negative.
+_POLAR = ("polar", "非中性")
 # fmt: on
 # Labels that name a polarity itself, not a finer emotion.
-_PLAIN_POLARITY = frozenset(_POSITIVE[:11] + _NEGATIVE[:11] + _NEUTRAL[:6])
+_PLAIN_POLARITY = frozenset(_POSITIVE[:11] + _NEGATIVE[:11] + _NEUTRAL[:6] + _POLAR)
 POLARITY_SYNONYMS: dict[str, str] = {
     **dict.fromkeys(_POSITIVE, "positive"),
     **dict.fromkeys(_NEGATIVE, "negative"),
     **dict.fromkeys(_NEUTRAL, "neutral"),
+    **dict.fromkeys(_POLAR, "polar"),
 }
 
 
@@ -34,7 +38,8 @@ class TextModelError(ValueError):
 
 
 def normalize_polarity(value: Any) -> str | None:
-    """Map a polarity label or common synonym to positive / negative / neutral (None if unknown)."""
+    """Map a polarity label or common synonym to positive / negative / neutral, or ``polar`` (not
+    neutral, polarity unknown); None if unknown."""
     if value is None:
         return None
     if isinstance(value, float) and math.isnan(value):

@@ -2,8 +2,9 @@
 
 Two uses in the project:
 
-* the sentiment model (positive / negative with a calibrated probability, a neutral band around
-  the decision threshold gives the three-way label), and
+* the sentiment model (positive / negative with a calibrated probability; the three-way label
+  comes from a learned neutral-vs-rest head when the model has one, and from a neutral band
+  around the decision threshold), and
 * the topic model a locality trains on its own labelled messages (``analysis.topicmodel``).
 
 Features are TF-IDF weighted character n-grams computed with numpy over a whole batch at once

@@ -44,6 +44,15 @@ FEATURES = typer.Option(
 )
 C_OPT = typer.Option(None, "--c", help="正则化参数 C (越大正则越弱)")
 BAND = typer.Option(None, "--band", help="情感中性区间 LOW,HIGH (默认按数据中的中性样本选择)")
+NEUTRAL_HEAD = typer.Option(
+    False,
+    "--neutral-head",
+    help="情感: 把中性当作一类来学习 (中性 对 其余 的分类头; 标签 polar = 非中性但极性未知), "
+    "而不只是 0.5 附近的区间",
+)
+NEUTRAL_THRESHOLD = typer.Option(
+    None, "--neutral-threshold", help="情感中性头的判定阈值 (默认按交叉验证选择)"
+)
 PRIOR = typer.Option(
     "default",
     "--prior",
@@ -171,6 +180,8 @@ def train_cmd(
     features: str | None = FEATURES,
     c: float | None = C_OPT,
     band: str | None = BAND,
+    neutral_head: bool = NEUTRAL_HEAD,
+    neutral_threshold: float | None = NEUTRAL_THRESHOLD,
     prior: str = PRIOR,
     holdout: float = HOLDOUT,
     seed: int = SEED,
@@ -206,10 +217,19 @@ def train_cmd(
         if task is Task.sentiment:
             if prior != "default":
                 fail("--prior 只用于主题模型 (only for topic)", code=2)
-            model = tm.train_sentiment(tr_texts, tr_labels, band=_parse_band(band), **kw)
+            if neutral_threshold is not None and not neutral_head:
+                fail("--neutral-threshold 需要 --neutral-head (needs --neutral-head)", code=2)
+            model = tm.train_sentiment(
+                tr_texts,
+                tr_labels,
+                band=_parse_band(band),
+                neutral_head=neutral_head,
+                neutral_threshold=neutral_threshold,
+                **kw,
+            )
         else:
-            if band is not None:
-                fail("--band 只用于情感模型 (only for sentiment)", code=2)
+            if band is not None or neutral_head or neutral_threshold is not None:
+                fail("--band / --neutral-head 只用于情感模型 (only for sentiment)", code=2)
             if prior not in ("default", "none") and not Path(prior).is_file():
                 fail(f"先验模型文件不存在 (prior file not found): {prior}", code=2)
             model = topicmodel.train_topic(
@@ -259,6 +279,8 @@ def train_cmd(
     if task is Task.sentiment:
         lo, hi = model.info["band"]
         typer.echo(f"中性区间 (neutral band): {lo:.3f}..{hi:.3f}")
+        if "neutral_threshold" in model.info:
+            typer.echo(f"中性头阈值 (neutral-head threshold): {model.info['neutral_threshold']:.3f}")
     if test_idx:
         _print_metrics(
             f"留出集指标 (held-out {holdout:.0%}, seed {seed}):", report["holdout_metrics"]
