@@ -6,7 +6,7 @@ Every query that a responsible unit's user runs takes ``unit`` and returns only 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select, text
@@ -109,22 +109,30 @@ def posts_per_day_sql(session: Session, *, since: datetime) -> list[tuple[str, i
     return [(d, n) for d, n in session.exec(stmt).all()]  # type: ignore[call-overload]
 
 
+def _pg_days(session: Session, since: datetime) -> tuple[date, datetime, int] | None:
+    """The Asia/Shanghai days (UTC+8, no daylight saving time) from ``since`` to the newest post:
+    (first day, its start as a UTC instant, number of days); None without posts."""
+    newest = session.exec(select(func.max(Post.fetched_at)).where(Post.fetched_at >= since)).one()[0]  # type: ignore[call-overload]
+    if newest is None:
+        return None
+    shift = timedelta(hours=8)
+    first, last = (since.astimezone(UTC) + shift).date(), (newest.astimezone(UTC) + shift).date()
+    return first, datetime.combine(first, time(0), tzinfo=UTC) - shift, (last - first).days + 1
+
+
 def _posts_per_day_pg(session: Session, *, since: datetime) -> list[tuple[str, int]]:
     """:func:`posts_per_day_sql` as one count per day over the fetch-time index (a month can hold
     hundreds of thousands of posts: counting index ranges costs far less than computing a day for
-    every row and grouping). Days are Asia/Shanghai days: UTC+8, no daylight saving time."""
-    newest = session.exec(select(func.max(Post.fetched_at)).where(Post.fetched_at >= since)).one()[0]  # type: ignore[call-overload]
-    if newest is None:
+    every row and grouping)."""
+    span = _pg_days(session, since)
+    if span is None:
         return []
-    shift = timedelta(hours=8)
-    first, last = (since.astimezone(UTC) + shift).date(), (newest.astimezone(UTC) + shift).date()
+    first, start, days = span
     sql = text("""
         SELECT b.i, (SELECT count(*) FROM post
                      WHERE post.fetched_at >= greatest(b.lo, :since) AND post.fetched_at < b.lo + interval '1 day')
         FROM (SELECT i, CAST(:start AS timestamptz) + i * interval '1 day' AS lo
               FROM generate_series(0, :days - 1) AS i) AS b""")
-    start = datetime.combine(first, time(0), tzinfo=UTC) - shift
-    days = (last - first).days + 1
     counts = dict(session.execute(sql, {"since": since, "start": start, "days": days}).all())
     return [((first + timedelta(days=i)).isoformat(), counts[i]) for i in range(days) if counts.get(i)]
 
@@ -134,11 +142,10 @@ def sentiment_per_day(session: Session, *, since: datetime) -> list[tuple[str, s
     the (fetched_at, sentiment, sensitivity) index alone; on PostgreSQL one index range per day,
     like :func:`_posts_per_day_pg`."""
     if session.get_bind().dialect.name == "postgresql":
-        newest = session.exec(select(func.max(Post.fetched_at)).where(Post.fetched_at >= since)).one()[0]  # type: ignore[call-overload]
-        if newest is None:
+        span = _pg_days(session, since)
+        if span is None:
             return []
-        shift = timedelta(hours=8)
-        first, last = (since.astimezone(UTC) + shift).date(), (newest.astimezone(UTC) + shift).date()
+        first, start, days = span
         sql = text("""
             SELECT b.i, s.sentiment, s.n
             FROM (SELECT i, CAST(:start AS timestamptz) + i * interval '1 day' AS lo
@@ -147,8 +154,7 @@ def sentiment_per_day(session: Session, *, since: datetime) -> list[tuple[str, s
                           WHERE post.fetched_at >= greatest(b.lo, :since) AND post.fetched_at < b.lo + interval '1 day'
                           GROUP BY post.sentiment) AS s
             ORDER BY b.i, s.sentiment""")
-        start = datetime.combine(first, time(0), tzinfo=UTC) - shift
-        rows = session.execute(sql, {"since": since, "start": start, "days": (last - first).days + 1}).all()
+        rows = session.execute(sql, {"since": since, "start": start, "days": days}).all()
         return [((first + timedelta(days=i)).isoformat(), sent or "未知", n) for i, sent, n in rows]
     day = func.strftime("%Y-%m-%d", Post.fetched_at, "+8 hours")
     stmt = (select(day, Post.sentiment, func.count()).where(Post.fetched_at >= since)
