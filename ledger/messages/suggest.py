@@ -56,13 +56,16 @@ class ReplyIndex:
 
     Stored: the sublinear term counts (CSR, one row per message) and the document frequencies.
     IDF weights are applied at query time, so adding messages never rewrites the stored rows; only
-    the rows' norms under the current weights are recomputed (one vectorised pass) after growth.
-    A query is one sparse-matrix × dense-vector product over the stored counts."""
+    the rows' norms under the current weights and a column-major copy of the counts are recomputed
+    (one vectorised pass each) after growth. A query reads only the columns of its own n-grams in
+    that copy (an inverted index: the work follows the postings of the query's n-grams, not the
+    size of the whole index)."""
 
     ids: list[int] = field(default_factory=list)
     _tf: Any = field(default=None, repr=False)  # scipy CSR: sublinear term counts per message
     _df: Any = field(default=None, repr=False)  # document frequency per hashed feature
     _norms: Any = field(default=None, repr=False)  # rows' TF-IDF norms under the current IDF; None: stale
+    _csc: Any = field(default=None, repr=False)  # column-major copy of _tf (postings per n-gram); None: stale
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -80,6 +83,7 @@ class ReplyIndex:
         self._df = df if self._df is None else self._df + df
         self.ids.extend(int(i) for i in ids)
         self._norms = None
+        self._csc = None
 
     def _idf(self) -> np.ndarray:
         n = len(self.ids)
@@ -103,11 +107,13 @@ class ReplyIndex:
         if q.nnz == 0:
             return []
         idf = self._idf()
-        weights = (1.0 + np.log(q.data)) * idf[q.indices]
+        cols = q.indices
+        weights = (1.0 + np.log(q.data)) * idf[cols]
         weights /= np.sqrt((weights**2).sum())
-        dense = np.zeros(N_FEATURES)
-        dense[q.indices] = weights * idf[q.indices]  # the documents' IDF, applied here
-        scores = (self._tf @ dense) / self._row_norms(idf)
+        if self._csc is None:
+            self._csc = self._tf.tocsc()
+        postings = self._csc[:, cols]  # only the query's n-grams' columns
+        scores = (postings @ (weights * idf[cols])) / self._row_norms(idf)  # the documents' IDF, applied here
         want = top + len(exclude or ())
         if want < len(scores):
             cand = np.argpartition(-scores, want)[:want]
