@@ -251,3 +251,31 @@ def test_postgres_newest_first_probe_and_index_agree(pg_engine, monkeypatch):
         assert common == expect("常见短语", 3, 1) and calls == []  # answered by the newest rows alone
         rare = [ext[i] for i in search.search_post_ids(s, query="罕见词", limit=5)]
         assert rare == expect("罕见词", 5) and len(rare) == 2 and calls  # old rows: through the index
+
+
+def test_postgres_probe_extends_by_its_match_rate_before_the_index(pg_engine, monkeypatch):
+    """When the newest rows hold some matches but too few (a common phrase under a narrowing
+    filter), PostgreSQL reads as many older rows as the match rate says are needed; a phrase that
+    would need more than the limit goes to the index. Every path gives the newest matches."""
+    import ledger.posts.search as search
+
+    items = [(f"x{i}", None, ("延伸词 " if i % 4 == 0 else "") + f"第{i}条", None) for i in range(200)]
+    _store(pg_engine, items)
+    with session_scope(pg_engine) as s:
+        rows = s.execute(text("SELECT id, external_id, text FROM post ORDER BY id DESC")).all()
+        ext = dict((i, e) for i, e, _ in rows)
+    expect = [e for _, e, t in rows if "延伸词" in t]
+    monkeypatch.setattr(search, "RECENT_PROBE_ROWS", 20)  # 5 matches in the newest 20 rows
+    monkeypatch.setattr(search, "MAX_PROBE_EXTENSION_ROWS", 100)
+    calls = []
+    real = search._matching
+    monkeypatch.setattr(search, "_matching", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with session_scope(pg_engine) as s:
+        got = [ext[i] for i in search.search_post_ids(s, query="延伸词", limit=10)]
+        assert got == expect[:10] and calls == []  # 20 rows found 5: 30 more rows read, no index
+        got = [ext[i] for i in search.search_post_ids(s, query="延伸词", limit=40)]
+        assert got == expect[:40] and calls  # would need 210 more rows: through the index
+        calls.clear()
+        monkeypatch.setattr(search, "MAX_PROBE_EXTENSION_ROWS", 1000)
+        got = [ext[i] for i in search.search_post_ids(s, query="延伸词", limit=100)]
+        assert got == expect and len(got) == 50 and calls == []  # the extension reached the oldest row

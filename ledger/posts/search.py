@@ -189,20 +189,51 @@ def _matching(session: Session, tbl: Table, terms: Sequence[str], filters: Searc
 # them and is answered without the index, whose bitmap of hundreds of thousands of rows takes
 # seconds; a rarer phrase finds fewer and goes to the index, which is fast for it.
 RECENT_PROBE_ROWS = 10_000
+# When the first probe found some matches but not enough (a common phrase under a narrowing
+# filter, e.g. only negative posts), the rows still needed are estimated from its match rate
+# (with half again as many for safety) and read the same way, if that is at most this many; a
+# phrase that would need more goes to the index.
+MAX_PROBE_EXTENSION_ROWS = 60_000
 
 
-def _recent_probe(session: Session, tbl: Table, terms: Sequence[str], filters: SearchFilters, want: int,
-                  ) -> tuple[list[int], bool]:
-    """The newest matching ids among the newest ``RECENT_PROBE_ROWS`` rows (by id) and whether
-    that answer is final: it is when ``want`` were found (any other match is older) or when the
-    probe covered the whole table."""
-    floor = session.execute(select(tbl.c.id).order_by(tbl.c.id.desc()).offset(RECENT_PROBE_ROWS).limit(1)).scalar()
+def _nth_newest_id(session: Session, tbl: Table, n: int, below: int | None = None) -> int | None:
+    """The id ``n`` rows below the newest (below ``below`` when given); None past the oldest row."""
+    stmt = select(tbl.c.id)
+    if below is not None:
+        stmt = stmt.where(tbl.c.id <= below)
+    return session.execute(stmt.order_by(tbl.c.id.desc()).offset(n).limit(1)).scalar()
+
+
+def _probe_window(session: Session, tbl: Table, terms: Sequence[str], filters: SearchFilters, want: int,
+                  floor: int | None, ceiling: int | None) -> list[int]:
+    """The newest ``want`` matching ids with ``floor < id <= ceiling`` (open ends when None)."""
     doc = func.lower(func.coalesce(tbl.c.title, "") + "\n" + tbl.c.text)
     conds = [func.strpos(doc, t) > 0 for t in terms] + _filters(tbl, filters, "postgresql")
     if floor is not None:
         conds.append(tbl.c.id > floor)
-    ids = [r[0] for r in session.execute(select(tbl.c.id).where(*conds).order_by(tbl.c.id.desc()).limit(want))]
-    return ids, len(ids) >= want or floor is None
+    if ceiling is not None:
+        conds.append(tbl.c.id <= ceiling)
+    return [r[0] for r in session.execute(select(tbl.c.id).where(*conds).order_by(tbl.c.id.desc()).limit(want))]
+
+
+def _recent_probe(session: Session, tbl: Table, terms: Sequence[str], filters: SearchFilters, want: int,
+                  ) -> tuple[list[int], bool]:
+    """The newest matching ids among the newest rows and whether that answer is final: it is
+    when ``want`` were found (any other match is older) or when the probes covered the whole
+    table. First the newest ``RECENT_PROBE_ROWS``; then, if that found some matches but too few,
+    as many older rows as its match rate says are needed (at most ``MAX_PROBE_EXTENSION_ROWS``)."""
+    floor = _nth_newest_id(session, tbl, RECENT_PROBE_ROWS)
+    ids = _probe_window(session, tbl, terms, filters, want, floor, None)
+    if len(ids) >= want or floor is None:
+        return ids, True
+    if not ids:
+        return ids, False
+    extension = -(-RECENT_PROBE_ROWS * (want - len(ids)) * 3 // (2 * len(ids)))  # ceil(1.5 × rows per match × missing)
+    if extension > MAX_PROBE_EXTENSION_ROWS:
+        return ids, False
+    lower = _nth_newest_id(session, tbl, extension, below=floor)
+    ids += _probe_window(session, tbl, terms, filters, want - len(ids), lower, floor)
+    return ids, len(ids) >= want or lower is None
 
 
 def _search_ids(session: Session, tbl: Table, query: str, filters: SearchFilters, limit: int,
