@@ -31,15 +31,19 @@ def _hook_name(hook: Any) -> str:
 
 
 def _begin(session) -> None:
-    """Make sure the database transaction has begun before the hooks' savepoints.
+    """Make sure the database transaction has begun, as a writer, before the hooks' savepoints.
 
     The sqlite3 driver only opens a transaction before a write; a SAVEPOINT issued outside one
-    would start (and its RELEASE commit) a transaction of its own, escaping a later rollback."""
+    would start (and its RELEASE commit) a transaction of its own, escaping a later rollback.
+    It is begun IMMEDIATE (the write lock taken now, waiting for another writer up to the busy
+    timeout): a deferred transaction that first reads and then writes fails at once with
+    "database is locked" when a crawl committed in between (its snapshot is stale), which
+    dropped that tick's alerts under load."""
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         dbapi = conn.connection.dbapi_connection
         if dbapi is not None and not dbapi.in_transaction:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def run_tick(engine: Engine, settings: Settings, now: datetime, *, dry_run: bool = False,

@@ -167,3 +167,35 @@ def test_hook_writes_follow_the_tick_transaction_even_when_the_clocks_wrote_noth
     assert audit_count(any_engine) == 0  # rolled back with the rehearsal
     ticking.run_tick(any_engine, cfg, fixed_now)
     assert audit_count(any_engine) == 1
+
+
+def test_hooks_write_even_when_another_writer_commits_between_their_read_and_write(sqlite_engine, cfg,
+                                                                                    fixed_now) -> None:
+    """A hook that reads, then writes, must not fail because a crawl committed in between (SQLite:
+    a deferred transaction's stale snapshot cannot become a writer). The tick holds the write
+    lock from its start, so the other writer waits instead."""
+    import sqlite3
+
+    path = sqlite_engine.url.database
+    outside: list[str] = []
+
+    def reader_then_writer(session, report, now, settings) -> None:
+        session.exec(select(func.count()).select_from(AuditLog)).one()  # the hook reads first
+        other = sqlite3.connect(path, timeout=0.2)  # a crawl storing a source meanwhile
+        try:
+            other.execute("INSERT INTO crawl_probe (x) VALUES (1)")
+            other.commit()
+            outside.append("committed")
+        except sqlite3.OperationalError as exc:
+            outside.append(str(exc))
+        finally:
+            other.close()
+        audit.record(session, actor="alerts", action="test.hook", entity="tick", entity_id=None, now=now)
+
+    with sqlite3.connect(path) as setup:
+        setup.execute("CREATE TABLE crawl_probe (x INTEGER)")
+    alerting.TICK_HOOKS.append(reader_then_writer)
+    summary = ticking.run_tick(sqlite_engine, cfg, fixed_now)
+    assert summary.get("hook_errors", []) == []
+    assert audit_count(sqlite_engine) == 1  # the hook's write was kept
+    assert outside == ["database is locked"]  # the other writer waited for the tick's transaction
