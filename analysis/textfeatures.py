@@ -343,7 +343,7 @@ def flatten(text: str | None) -> str:
     return "" if text is None else _flatten(str(text))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
 def _flatten(text: str) -> str:
     # cached: every flat block of a model flattens the same batch of texts (the regular
     # expression costs more than the n-grams of the result)
