@@ -9,8 +9,9 @@ text already segmented into words with stop words and punctuation removed
 (``looks_segmented``); on segmented data the features are those of the flattened text
 (``analysis.textfeatures.flatten``), so a model learned from segmented text reads raw messages.
 Features and the saved model format are those of ``analysis.textmodel``; this module holds what
-is specific to topics: the linear SVM with a fitted softmax temperature and the stacked prior (a
-model learned from the same platform's weakly labelled messages, docs/MODEL_CARD_topic_prior.md).
+is specific to topics: the linear SVM (NB-SVM on segmented data) with a fitted softmax
+temperature and the stacked prior (a model learned from the same platform's weakly labelled
+messages, docs/MODEL_CARD_topic_prior.md).
 
 Pure module: no database, no configuration package; paths and texts come in as arguments.
 """
