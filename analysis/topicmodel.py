@@ -9,8 +9,9 @@ text already segmented into words with stop words and punctuation removed
 (``looks_segmented``); on segmented data the features are those of the flattened text
 (``analysis.textfeatures.flatten``), so a model learned from segmented text reads raw messages.
 Features and the saved model format are those of ``analysis.textmodel``; this module holds what
-is specific to topics: the linear SVM with a fitted softmax temperature and the stacked prior (a
-model learned from the same platform's weakly labelled messages, docs/MODEL_CARD_topic_prior.md).
+is specific to topics: the linear SVM (NB-SVM on segmented data) with a fitted softmax
+temperature and the stacked prior (a model learned from the same platform's weakly labelled
+messages, docs/MODEL_CARD_topic_prior.md).
 
 Pure module: no database, no configuration package; paths and texts come in as arguments.
 """
@@ -44,9 +45,12 @@ DEFAULT_TOPIC_C = 0.5
 DEFAULT_TOPIC_PRIOR = Path(__file__).resolve().parent / "models" / "topic_prior_hotline.npz"
 DEFAULT_PRIOR_WEIGHT = 0.1
 # Recipe for segmented training text (words separated by spaces, stop words removed): character
-# n-grams of the flattened text and of its first 20 characters (the title's place); no prior.
-SEGMENTED_TOPIC_FEATURES = "flat:1-3@5,flatlead:1-3@2/20"
+# n-grams of the flattened text and of its first 20 characters (the title's place), and the
+# training vocabulary's words found in the flattened text; one-vs-rest linear SVMs over features
+# scaled per class by naive Bayes log-count ratios (NB-SVM); no prior.
+SEGMENTED_TOPIC_FEATURES = "flat:1-3@5,flatlead:1-3@2/20,flatword:2-4@2"
 SEGMENTED_TOPIC_C = 0.5
+SEGMENTED_NB_POWER = 1.0
 DEFAULT_TOPIC_MODEL = Path(__file__).resolve().parent / "models" / "topic_hotline.npz"
 # At this many rows the softmax temperature is fitted on one stratified 3:1 split, not k folds.
 ONE_SPLIT_ROWS = 2000
@@ -115,6 +119,7 @@ def train_topic(
     prior: str | Path | LinearTextModel | None = "default",
     prior_weight: float = DEFAULT_PRIOR_WEIGHT,
     segmented: bool = False,
+    nb_power: float | None = None,
 ) -> LinearTextModel:
     """Train a topic classifier: linear SVM (one-vs-rest, balanced class weights) whose scores
     become probabilities by a softmax with a temperature fitted on out-of-fold scores (on one
@@ -126,12 +131,18 @@ def train_topic(
     ``prior_weight``; ``prior=None`` trains on n-grams only. Segmented training text (some or
     all of it words separated by spaces, stop words removed; ``looks_segmented``): by default
     ``SEGMENTED_TOPIC_FEATURES`` and no prior (the prior reads raw text), so the model predicts
-    raw messages with the features it learned from segmented ones.
+    raw messages with the features it learned from segmented ones, and by default
+    (``nb_power`` None) the classifier is NB-SVM (``_fit_svm``) with ``SEGMENTED_NB_POWER``;
+    ``nb_power=0`` is the plain multi-class linear SVM (the default for raw training text).
     """
     if features is None:
         features = SEGMENTED_TOPIC_FEATURES if segmented else DEFAULT_TOPIC_FEATURES
     if C is None:
         C = SEGMENTED_TOPIC_C if segmented else DEFAULT_TOPIC_C
+    if nb_power is None:
+        nb_power = SEGMENTED_NB_POWER if segmented else 0.0
+    if not (nb_power >= 0 and math.isfinite(nb_power)):
+        raise TextModelError(f"NB 缩放指数不能为负 (nb_power must be >= 0): {nb_power}")
     if segmented and isinstance(prior, str) and prior == "default":
         prior = None
     check_feature_spec(features)
@@ -149,15 +160,18 @@ def train_topic(
     make = functools.partial(_topic_features, features, prior_model, prior_weight)
     check_vectors(make().blocks)
     scale = (
-        _softmax_scale(texts, labels, make=make, C=C, balanced=balanced, seed=seed, folds=folds)
+        _softmax_scale(
+            texts, labels, make=make, C=C, balanced=balanced, seed=seed, folds=folds,
+            nb_power=nb_power,
+        )
         if min(counts.values()) >= folds
         else 1.0
     )
     feats = make()
     X = feats.fit_transform(texts)
-    clf = _fit_svm(X, np.asarray(labels, dtype=object), C, balanced, seed)
+    clf = _fit_svm(X, np.asarray(labels, dtype=object), C, balanced, seed, nb_power)
     coef, intercept = clf.coef_ * scale, clf.intercept_ * scale
-    if len(counts) == 2:  # make the binary case a two-row softmax like the others
+    if coef.shape[0] == 1:  # make the binary case a two-row softmax like the others
         coef, intercept = (
             np.vstack([-coef / 2, coef / 2]),
             np.array([-intercept[0], intercept[0]]) / 2,
@@ -175,7 +189,8 @@ def train_topic(
             "C": C,
             "seed": seed,
             "segmented_training_text": segmented,
-            "classifier": "linear-svm",
+            "classifier": "nb-svm" if nb_power > 0 else "linear-svm",
+            "nb_power": nb_power,
             "softmax_scale": scale,
             "n_features": feats.n_features,
             "prior": str(prior_model.info.get("name", "custom")) if prior_model else None,
@@ -185,15 +200,53 @@ def train_topic(
     return model
 
 
-def _fit_svm(X, y: np.ndarray, C: float, balanced: bool, seed: int):
+class _OneVsRestNB:
+    """One-vs-rest linear SVMs, each over the features scaled by its class's naive Bayes
+    log-count ratios (``analysis.texttrain.nb_scale``; NB-SVM, Wang & Manning 2012). The scale
+    is folded into the weights, so the result is a plain linear model (``coef_``,
+    ``intercept_``) like ``LinearSVC``'s."""
+
+    def __init__(self, C: float, balanced: bool, seed: int, power: float) -> None:
+        self.C, self.balanced, self.seed, self.power = C, balanced, seed, power
+
+    def fit(self, X, y: np.ndarray) -> _OneVsRestNB:
+        import scipy.sparse as sp
+        from sklearn.svm import LinearSVC
+
+        from analysis.texttrain import nb_scale
+
+        self.classes_ = np.array(sorted(set(y.tolist())), dtype=object)
+        coef, intercept = [], []
+        for c in self.classes_:
+            pos = (y == c).astype(np.int64)
+            scale = nb_scale(X, pos, self.power)
+            svm = LinearSVC(
+                C=self.C,
+                class_weight="balanced" if self.balanced else None,
+                random_state=self.seed,
+            ).fit(X @ sp.diags(scale), pos)
+            coef.append(svm.coef_[0] * scale)
+            intercept.append(svm.intercept_[0])
+        self.coef_, self.intercept_ = np.vstack(coef), np.array(intercept)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.asarray(X @ self.coef_.T) + self.intercept_
+
+
+def _fit_svm(X, y: np.ndarray, C: float, balanced: bool, seed: int, nb_power: float = 0.0):
+    """Linear SVM (``LinearSVC``); with ``nb_power`` > 0 and three or more classes, NB-SVM
+    (``_OneVsRestNB``)."""
     from sklearn.svm import LinearSVC
 
+    if nb_power > 0 and len(set(y.tolist())) > 2:
+        return _OneVsRestNB(C, balanced, seed, nb_power).fit(X, y)
     return LinearSVC(C=C, class_weight="balanced" if balanced else None, random_state=seed).fit(
         X, y
     )
 
 
-def _softmax_scale(texts, labels, *, make, C, balanced, seed, folds) -> float:
+def _softmax_scale(texts, labels, *, make, C, balanced, seed, folds, nb_power=0.0) -> float:
     """Temperature that minimises the log-loss of softmax(scale * SVM scores) out of fold."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -208,7 +261,7 @@ def _softmax_scale(texts, labels, *, make, C, balanced, seed, folds) -> float:
     for a, b in splits:
         feats = make()
         Xa = feats.fit_transform([texts[i] for i in a])
-        clf = _fit_svm(Xa, y[a], C, balanced, seed)
+        clf = _fit_svm(Xa, y[a], C, balanced, seed, nb_power)
         d = clf.decision_function(feats.transform([texts[i] for i in b]))
         if d.ndim == 1:
             d = np.stack([-d / 2, d / 2], axis=1)
