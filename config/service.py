@@ -56,6 +56,30 @@ def trim_heap() -> None:
     except (OSError, AttributeError):
         pass
 
+
+# glibc's mallopt parameter number of M_ARENA_MAX (malloc.h)
+_M_ARENA_MAX = -8
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas at ``MALLOC_ARENAS`` before the service starts its threads
+    (``mallopt(M_ARENA_MAX)``; a no-op elsewhere, and when the operator set ``MALLOC_ARENA_MAX``).
+
+    By default glibc gives threads up to eight arenas per core; the scheduler's and crawls'
+    threads each allocate in their own and free memory there in scattered pages that are seldom
+    returned, so a long-running service's RSS creeps up. Two arenas keep that bounded at no
+    measurable cost for a service whose threads mostly wait."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        pass
+
+
 class Service:
     """Owns the scheduler, the crawl workers and the stop event."""
 
@@ -221,6 +245,7 @@ class Service:
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
+        limit_malloc_arenas()
         self.scheduler.add_job(self.sync_sources, IntervalTrigger(seconds=30, timezone=self.tz),
                                id="sync-sources", name="同步来源", replace_existing=True, coalesce=True,
                                misfire_grace_time=self.settings.misfire_grace_seconds,
