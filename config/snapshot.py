@@ -32,6 +32,9 @@ MIGRATION_FUNCTIONS = {
         # 0017_linear_bigrams
         "select coalesce(array_agg(distinct pair), '{}'::text[]) from (select c || lead(c) over (order by i) "
         "as pair from unnest(string_to_array(doc, null)) with ordinality as t(c, i)) as s where pair is not null",
+        # 0018_bigrams_unnest
+        "select coalesce(array_agg(distinct a || b), '{}'::text[]) from (select string_to_array(doc, null) as c) "
+        "as s, unnest(s.c[1:cardinality(s.c) - 1], s.c[2:]) as t(a, b)",
     ),
 }
 
