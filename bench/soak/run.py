@@ -162,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT), YUQING_DATA_DIR=str(work / "var"), YUQING_DATABASE_URL=db_url,
                YUQING_SECRET_KEY=os.urandom(16).hex(), YUQING_LOG_FILE=str(work / "yuqing.log"),
                YUQING_STATUS_FILE=str(work / "status.json"))
+    def _terminated(signum, _frame):  # SIGTERM to the soak: stop the service too, not orphan it
+        raise SystemExit(f"soak stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, _terminated)
     site = SoakSite().start()
     office = Office(env, work)
     office.cli("db", "upgrade")
