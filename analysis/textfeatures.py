@@ -156,6 +156,15 @@ def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
     return (np.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(np.float32)
 
 
+def _doc_freq(feature: np.ndarray, docs: np.ndarray, n_docs: int, n_features: int) -> np.ndarray:
+    """Number of documents in which each feature (0..``n_features``-1) occurs, from one entry per
+    occurrence: distinct (feature, doc) pairs as one int64 code each (feature times the number
+    of docs plus the doc), far faster than ``np.unique(..., axis=1)``."""
+    width = max(n_docs, 1)
+    pairs = np.unique(feature.astype(np.int64) * width + docs)
+    return np.bincount(pairs // width, minlength=n_features)
+
+
 @dataclass
 class CharNgrams:
     """TF-IDF over character n-grams, vectorised with numpy over the whole batch."""
@@ -171,11 +180,8 @@ class CharNgrams:
 
     def fit(self, texts: Sequence[str]) -> CharNgrams:
         docs, keys = _char_ngram_keys(texts, *self.ngram)
-        # document frequency: distinct (n-gram, doc) pairs, as one int64 code each (n-gram rank
-        # times the number of docs plus the doc), far faster than np.unique(..., axis=1)
         uniq, rank = np.unique(keys, return_inverse=True)
-        pairs = np.unique(rank.astype(np.int64) * max(len(texts), 1) + docs)
-        df = np.bincount(pairs // max(len(texts), 1), minlength=uniq.shape[0])
+        df = _doc_freq(rank, docs, len(texts), uniq.shape[0])
         keep = df >= self.min_df
         self.keys, self.idf = uniq[keep], _idf(df[keep], len(texts))
         self._index = None
@@ -458,8 +464,7 @@ class FlatWords(FlatCharNgrams):
         docs, keys = _char_ngram_keys(self._cut(texts), lo, hi)
         pos = KeyIndex(vocab).lookup(keys)
         hit = pos >= 0
-        found = np.unique(pos[hit] * max(len(texts), 1) + docs[hit])
-        n_docs = np.bincount(found // max(len(texts), 1), minlength=vocab.shape[0])
+        n_docs = _doc_freq(pos[hit], docs[hit], len(texts), vocab.shape[0])
         self.keys, self.idf = vocab, _idf(n_docs, len(texts))
         self._index = None
         return self
