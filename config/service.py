@@ -14,6 +14,7 @@ the set of crawls running (at most the number of sources), the scheduler's own j
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -44,17 +45,26 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+@functools.lru_cache(maxsize=1)
+def _glibc():
+    """glibc with ``malloc_trim`` and ``mallopt``, or None on another C library (opened once)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
 def trim_heap() -> None:
     """Give freed heap memory back to the system (glibc ``malloc_trim``; a no-op elsewhere).
 
     A tick allocates and frees a few MB in whichever scheduler thread runs it; without this,
     glibc keeps the freed pages of every thread's arena and the process's RSS only ever rises."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 # glibc's mallopt parameter number of M_ARENA_MAX (malloc.h)
@@ -68,16 +78,12 @@ def limit_malloc_arenas() -> None:
 
     By default glibc gives threads up to eight arenas per core; the scheduler's and crawls'
     threads each allocate in their own and free memory there in scattered pages that are seldom
-    returned, so a long-running service's RSS creeps up. Two arenas keep that bounded at no
-    measurable cost for a service whose threads mostly wait."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
-    except (OSError, AttributeError):
-        pass
+    returned, so a long-running service's RSS creeps up. In the two-hour soak two arenas halved
+    that creep (3.55 against 6.33 MB an hour; docs/BENCHMARKS.md, Soak) with tick and crawl
+    times unchanged; it is not gone."""
+    libc = _glibc()
+    if libc is not None and not os.environ.get("MALLOC_ARENA_MAX"):
+        libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
 class Service:
