@@ -120,6 +120,11 @@ def _doc_sql(name: str) -> str:
     return f"lower(coalesce({name}.title, '') || chr(10) || {name}.text)"
 
 
+def _doc_expr(tbl: Table):
+    """``_doc_sql`` as a SQL expression of ``tbl``'s columns (for scans without the index)."""
+    return func.lower(func.coalesce(tbl.c.title, "") + "\n" + tbl.c.text)
+
+
 def _postgres_clause(name: str, terms: Sequence[str]):
     """``yq_bigrams(doc) @> bigrams AND strpos(doc, term) > 0 …`` (the GIN index's expression)."""
     n = next(_counter)
@@ -179,7 +184,7 @@ def _matching(session: Session, tbl: Table, terms: Sequence[str], filters: Searc
         stmt = select(*what).select_from(tbl).where(_postgres_clause(name, terms), *conds)
         return stmt, tbl.c.id
     # any other database: a plain scan (no index), same semantics
-    doc = func.lower(func.coalesce(tbl.c.title, "") + "\n" + tbl.c.text)
+    doc = _doc_expr(tbl)
     stmt = select(*what).select_from(tbl).where(*[doc.contains(t, autoescape=True) for t in terms], *conds)
     return stmt, tbl.c.id
 
@@ -207,7 +212,7 @@ def _nth_newest_id(session: Session, tbl: Table, n: int, below: int | None = Non
 def _probe_window(session: Session, tbl: Table, terms: Sequence[str], filters: SearchFilters, want: int,
                   floor: int | None, ceiling: int | None) -> list[int]:
     """The newest ``want`` matching ids with ``floor < id <= ceiling`` (open ends when None)."""
-    doc = func.lower(func.coalesce(tbl.c.title, "") + "\n" + tbl.c.text)
+    doc = _doc_expr(tbl)
     conds = [func.strpos(doc, t) > 0 for t in terms] + _filters(tbl, filters, "postgresql")
     if floor is not None:
         conds.append(tbl.c.id > floor)
