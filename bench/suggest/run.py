@@ -40,17 +40,26 @@ def load(path: Path) -> list[dict[str, str]]:
         return [r for r in csv.DictReader(f) if (r.get("答复意见") or "").strip()]
 
 
-def quality(rows: list[dict[str, str]], fold: int = 5) -> dict:
+def held_out_index(rows: list[dict[str, str]], fold: int = 5):
+    """The normalised documents, the held-out rows (every ``fold``-th), the indexed rows, and the
+    index of the indexed rows' documents (under their row numbers)."""
     from analysis.normalize import normalize_text
-    from analysis.replyunit import reply_unit
     from ledger.messages.suggest import ReplyIndex, document
 
     docs = [normalize_text(document(r["留言主题"], r["留言详情"])) for r in rows]
-    units = [reply_unit(normalize_text(r["答复意见"])) for r in rows]
     test = [i for i in range(len(rows)) if i % fold == fold - 1]
     train = [i for i in range(len(rows)) if i % fold != fold - 1]
     index = ReplyIndex()
     index.add(train, [docs[i] for i in train])
+    return docs, test, train, index
+
+
+def quality(rows: list[dict[str, str]], held) -> dict:
+    from analysis.normalize import normalize_text
+    from analysis.replyunit import reply_unit
+
+    docs, test, train, index = held
+    units = [reply_unit(normalize_text(r["答复意见"])) for r in rows]
     train_units = Counter(units[i] for i in train if units[i])
     majority, majority_n = train_units.most_common(1)[0]
     n_train = len(train)
@@ -80,19 +89,13 @@ def quality(rows: list[dict[str, str]], fold: int = 5) -> dict:
 JUDGED = Path(__file__).with_name("judged_top1.csv")
 
 
-def judged(rows: list[dict[str, str]], fold: int = 5) -> dict:
+def judged(held) -> dict:
     """Share of hand-judged top suggestions that are about the same kind of problem, counted only
     where today's index still gives the suggestion that was judged (a changed index leaves the
     rest unjudged, and says how many)."""
-    from analysis.normalize import normalize_text
-    from ledger.messages.suggest import ReplyIndex, document
-
     with JUDGED.open(encoding="utf-8") as f:
         marks = list(csv.DictReader(line for line in f if not line.startswith("#")))
-    docs = [normalize_text(document(r["留言主题"], r["留言详情"])) for r in rows]
-    train = [i for i in range(len(rows)) if i % fold != fold - 1]
-    index = ReplyIndex()
-    index.add(train, [docs[i] for i in train])
+    docs, _test, _train, index = held
     same = relevant = 0
     for m in marks:
         hits = index.query(docs[int(m["query_row"])], top=1)
@@ -142,9 +145,10 @@ def main() -> None:
         raise SystemExit(f"data not found: {args.data}")
     ref_before = machine_reference()
     rows = load(args.data)
-    q = quality(rows)
+    held = held_out_index(rows)
+    q = quality(rows, held)
     print(q, flush=True)
-    j = judged(rows)
+    j = judged(held)
     print(j, flush=True)
     sizes = [n for n in (len(rows), 10_000, 30_000, 100_000) if n <= args.max_rows]
     s = speed(rows, sizes)
