@@ -263,7 +263,7 @@ def test_postgres_probe_extends_by_its_match_rate_before_the_index(pg_engine, mo
     _store(pg_engine, items)
     with session_scope(pg_engine) as s:
         rows = s.execute(text("SELECT id, external_id, text FROM post ORDER BY id DESC")).all()
-        ext = dict((i, e) for i, e, _ in rows)
+        ext = {i: e for i, e, _ in rows}
     expect = [e for _, e, t in rows if "延伸词" in t]
     monkeypatch.setattr(search, "RECENT_PROBE_ROWS", 20)  # 5 matches in the newest 20 rows
     monkeypatch.setattr(search, "MAX_PROBE_EXTENSION_ROWS", 100)
