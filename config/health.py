@@ -186,6 +186,7 @@ class ServiceVerdict:
     heartbeat: datetime | None
     problem: str | None
     jobs: list[JobVerdict]
+    memory: dict[str, Any] | None = None  # the service's last memory report (config.memory)
 
     @property
     def healthy(self) -> bool:
@@ -226,13 +227,15 @@ def read_status(path: Path, now: datetime, tz: tzinfo = UTC) -> ServiceVerdict:
             state = "正常"
         jobs.append(JobVerdict(job_id, j.get("name") or job_id, state, last_start, j.get("last_duration_s"),
                                next_run, j.get("last_error")))
+    memory = doc.get("memory") if isinstance(doc.get("memory"), dict) else None
     if doc.get("stopped_at"):
         return ServiceVerdict(False, heartbeat, f"服务已于 {_dt(doc['stopped_at']).astimezone(tz):%Y-%m-%d %H:%M:%S} 停止 "
-                              "(service stopped)", jobs)
+                              "(service stopped)", jobs, memory)
     age = (now - heartbeat).total_seconds() if heartbeat else None
     if age is None or age > every * DOWN_AFTER_HEARTBEATS:
-        return ServiceVerdict(False, heartbeat, f"服务心跳已停止 {int(age or 0)} 秒 (service not running or hung)", jobs)
-    return ServiceVerdict(True, heartbeat, None, jobs)
+        return ServiceVerdict(False, heartbeat, f"服务心跳已停止 {int(age or 0)} 秒 (service not running or hung)", jobs,
+                              memory)
+    return ServiceVerdict(True, heartbeat, None, jobs, memory)
 
 
 class MemoryTracer:

@@ -14,7 +14,6 @@ the set of crawls running (at most the number of sources), the scheduler's own j
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import signal
@@ -33,6 +32,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from config.health import HEARTBEAT_SECONDS, JobHealth, MemoryTracer
+from config.memory import limit_malloc_arenas, memory_report, trim_heap
 from config.settings import Settings
 
 log = logging.getLogger("yuqing.service")
@@ -43,47 +43,6 @@ def rss_mb() -> float:
     import psutil
 
     return psutil.Process().memory_info().rss / 2**20
-
-
-@functools.lru_cache(maxsize=1)
-def _glibc():
-    """glibc with ``malloc_trim`` and ``mallopt``, or None on another C library (opened once)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
-    except OSError:
-        return None
-
-
-def trim_heap() -> None:
-    """Give freed heap memory back to the system (glibc ``malloc_trim``; a no-op elsewhere).
-
-    A tick allocates and frees a few MB in whichever scheduler thread runs it; without this,
-    glibc keeps the freed pages of every thread's arena and the process's RSS only ever rises."""
-    libc = _glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
-
-
-# glibc's mallopt parameter number of M_ARENA_MAX (malloc.h)
-_M_ARENA_MAX = -8
-MALLOC_ARENAS = 2
-
-
-def limit_malloc_arenas() -> None:
-    """Cap glibc's malloc arenas at ``MALLOC_ARENAS`` before the service starts its threads
-    (``mallopt(M_ARENA_MAX)``; a no-op elsewhere, and when the operator set ``MALLOC_ARENA_MAX``).
-
-    By default glibc gives threads up to eight arenas per core; the scheduler's and crawls'
-    threads each allocate in their own and free memory there in scattered pages that are seldom
-    returned, so a long-running service's RSS creeps up. In the two-hour soak two arenas halved
-    that creep (3.55 against 6.33 MB an hour; docs/BENCHMARKS.md, Soak) with tick and crawl
-    times unchanged; it is not gone."""
-    libc = _glibc()
-    if libc is not None and not os.environ.get("MALLOC_ARENA_MAX"):
-        libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
 class Service:
@@ -130,6 +89,7 @@ class Service:
                 next_runs = self._next_runs = {job.id: (job.name, job.next_run_time) for job in self.scheduler.get_jobs()}
             doc = self.health.snapshot(datetime.now(UTC), next_runs, grace_seconds=self.settings.misfire_grace_seconds,
                                        pid=os.getpid(), rss_bytes=psutil.Process().memory_info().rss)
+            doc["memory"] = memory_report(self.engine)
             if stopped:
                 doc["stopped_at"] = doc["heartbeat"]
             self.health.write(doc)

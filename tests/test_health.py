@@ -118,8 +118,12 @@ def test_status_of_a_running_service_then_of_a_stopped_one(sqlite_url, tmp_path)
         jobs = {j["id"]: j for j in doc["jobs"]}
         assert {"tick", "sync-sources", "weekly-export"} <= set(jobs)
         assert jobs["tick"]["name"] == "推进时钟" and jobs["tick"]["state"] in ("正常", "运行中")
+        mem = doc["memory"]  # the service's own memory report, written with each heartbeat
+        assert mem["rss"] > 20 and 0 < mem["malloc_used"] < mem["rss"] and 0 < mem["sqlite"] < mem["malloc_used"]
+        assert mem["compiled_cache"] > 0 and mem["python_blocks"] > 10
         text = run_cli("status", env=status_env)
         assert text.code == 0 and "服务运行中" in text.out and "推进时钟" in text.out
+        assert "内存：常驻" in text.out and "SQLite" in text.out
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -132,3 +136,24 @@ def test_status_of_a_running_service_then_of_a_stopped_one(sqlite_url, tmp_path)
     assert stopped.code == 1 and "服务已于" in stopped.out and "停止" in stopped.out
     never = run_cli("status", env={"YUQING_DATA_DIR": str(tmp_path / "elsewhere")})
     assert never.code == 1 and "未找到服务状态文件" in never.out
+
+
+def test_the_memory_report_follows_what_sqlite_and_malloc_hold(tmp_path):
+    import sqlite3
+
+    from config.memory import memory_report, sqlite_memory_bytes
+
+    before = memory_report()
+    con = sqlite3.connect(tmp_path / "m.db")
+    con.execute("PRAGMA cache_size=-65536")  # let the page cache grow to 64 MB
+    con.execute("CREATE TABLE t(x TEXT)")
+    con.executemany("INSERT INTO t VALUES (?)", (("x" * 400,) for _ in range(60_000)))
+    con.commit()
+    con.execute("SELECT count(*), max(x) FROM t").fetchone()
+    during = memory_report()
+    held = sqlite_memory_bytes()
+    con.close()
+    after = memory_report()
+    assert during["sqlite"] - before["sqlite"] > 15  # about 25 MB of pages cached
+    assert during["malloc_used"] - before["malloc_used"] > 15
+    assert after["sqlite"] < during["sqlite"] - 15 and sqlite_memory_bytes() < held  # closing frees it

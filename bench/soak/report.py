@@ -12,6 +12,17 @@ from bench.common import BENCHMARKS, write_section
 CHART = BENCHMARKS.parent / "soak.png"
 
 
+# the service's own memory report (config.memory), sampled from its status file: key, label
+PARTS = (("mem_malloc_used", "malloc in use MB"), ("mem_malloc_free", "malloc free-but-held MB"),
+         ("mem_sqlite", "SQLite MB"), ("mem_python_blocks", "Python blocks (thousands)"),
+         ("mem_compiled_cache", "compiled statements"))
+
+
+def _val(r: dict, key: str) -> str:
+    v = r.get(key)
+    return "—" if v in (None, "") else str(v)
+
+
 def _slope(xs: list[float], ys: list[float]) -> float:
     """Least-squares slope of ys over xs (0 when fewer than two points)."""
     n = len(xs)
@@ -58,6 +69,14 @@ def summarise(samples: list[dict], *, warmup_minutes: float, errors: list[str], 
         "opened": office.opened, "closed": office.closed, "imports": office.imports,
         "office_failures": office.failures[:10], "clean_stop": clean_stop,
     }
+    parts = {}
+    for key, label in PARTS:
+        pts = [(r["minute"] / 60, r[key]) for r in after if r.get(key) not in (None, "")]
+        if len(pts) >= 2:
+            ys = [float(y) for _, y in pts]
+            parts[key] = {"label": label, "start": ys[0], "end": ys[-1],
+                          "slope": round(_slope([x for x, _ in pts], ys), 2)}
+    s["parts"] = parts
     s["text"] = (
         f"soak {s['minutes']:.0f} min: RSS {s['rss_start']} → {s['rss_end']} MB after {warmup_minutes:.0f} min warm-up "
         f"(max {s['rss_max']}, slope {s['rss_slope_mb_per_h']} MB/h; minute 4 {s['rss_m4']}, minute 9 {s['rss_m9']}); "
@@ -65,7 +84,8 @@ def summarise(samples: list[dict], *, warmup_minutes: float, errors: list[str], 
         f"crawl wait {s['wait_first']} → {s['wait_last']} s; posts {s['posts']}, db {s['db_mb']} MB, "
         f"webhook {s['webhook']}, outbox backlog max {s['backlog_max']}; cases {s['opened']} opened / "
         f"{s['closed']} closed, imports {s['imports']}; errors {s['n_errors']}, clean stop {clean_stop}; "
-        f"office CLI failures {len(office.failures)}")
+        f"office CLI failures {len(office.failures)}"
+        + "".join(f"; {p['label']} {p['start']:g} → {p['end']:g} ({p['slope']:+g}/h)" for p in parts.values()))
     return s
 
 
@@ -78,6 +98,10 @@ def _chart(samples: list[dict], path: Path) -> None:
     minutes = [r["minute"] for r in samples]
     fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
     axes[0].plot(minutes, [r["rss_mb"] for r in samples], label="scheduler RSS (MB)")
+    for key, label in PARTS[:3]:
+        if any(r.get(key) not in (None, "") for r in samples):
+            axes[0].plot(minutes, [float(r[key]) if r.get(key) not in (None, "") else float("nan") for r in samples],
+                         label=label)
     axes[0].set_ylabel("MB")
     axes[0].legend(loc="lower right")
     axes[1].plot(minutes, [r["tick_s"] or 0 for r in samples], label="tick (s)")
@@ -95,16 +119,25 @@ def _chart(samples: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _parts_lines(s: dict[str, Any]) -> str:
+    """Bullet lines for the memory parts the service reported (after the warm-up)."""
+    lines = [f"  {p['label']}: {p['start']:g} → {p['end']:g}, slope {p['slope']:+g} per hour" for p in s["parts"].values()]
+    return ("- Where the memory is (the service's own report, after the warm-up):\n" + "\n".join(f"{x};" for x in lines)[:-1]
+            + ".\n") if lines else ""
+
+
 def write_docs(samples: list[dict], s: dict[str, Any], *, minutes: float) -> None:
     _chart(samples, CHART)
     step = max(1, round(len(samples) / 13))
     rows = samples[::step]
     if rows[-1] is not samples[-1]:
         rows.append(samples[-1])
-    table = ["| minute | RSS MB | crawl children | fds | threads | tick s | crawl s | crawl wait s | outbox backlog "
-             "| database MB | posts | webhook calls |", "|" + "---:|" * 12]
+    table = [("| minute | RSS MB | malloc in use MB | malloc free MB | SQLite MB | crawl children | fds | threads "
+              "| tick s | crawl s | crawl wait s | outbox backlog | database MB | posts | webhook calls |"),
+             "|" + "---:|" * 15]
     for r in rows:
-        table.append(f"| {r['minute']:.0f} | {r['rss_mb']} | {r['children']} | {r['fds']} | {r['threads']} "
+        table.append(f"| {r['minute']:.0f} | {r['rss_mb']} | {_val(r, 'mem_malloc_used')} | {_val(r, 'mem_malloc_free')} "
+                     f"| {_val(r, 'mem_sqlite')} | {r['children']} | {r['fds']} | {r['threads']} "
                      f"| {r['tick_s'] if r['tick_s'] is not None else '—'} | {r['crawl_s'] if r['crawl_s'] is not None else '—'} "
                      f"| {r['crawl_wait_s'] if r['crawl_wait_s'] is not None else '—'} | {r['outbox_backlog']} "
                      f"| {r['db_mb']} | {r['posts']} | {r['webhook']} |")
@@ -118,7 +151,7 @@ every {step * 0.5:g} minutes; RSS is the scheduler process (crawls run in child 
 Result: {s['minutes']:.0f} minutes, {s['posts']} posts, {s['n_errors']} errors in the log, clean stop on SIGTERM: {s['clean_stop']}.
 - Memory after {s['warmup']:.0f} minutes of warm-up: {s['rss_start']} MB → {s['rss_end']} MB (max {s['rss_max']} MB),
   least-squares slope **{s['rss_slope_mb_per_h']} MB per hour**. Minute 4: {s['rss_m4']} MB, minute 9: {s['rss_m9']} MB.
-- Tick: {s['tick_first']} s on average in the first sixth of the run, {s['tick_last']} s in the last.
+{_parts_lines(s)}- Tick: {s['tick_first']} s on average in the first sixth of the run, {s['tick_last']} s in the last.
 - Crawl wait for a free crawl slot: {s['wait_first']} s → {s['wait_last']} s.
 - Open file descriptors {s['fds_start']} → {s['fds_end']}; outbox backlog at most {s['backlog_max']};
   {s['webhook']} webhook deliveries; {s['opened']} cases opened, {s['closed']} closed; {s['imports']} imports.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import signal
@@ -139,6 +140,18 @@ def _db_figures(url: str) -> tuple[int, int, int]:
     return size, posts, backlog
 
 
+MEMORY_PARTS = ("malloc_used", "malloc_free", "sqlite", "python_blocks", "compiled_cache")
+
+
+def _memory_parts(status: Path) -> dict:
+    """The service's own memory report from its status file (config.memory): where RSS goes."""
+    try:
+        mem = json.loads(status.read_text(encoding="utf-8")).get("memory") or {}
+    except (OSError, ValueError):
+        mem = {}
+    return {f"mem_{k}": mem.get(k) for k in MEMORY_PARTS}
+
+
 def _mean(xs: list[float]) -> float | None:
     return round(sum(xs) / len(xs), 3) if xs else None
 
@@ -233,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                        "threads": threads, "tick_s": _mean(ticks), "tick_max_s": max(ticks) if ticks else None,
                        "crawl_s": _mean(crawls), "crawl_wait_s": _mean(waits), "crawls": len(crawls),
                        "outbox_backlog": backlog, "db_mb": round(size / 2**20, 1), "posts": posts,
-                       "webhook": site.hooks, "cases_open": office.opened, "cases_closed": office.closed}
+                       "webhook": site.hooks, "cases_open": office.opened, "cases_closed": office.closed,
+                       **_memory_parts(work / "status.json")}
                 samples.append(row)
                 with (work / "samples.csv").open("a", newline="", encoding="utf-8") as fh:  # kept as it goes
                     w = csv.DictWriter(fh, fieldnames=list(row))

@@ -54,7 +54,7 @@ def status_cmd(
             "jobs": [{"id": j.job_id, "name": j.name, "state": j.state, "last_duration_s": j.last_duration_s,
                       "last_start": j.last_start.isoformat() if j.last_start else None,
                       "next_run": j.next_run.isoformat() if j.next_run else None, "error": j.error}
-                     for j in verdict.jobs]}, ensure_ascii=False))
+                     for j in verdict.jobs], "memory": verdict.memory}, ensure_ascii=False))
     else:
         head = "服务运行中" if verdict.running else "服务未运行"
         typer.echo(f"{head}；最近心跳 {local(verdict.heartbeat)}" + (f"；{verdict.problem}" if verdict.problem else ""))
@@ -62,7 +62,17 @@ def status_cmd(
             took = "—" if j.last_duration_s is None else f"{j.last_duration_s:.2f} 秒"
             line = f"  [{j.state}] {j.name} ({j.job_id})：上次 {local(j.last_start)}，用时 {took}，下次 {local(j.next_run)}"
             typer.echo(line + (f"；错误：{j.error}" if j.error else ""))
+        if verdict.memory:
+            typer.echo(_memory_line(verdict.memory))
     raise typer.Exit(0 if verdict.healthy else 1)
+
+
+def _memory_line(mem: dict) -> str:
+    """The status's memory report as one line (parts the platform could not measure left out)."""
+    parts = [("malloc 使用", "malloc_used", "MB"), ("malloc 空闲未还", "malloc_free", "MB"), ("SQLite", "sqlite", "MB"),
+             ("Python 内存块", "python_blocks", "千"), ("语句缓存", "compiled_cache", "条")]
+    known = "，".join(f"{label} {mem[key]} {unit}" for label, key, unit in parts if mem.get(key) is not None)
+    return f"  内存：常驻 {mem.get('rss', '—')} MB" + (f"（{known}）" if known else "")
 
 
 def run_cmd(
