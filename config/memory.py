@@ -99,16 +99,32 @@ def sqlite_memory_bytes() -> int | None:
     return int(lib.sqlite3_memory_used()) if lib is not None else None
 
 
+def _rss_parts() -> dict[str, float | None]:
+    """The resident set split into anonymous memory (heaps, stacks, Python's arenas) and pages of
+    mapped files (libraries, the model files), from /proc; None elsewhere."""
+    parts: dict[str, float | None] = {"rss_anon": None, "rss_file": None}
+    try:
+        with open(f"/proc/{os.getpid()}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key in ("RssAnon", "RssFile"):
+                    parts["rss_anon" if key == "RssAnon" else "rss_file"] = round(int(value.split()[0]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return parts
+
+
 def memory_report(engine: Any = None) -> dict[str, Any]:
     """Where this process's memory is, in MB (``None`` where this platform cannot say).
 
-    ``rss``: resident set; ``malloc_used`` / ``malloc_free``: glibc heap bytes in use / freed but
+    ``rss``: resident set, ``rss_anon`` / ``rss_file`` its anonymous and file-backed parts;
+    ``malloc_used`` / ``malloc_free``: glibc heap bytes in use / freed but
     still held (including memory-mapped chunks in use); ``sqlite``: SQLite's heap, part of
     ``malloc_used``; ``python_blocks``: thousands of blocks Python's allocator has handed out;
     ``compiled_cache``: entries in ``engine``'s compiled-statement cache."""
     import psutil
 
-    report: dict[str, Any] = {"rss": round(psutil.Process().memory_info().rss / MB, 1),
+    report: dict[str, Any] = {"rss": round(psutil.Process().memory_info().rss / MB, 1), **_rss_parts(),
                               "malloc_used": None, "malloc_free": None}
     libc = _glibc()
     if libc is not None and hasattr(libc, "mallinfo2"):

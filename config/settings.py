@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     tick_interval_seconds: int = Field(60, description="How often the service runs tick")
     max_concurrent_crawls: int = Field(2, description="Crawls running at once in the service")
     crawl_time_limit_seconds: int = Field(900, description="A crawl running longer is killed")
+    service_db_connections: int = Field(
+        2, ge=1, le=20, description="Database connections the service keeps open between jobs (a burst opens more, "
+        "closed after it)")
+    service_sqlite_cache_kib: int = Field(
+        512, ge=64, description="Page cache of each SQLite connection of the service, KiB (bounds its memory)")
     redis_url: str | None = Field(None, description="Redis URL of the shared crawl queue; set = distributed crawling")
     redis_prefix: str = Field("yuqing", description="Prefix of the Redis keys of the shared crawl queue")
 

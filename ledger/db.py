@@ -11,17 +11,29 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30000, echo: bool = False) -> Engine:
-    """Create an engine for ``url``; for SQLite create the parent folder and set WAL pragmas."""
+def make_engine(url: str, *, busy_timeout_ms: int = 30000, echo: bool = False, pool_size: int | None = None,
+                sqlite_cache_kib: int | None = None) -> Engine:
+    """Create an engine for ``url``; for SQLite create the parent folder and set WAL pragmas.
+
+    What an engine keeps is bounded: at most ``pool_size`` idle connections (SQLAlchemy's default
+    of 5 when None; connections opened beyond it for a burst are closed when returned), each
+    SQLite connection with a page cache of at most ``sqlite_cache_kib`` KiB (SQLite's default of
+    2,000 when None) and at most 128 prepared statements (the ``sqlite3`` module's cache), and
+    SQLAlchemy's compiled-statement cache of at most 500 entries per engine."""
     parsed = make_url(url)
+    pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 10}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        is_file = bool(parsed.database) and parsed.database != ":memory:"
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+            connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False, "cached_statements": 128},
+            query_cache_size=500,
+            **(pool if is_file else {}),
         )
+        cache_pragma = f"PRAGMA cache_size=-{int(sqlite_cache_kib)}" if sqlite_cache_kib else None
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every test
@@ -30,12 +42,14 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, echo: bool = False) -
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            if cache_pragma:
+                cur.execute(cache_pragma)
             cur.close()
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+    engine = create_engine(parsed, echo=echo, pool_pre_ping=True, query_cache_size=500, **pool)
     if parsed.get_backend_name() == "postgresql":
 
         @event.listens_for(engine, "connect")

@@ -157,3 +157,26 @@ def test_the_memory_report_follows_what_sqlite_and_malloc_hold(tmp_path):
     assert during["sqlite"] - before["sqlite"] > 15  # about 25 MB of pages cached
     assert during["malloc_used"] - before["malloc_used"] > 15
     assert after["sqlite"] < during["sqlite"] - 15 and sqlite_memory_bytes() < held  # closing frees it
+
+
+def test_the_service_engine_keeps_few_connections_with_small_page_caches(tmp_path, monkeypatch):
+    from sqlalchemy import text
+
+    from config.cli.common import open_engine
+    from config.settings import Settings
+
+    monkeypatch.setenv("YUQING_SERVICE_SQLITE_CACHE_KIB", "256")
+    cfg = Settings(data_dir=tmp_path)
+    engine = open_engine(cfg, service=True)
+    plain = open_engine(cfg)
+    try:
+        burst = [engine.connect() for _ in range(4)]  # four jobs at once: the pool opens what they need
+        assert [c.execute(text("PRAGMA cache_size")).scalar() for c in burst] == [-256] * 4
+        for c in burst:
+            c.close()
+        assert engine.pool.checkedin() == cfg.service_db_connections == 2  # and keeps only two of them
+        with plain.connect() as c:  # other commands keep SQLite's default page cache
+            assert c.execute(text("PRAGMA cache_size")).scalar() == -2000
+    finally:
+        engine.dispose()
+        plain.dispose()

@@ -40,8 +40,10 @@ def settings() -> Settings:
         fail(f"配置错误 (configuration error): {exc}")
 
 
-def open_engine(cfg: Settings | None = None, *, migrate: bool = True) -> Engine:
-    """Engine for the configured database, migrated to the latest schema when ``migrate``."""
+def open_engine(cfg: Settings | None = None, *, migrate: bool = True, service: bool = False) -> Engine:
+    """Engine for the configured database, migrated to the latest schema when ``migrate``;
+    ``service``: with the long-running service's bounds (``service_db_connections``,
+    ``service_sqlite_cache_kib``)."""
     from ledger.db import make_engine
     from ledger.migrate import upgrade
 
@@ -50,7 +52,9 @@ def open_engine(cfg: Settings | None = None, *, migrate: bool = True) -> Engine:
     try:
         if migrate:
             upgrade(url)
-        return make_engine(url, busy_timeout_ms=cfg.sqlite_busy_timeout_ms)
+        bounds = ({"pool_size": cfg.service_db_connections, "sqlite_cache_kib": cfg.service_sqlite_cache_kib}
+                  if service else {})
+        return make_engine(url, busy_timeout_ms=cfg.sqlite_busy_timeout_ms, **bounds)
     except Exception as exc:
         fail(f"无法打开数据库 (cannot open database) {_safe_url(url)}: {exc.__class__.__name__}: {exc}")
 

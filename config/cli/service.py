@@ -86,7 +86,7 @@ def run_cmd(
 
     cfg = settings()
     log_file = _logging(cfg)
-    engine = open_engine(cfg)
+    engine = open_engine(cfg, service=True)
     service = Service(engine, cfg, child_env=_child_env(cfg))
     if duration is not None:
         threading.Timer(duration, service.stopped.set).start()
@@ -169,7 +169,7 @@ def demo_cmd(
 
     cfg = settings()
     _logging(cfg)
-    engine = open_engine(cfg)
+    engine = open_engine(cfg, service=True)
     try:
         check_demo_database(engine)  # before anything starts: a real ledger gets no demo accounts
     except DemoRefused as exc:
