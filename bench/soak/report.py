@@ -15,7 +15,8 @@ CHART = BENCHMARKS.parent / "soak.png"
 # the service's own memory report (config.memory), sampled from its status file: key, label
 PARTS = (("mem_malloc_used", "malloc in use MB"), ("mem_malloc_free", "malloc free-but-held MB"),
          ("mem_sqlite", "SQLite MB"), ("mem_python_blocks", "Python blocks (thousands)"),
-         ("mem_compiled_cache", "compiled statements"))
+         ("mem_compiled_cache", "compiled statements"), ("mem_rss_anon", "RSS anonymous MB"),
+         ("mem_rss_file", "RSS file-backed MB"))
 
 
 def _val(r: dict, key: str) -> str:

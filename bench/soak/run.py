@@ -140,7 +140,7 @@ def _db_figures(url: str) -> tuple[int, int, int]:
     return size, posts, backlog
 
 
-MEMORY_PARTS = ("malloc_used", "malloc_free", "sqlite", "python_blocks", "compiled_cache")
+MEMORY_PARTS = ("rss_anon", "rss_file", "malloc_used", "malloc_free", "sqlite", "python_blocks", "compiled_cache")
 
 
 def _memory_parts(status: Path) -> dict:
