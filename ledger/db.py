@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
+
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30000, echo: bool = False, pool_size: int | None = None,
@@ -62,6 +65,18 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, echo: bool = False, p
             dbapi_conn.autocommit = autocommit
 
     return engine
+
+
+def stable_in(values: Sequence[T]) -> list[T]:
+    """``values`` for an ``IN (...)`` list, padded to a power-of-two length by repeating the last
+    one (the result of the IN is the same). The SQL text of a bound IN list has one placeholder
+    per value and each text is prepared and cached per connection; in a long-running process a
+    list whose length varies from run to run would leave a prepared statement of every length
+    in the cache. Padded, a query has at most one text per power of two."""
+    out = list(values)
+    if out:
+        out.extend(out[-1:] * ((1 << (len(out) - 1).bit_length()) - len(out)))
+    return out
 
 
 @contextmanager

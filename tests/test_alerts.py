@@ -475,3 +475,56 @@ def test_every_message_that_falls_due_during_a_long_gap_between_ticks_alerts_onc
     assert len(sink.bodies) == n
     tick(engine, cfg, fixed_now + 6 * H)  # G-3 falls due while the service runs: one alert more
     assert len(message_keys()) == 3
+
+
+def _sensitive_posts(engine, now, n: int, tag: str, event_id: int | None = None) -> list[int]:
+    with session_scope(engine) as s:
+        src = s.exec(select(Source).where(Source.name == "论坛")).first()
+        if src is None:
+            src = Source(name="论坛", kind="json", created_at=now)
+            s.add(src)
+            s.flush()
+        posts = [Post(source_id=src.id, external_id=f"{tag}{i}", title=f"化工厂爆炸 {tag}{i}", text="现场浓烟",
+                      fetched_at=now - M, sensitivity=0.9, event_id=event_id,
+                      categories=[{"id": "cat.emergency", "name": "重大突发事件和自然灾害"}]) for i in range(n)]
+        s.add_all(posts)
+        s.flush()
+        return [p.id for p in posts]
+
+
+def test_a_sensitive_post_of_a_case_is_alerted_with_its_case(world, fixed_now):
+    from ledger.models.cases import CasePost
+
+    engine, cfg, sink = world
+    case_id = open_case(engine, cfg, fixed_now, grade="一般")
+    (linked,) = _sensitive_posts(engine, fixed_now, 1, "c", event_id=9)
+    (loose,) = _sensitive_posts(engine, fixed_now, 1, "d", event_id=9)
+    with session_scope(engine) as s:
+        s.add(CasePost(case_id=case_id, post_id=linked, added_at=fixed_now))
+    tick(engine, cfg, fixed_now)
+    with Session(engine) as s:
+        groups = {a.group_key: set(a.triggers or []) for a in s.exec(select(Alert)).all()}
+    assert f"post:{linked}" in groups[f"case:{case_id}"]  # with the case, not with its event
+    assert groups["event:9"] == {f"post:{loose}"}
+
+
+def test_the_tick_prepares_the_same_statements_however_many_posts_it_alerts(world, fixed_now):
+    """Each distinct SQL text stays prepared in the connection's statement cache for as long as
+    the service runs; a query whose text depended on how many posts a tick saw (an IN list of
+    their ids) grew the service's memory by megabytes over hours."""
+    from sqlalchemy import event
+
+    engine, cfg, _sink = world
+    seen: set[str] = set()
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.add(a[2]))
+    at = fixed_now
+    for i, n in enumerate((2, 3)):  # the statements of ticks that alert a few posts
+        _sensitive_posts(engine, at, n, f"w{i}-", event_id=None)
+        at += M
+        tick(engine, cfg, at)
+    warm = set(seen)
+    for i, n in enumerate((5, 9, 17)):  # more posts per tick: no statement of a new text
+        _sensitive_posts(engine, at, n, f"m{i}-", event_id=None)
+        at += M
+        tick(engine, cfg, at)
+    assert sorted(seen - warm) == []

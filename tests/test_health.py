@@ -180,3 +180,16 @@ def test_the_service_engine_keeps_few_connections_with_small_page_caches(tmp_pat
     finally:
         engine.dispose()
         plain.dispose()
+
+
+def test_stable_in_lists_keep_their_values_and_take_few_lengths():
+    from ledger.db import stable_in
+
+    lengths = set()
+    for n in range(1, 1001):
+        values = list(range(100, 100 + n))
+        padded = stable_in(values)
+        assert padded[:n] == values and set(padded) == set(values)
+        lengths.add(len(padded))
+    assert sorted(lengths) == [2**k for k in range(11)]  # 1 … 1024: eleven SQL texts, not a thousand
+    assert stable_in([]) == []

@@ -230,8 +230,13 @@ def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
             notified[group] = set(alert.triggers or []) if alert is not None else set()
         return key in notified[group]
 
+    # the post's case (the newest when several) as a correlated subquery, not a second query with
+    # an IN list of this batch's ids: such a list gives a statement of another length each tick,
+    # and every length stays in the connection's cache of prepared statements (megabytes over hours)
+    case_of = (select(func.max(cases.CasePost.case_id)).where(cases.CasePost.post_id == Post.id)
+               .correlate(Post).scalar_subquery())
     stmt = (select(Post.id, Post.title, func.substr(Post.text, 1, 40), Post.url, Post.categories, Post.topics,
-                   Post.sensitivity, Post.severity, Post.event_id, Post.responsible_unit)
+                   Post.sensitivity, Post.severity, Post.event_id, Post.responsible_unit, case_of.label("case_id"))
             .where(Post.sensitivity >= floor, Post.fetched_at >= since, Post.fetched_at <= now,
                    Post.dup_of_id.is_(None)).order_by(Post.id))
     out: list[Signal] = []
@@ -245,11 +250,8 @@ def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
                 limits = [pol.post_default_threshold]
             if limits and (row.sensitivity or 0) >= min(limits):
                 chosen.append((row, tags))
-        linked = dict(session.execute(select(cases.CasePost.post_id, cases.CasePost.case_id)
-                                      .where(cases.CasePost.post_id.in_([row.id for row, _ in chosen]))).all()
-                      ) if chosen else {}
         for row, tags in chosen:
-            group = f"case:{linked[row.id]}" if row.id in linked else (
+            group = f"case:{row.case_id}" if row.case_id is not None else (
                 f"event:{row.event_id}" if row.event_id else f"post:{row.id}")
             if already(group, f"post:{row.id}"):
                 continue

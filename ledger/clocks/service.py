@@ -51,6 +51,7 @@ from ledger.clocks.rules import (
     status_at,
     warn_time,
 )
+from ledger.db import stable_in
 from ledger.models.clocks import Clock
 
 __all__ = [
@@ -402,7 +403,7 @@ def advance_clocks(
     changes: list[ClockChange] = []
     for i in range(0, len(ids), chunk):
         part = ids[i : i + chunk]
-        clocks = list(session.exec(select(Clock).where(Clock.id.in_(part)).order_by(Clock.id)))
+        clocks = list(session.exec(select(Clock).where(Clock.id.in_(stable_in(part))).order_by(Clock.id)))
         changes.extend(_advance(session, clocks, now=now, actor=actor))
         if len(ids) > chunk:
             session.flush()
