@@ -495,7 +495,7 @@ def _sensitive_posts(engine, now, n: int, tag: str, event_id: int | None = None)
 def test_a_sensitive_post_of_a_case_is_alerted_with_its_case(world, fixed_now):
     from ledger.models.cases import CasePost
 
-    engine, cfg, sink = world
+    engine, cfg, _sink = world
     case_id = open_case(engine, cfg, fixed_now, grade="一般")
     (linked,) = _sensitive_posts(engine, fixed_now, 1, "c", event_id=9)
     (loose,) = _sensitive_posts(engine, fixed_now, 1, "d", event_id=9)
