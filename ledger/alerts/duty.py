@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from ledger import audit
+from ledger.db import stable_in
 from ledger.models.alerts import DutyShift, Person
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -121,7 +122,7 @@ def people_named(session: Session, names: Iterable[str]) -> list[Person]:
     wanted = [n for n in names if n]
     if not wanted:
         return []
-    rows = {p.name: p for p in session.exec(select(Person).where(Person.name.in_(wanted), Person.active == True))}
+    rows = {p.name: p for p in session.exec(select(Person).where(Person.name.in_(stable_in(wanted)), Person.active == True))}
     return [rows[n] for n in wanted if n in rows]
 
 
