@@ -37,6 +37,7 @@ SQL_FROM_STRINGS = [
 REVIEWED = {
     ("ledger/reports/dashboard.py", "sql = text(f"): "the only interpolation is a column name chosen from two constants",
     ("ledger/db.py", "PRAGMA busy_timeout={int(busy_timeout_ms)}"): "PRAGMA takes no bound parameters; int()",
+    ("ledger/db.py", "PRAGMA cache_size=-{int(sqlite_cache_kib)}"): "PRAGMA takes no bound parameters; int()",
 }
 
 
