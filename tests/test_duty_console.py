@@ -44,13 +44,14 @@ def test_on_duty_user_sees_markdown_title_as_text_and_stays_signed_in_after_relo
         assert "确认预警" not in nav.inner_text()  # reached only from an alert link
         page.goto(f"{base}/cases?case={case_id}", wait_until="domcontentloaded")
         page.get_by_role("heading", name=f"案件 {number}").wait_for(timeout=60_000)
-        title = page.get_by_text(PHISH, exact=True)
+        # the detail's text element (the case list's grid can hold the same text in a cell)
+        title = page.get_by_test_id("stText").get_by_text(PHISH, exact=True)
         title.wait_for(timeout=30_000)  # the whole Markdown source, shown literally
         assert title.evaluate("e => e.closest('a') === null && e.querySelector('a') === null")
         links = page.locator("a[href*='127.0.0.1:9']")
         assert links.count() == 0, links.first.evaluate("e => e.parentElement.parentElement.outerHTML")
         page.reload(wait_until="domcontentloaded")
-        page.get_by_text(PHISH, exact=True).wait_for(timeout=60_000)  # same case, still signed in
+        title.wait_for(timeout=60_000)  # same case, still signed in
         assert page.get_by_role("heading", name="台账").is_visible()
         page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
         assert page.get_by_text("舆情台账 · 登录").count() == 0

@@ -76,7 +76,7 @@ def summarise(samples: list[dict], *, warmup_minutes: float, errors: list[str], 
         if len(pts) >= 2:
             ys = [float(y) for _, y in pts]
             parts[key] = {"label": label, "start": ys[0], "end": ys[-1],
-                          "slope": round(_slope([x for x, _ in pts], ys), 2)}
+                          "slope": round(_slope([x for x, _ in pts], ys), 2) + 0.0}  # no "-0"
     s["parts"] = parts
     s["text"] = (
         f"soak {s['minutes']:.0f} min: RSS {s['rss_start']} → {s['rss_end']} MB after {warmup_minutes:.0f} min warm-up "
