@@ -114,17 +114,20 @@ def _rss_parts() -> dict[str, float | None]:
     return parts
 
 
-def memory_report(engine: Any = None) -> dict[str, Any]:
+def memory_report(engine: Any = None, *, rss_bytes: int | None = None) -> dict[str, Any]:
     """Where this process's memory is, in MB (``None`` where this platform cannot say).
 
     ``rss``: resident set, ``rss_anon`` / ``rss_file`` its anonymous and file-backed parts;
     ``malloc_used`` / ``malloc_free``: glibc heap bytes in use / freed but
     still held (including memory-mapped chunks in use); ``sqlite``: SQLite's heap, part of
     ``malloc_used``; ``python_blocks``: thousands of blocks Python's allocator has handed out;
-    ``compiled_cache``: entries in ``engine``'s compiled-statement cache."""
-    import psutil
+    ``compiled_cache``: entries in ``engine``'s compiled-statement cache. ``rss_bytes``: the
+    resident set when the caller has just measured it."""
+    if rss_bytes is None:
+        import psutil
 
-    report: dict[str, Any] = {"rss": round(psutil.Process().memory_info().rss / MB, 1), **_rss_parts(),
+        rss_bytes = psutil.Process().memory_info().rss
+    report: dict[str, Any] = {"rss": round(rss_bytes / MB, 1), **_rss_parts(),
                               "malloc_used": None, "malloc_free": None}
     libc = _glibc()
     if libc is not None and hasattr(libc, "mallinfo2"):

@@ -87,9 +87,10 @@ class Service:
                 next_runs = {job_id: (name, None) for job_id, (name, _) in self._next_runs.items()}
             else:
                 next_runs = self._next_runs = {job.id: (job.name, job.next_run_time) for job in self.scheduler.get_jobs()}
+            rss = psutil.Process().memory_info().rss
             doc = self.health.snapshot(datetime.now(UTC), next_runs, grace_seconds=self.settings.misfire_grace_seconds,
-                                       pid=os.getpid(), rss_bytes=psutil.Process().memory_info().rss)
-            doc["memory"] = memory_report(self.engine)
+                                       pid=os.getpid(), rss_bytes=rss)
+            doc["memory"] = memory_report(self.engine, rss_bytes=rss)
             if stopped:
                 doc["stopped_at"] = doc["heartbeat"]
             self.health.write(doc)

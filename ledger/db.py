@@ -26,9 +26,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, echo: bool = False, p
     parsed = make_url(url)
     pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 10}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         is_file = bool(parsed.database) and parsed.database != ":memory:"
+        if is_file:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             echo=echo,

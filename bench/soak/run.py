@@ -140,16 +140,15 @@ def _db_figures(url: str) -> tuple[int, int, int]:
     return size, posts, backlog
 
 
-MEMORY_PARTS = ("rss_anon", "rss_file", "malloc_used", "malloc_free", "sqlite", "python_blocks", "compiled_cache")
-
-
 def _memory_parts(status: Path) -> dict:
     """The service's own memory report from its status file (config.memory): where RSS goes."""
     try:
         mem = json.loads(status.read_text(encoding="utf-8")).get("memory") or {}
     except (OSError, ValueError):
         mem = {}
-    return {f"mem_{k}": mem.get(k) for k in MEMORY_PARTS}
+    from bench.soak.report import PARTS
+
+    return {key: mem.get(key.removeprefix("mem_")) for key, _label in PARTS}
 
 
 def _mean(xs: list[float]) -> float | None:
