@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -62,22 +63,14 @@ def run_weekly_export(engine: Engine, settings: Settings, *, now: datetime, week
     return result
 
 
-def weekly_export_job(engine: Engine, settings: Settings) -> None:
-    """The scheduler's entry point (wall-clock now)."""
-    try:
-        result = run_weekly_export(engine, settings, now=datetime.now(UTC))
-        log.info("weekly export %s written: %s, %s", result.week, result.xlsx, result.docx)
-    except Exception:
-        log.exception("weekly export failed")
-
-
-def install_jobs(scheduler: Any, engine: Engine, settings: Settings) -> None:
-    """Add the weekly export job (explicit id, replace_existing, coalesce, misfire grace)."""
+def install_jobs(scheduler: Any, settings: Settings, run: Callable[[], None]) -> None:
+    """Add the weekly export job (explicit id, replace_existing, coalesce, misfire grace); ``run``
+    does the work (the service's runs :func:`run_weekly_export` in a child process)."""
     from apscheduler.triggers.cron import CronTrigger
 
     tz = ZoneInfo(settings.timezone)
     scheduler.add_job(
-        weekly_export_job, trigger=CronTrigger.from_crontab(settings.weekly_export_cron, timezone=tz),
-        args=[engine, settings], id=WEEKLY_JOB_ID, name="每周台账导出", replace_existing=True, coalesce=True,
+        run, trigger=CronTrigger.from_crontab(settings.weekly_export_cron, timezone=tz),
+        id=WEEKLY_JOB_ID, name="每周台账导出", replace_existing=True, coalesce=True,
         max_instances=1, misfire_grace_time=max(settings.misfire_grace_seconds, 3600),
     )

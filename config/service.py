@@ -1,9 +1,15 @@
 """The service: one APScheduler 3.x scheduler polling each enabled source and running ``tick``.
 
-Crawls run in child processes (Twisted's reactor cannot be restarted inside a long-lived
-process), at most ``max_concurrent_crawls`` at once, each killed at ``crawl_time_limit_seconds``.
-Jobs have explicit ids (``crawl:<source id>``, ``tick``, ``sync-sources``) with
-``replace_existing=True``, ``coalesce=True`` and an explicit ``misfire_grace_time``.
+The scheduler process only schedules; the work runs in child processes that exit when done:
+each crawl (``yuqing crawl --source ID``; Twisted's reactor cannot be restarted inside a
+long-lived process), each tick (``yuqing tick --json``) and the weekly export (``yuqing export
+weekly --send --json``). Whatever a run needs, however large the ledger has grown, goes back to
+the system when its process exits, so the scheduler's memory does not follow the ledger's size,
+and a run that hangs is killed at its time limit (``crawl_time_limit_seconds``,
+``tick_time_limit_seconds``, ``export_time_limit_seconds``) without touching the scheduler. At
+most ``max_concurrent_crawls`` crawls run at once.
+Jobs have explicit ids (``crawl:<source id>``, ``tick``, ``sync-sources``, ``weekly-export``)
+with ``replace_existing=True``, ``coalesce=True`` and an explicit ``misfire_grace_time``.
 SIGINT / SIGTERM stop the scheduler cleanly.
 
 Every job's last run (start, duration, delay, error) is recorded by :class:`config.health.JobHealth`
@@ -14,6 +20,7 @@ the set of crawls running (at most the number of sources), the scheduler's own j
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -66,7 +73,7 @@ class Service:
     # --- health -----------------------------------------------------------------------------
     @staticmethod
     def _self_recorded(job_id: str) -> bool:
-        return job_id in ("tick", "sync-sources") or job_id.startswith("crawl:")
+        return job_id in ("tick", "sync-sources", "weekly-export") or job_id.startswith("crawl:")
 
     def _job_event(self, event: JobExecutionEvent) -> None:
         """APScheduler ran a job: note when it was due; record jobs that do not record themselves."""
@@ -149,10 +156,8 @@ class Service:
         try:
             if self.settings.redis_url and self._seed(source_id):
                 return
-            cmd = [sys.executable, "-m", "config.cli.main", "crawl", "--source", str(source_id)]
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, env=self.child_env,
-                                      timeout=self.settings.crawl_time_limit_seconds)
+                proc = self._child(["crawl", "--source", str(source_id)], timeout=self.settings.crawl_time_limit_seconds)
                 output = (proc.stdout + proc.stderr).strip()[:500]
                 if proc.returncode != 0:
                     error = f"exit {proc.returncode}: {output[-300:]}"
@@ -195,20 +200,59 @@ class Service:
                            error=f"抓取超时被终止 (killed after {self.settings.crawl_time_limit_seconds}s)",
                            now=datetime.now(UTC), down_after=self.settings.source_down_after)
 
-    def tick(self) -> None:
-        """Run one pass of time (clocks, escalations, delivery) as of now."""
-        from config.ticking import run_tick
+    def _child(self, args: list[str], *, timeout: float) -> subprocess.CompletedProcess:
+        """Run ``yuqing <args>`` in a child process, its output captured; killed at ``timeout``
+        (raises :class:`subprocess.TimeoutExpired`)."""
+        return subprocess.run([sys.executable, "-m", "config.cli.main", *args], check=False, capture_output=True,
+                              text=True, env=self.child_env, timeout=timeout)
 
-        self.health.started("tick", datetime.now(UTC), name="推进时钟")
-        error = None
+    def _json_child(self, job_id: str, args: list[str], *, timeout: float) -> tuple[dict | None, str | None]:
+        """Run a ``--json`` command as a child: (its JSON output, None) or (None, why it failed),
+        the failure logged with the end of the child's error output."""
         try:
-            run_tick(self.engine, self.settings, datetime.now(UTC))
-        except Exception as exc:  # keep the service alive; the failure is logged
-            error = f"{type(exc).__name__}: {exc}"
-            log.exception("tick failed")
+            proc = self._child(args, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log.error("%s killed at its time limit (%ss)", job_id, timeout)
+            return None, f"超时被终止 (killed at its time limit, {timeout}s)"
+        if proc.returncode != 0:
+            output = (proc.stderr or proc.stdout).strip()
+            log.error("%s failed (exit %s): %s", job_id, proc.returncode, output[-2000:])
+            return None, f"exit {proc.returncode}: {output[-300:]}"
+        try:
+            doc = json.loads(proc.stdout)
+        except ValueError:
+            log.error("%s printed no JSON: %s", job_id, (proc.stdout + proc.stderr).strip()[-2000:])
+            return None, "输出无法解析 (no JSON output)"
+        if proc.stderr.strip():  # tracebacks of a failed alert step, warnings
+            log.warning("%s: %s", job_id, proc.stderr.strip()[-4000:])
+        return doc, None
+
+    def tick(self) -> None:
+        """Run one pass of time (clocks, escalations, delivery) as of now, in a child process."""
+        self.health.started("tick", datetime.now(UTC), name="推进时钟")
+        summary, error = self._json_child("tick", ["tick", "--json"], timeout=self.settings.tick_time_limit_seconds)
+        if summary is not None:
+            failed = summary.get("hook_errors") or []
+            if failed:  # the clocks moved; an alert step did not: the job is not healthy
+                error = "告警步骤出错: " + "; ".join(f"{e.get('hook')}: {e.get('error')}" for e in failed)
+                log.error("tick: %s", error)
+            changed = {k: summary.get(k) for k in ("clocks_changed", "messages_changed", "commitments_overdue")}
+            if any(changed.values()):
+                log.info("tick changed: %s", ", ".join(f"{k} {v}" for k, v in changed.items()))
         took = self.health.finished("tick", datetime.now(UTC), error=error)
+        inside = summary.get("took_s") if summary is not None else None
         trim_heap()
-        log.info("tick done: %.3f s, rss %.1f MB", took, rss_mb())
+        log.info("tick done: %.3f s, process %.3f s, rss %.1f MB", inside if inside is not None else took, took,
+                 rss_mb())
+
+    def weekly_export(self) -> None:
+        """Write and send the weekly ledger export (the week before now), in a child process."""
+        self.health.started("weekly-export", datetime.now(UTC), name="每周台账导出")
+        result, error = self._json_child("weekly-export", ["export", "weekly", "--send", "--json"],
+                                         timeout=self.settings.export_time_limit_seconds)
+        self.health.finished("weekly-export", datetime.now(UTC), error=error)
+        if result is not None:
+            log.info("weekly export %s written: %s, %s", result.get("week"), result.get("xlsx"), result.get("docx"))
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -222,7 +266,7 @@ class Service:
                                misfire_grace_time=self.settings.misfire_grace_seconds)
         from config.jobs import install_jobs  # the weekly export
 
-        install_jobs(self.scheduler, self.engine, self.settings)
+        install_jobs(self.scheduler, self.settings, self.weekly_export)
         self.scheduler.start()
         log.info("service started")
 

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     tick_interval_seconds: int = Field(60, description="How often the service runs tick")
     max_concurrent_crawls: int = Field(2, description="Crawls running at once in the service")
     crawl_time_limit_seconds: int = Field(900, description="A crawl running longer is killed")
+    tick_time_limit_seconds: int = Field(
+        300, ge=10, description="A tick (its child process) running longer is killed; its transaction is rolled back")
+    export_time_limit_seconds: int = Field(
+        1800, ge=60, description="A scheduled weekly export (its child process) running longer is killed")
     service_db_connections: int = Field(
         2, ge=1, le=20, description="Database connections the service keeps open between jobs (a burst opens more, "
         "closed after it)")

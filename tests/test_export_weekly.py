@@ -277,8 +277,8 @@ def test_install_jobs_schedules_monday_morning(case_world):
     sched = BackgroundScheduler(timezone=SH)
     sched.start(paused=True)
     try:
-        install_jobs(sched, engine, cfg)
-        install_jobs(sched, engine, cfg)  # replace_existing: still one job
+        install_jobs(sched, cfg, lambda: None)
+        install_jobs(sched, cfg, lambda: None)  # replace_existing: still one job
         jobs = sched.get_jobs()
     finally:
         sched.shutdown(wait=False)

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -139,3 +139,71 @@ def test_dashboard_command_stops_streamlit_on_sigterm(tmp_path):
                 child.kill()
         if proc.poll() is None:
             proc.kill()
+
+
+def _status(data_dir) -> dict:
+    import json
+
+    from tests.cli import run_cli
+
+    res = run_cli("status", "--json", env={"YUQING_DATA_DIR": str(data_dir)})
+    return {j["id"]: j for j in json.loads(res.out)["jobs"]}
+
+
+def test_the_tick_and_the_weekly_export_run_in_child_processes_and_their_failures_show(tmp_path):
+    """The scheduler process only schedules: its tick and weekly export are `yuqing` child
+    processes (their memory goes back when they exit). What they did reaches the ledger and
+    the webhook; a tick or an export that fails is the job's error in `yuqing status`, and the
+    service goes on."""
+    from ledger.db import make_engine
+    from ledger.models.clocks import Clock
+    from tests.alert_sinks import WebhookSink
+    from tests.cli import run_cli
+    from tests.test_cli_alerts import _calendar_for
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    db = f"sqlite:///{tmp_path / 'y.db'}"
+    conf = _calendar_for(tmp_path, now)
+    with WebhookSink() as sink:
+        env = dict(os.environ, YUQING_DATABASE_URL=db, YUQING_DATA_DIR=str(tmp_path), YUQING_CONFIG_DIR=conf,
+                   YUQING_ALERT_URLS=sink.url, YUQING_EXPORT_DIR=str(tmp_path / "exports"))
+        for key in ("YUQING_LOG_FILE", "YUQING_STATUS_FILE"):
+            env.pop(key, None)
+        opened = run_cli("case", "open", "--grade", "重大", "--title", "化工园区爆炸",
+                         "--discovered-at", (now - timedelta(hours=6)).isoformat(), env=env)
+        assert opened.code == 0, opened.err
+        cfg = get_settings(database_url=db, data_dir=tmp_path, config_dir=conf, export_dir=tmp_path / "exports",
+                           tick_interval_seconds=3600)  # scheduled, but run here by hand
+        engine = make_engine(db)
+        service = Service(engine, cfg, child_env=env)
+        try:
+            service.start()
+            service.tick()
+            with Session(engine) as s:
+                states = {c.rule_name: c.status for c in s.exec(select(Clock)).scalars()}
+            assert states and "breached" in states.values(), states  # 6 hours on: the 5-hour limit is past
+            assert any("化工园区爆炸" in t for t in sink.titles())  # delivered by the child's after-commit step
+            service.weekly_export()
+            assert sorted(p.name for p in (tmp_path / "exports").rglob("*.*")) == sorted(
+                p.name for p in (tmp_path / "exports").rglob("*") if p.suffix in (".xlsx", ".docx")) != []
+            service.write_status()
+            jobs = _status(tmp_path)
+            assert jobs["tick"]["state"] == "正常" and not jobs["tick"]["error"], jobs["tick"]
+            assert jobs["weekly-export"]["state"] == "正常" and not jobs["weekly-export"]["error"]
+
+            holidays = tmp_path / "conf" / "holidays.toml"
+            good = holidays.read_text(encoding="utf-8")
+            holidays.write_text("[years.2026\nbroken", encoding="utf-8")
+            service.tick()  # the child fails on the configuration; the service does not
+            holidays.write_text(good, encoding="utf-8")
+            (tmp_path / "blocked").write_text("a file where the export directory should be", encoding="utf-8")
+            service.child_env = dict(env, YUQING_EXPORT_DIR=str(tmp_path / "blocked"))
+            service.weekly_export()
+            service.write_status()
+            jobs = _status(tmp_path)
+        finally:
+            service.stop()
+            engine.dispose()
+    assert jobs["tick"]["state"] == "出错" and "exit" in jobs["tick"]["error"], jobs["tick"]
+    assert "配置错误" in jobs["tick"]["error"]
+    assert jobs["weekly-export"]["state"] == "出错" and "无法写入导出文件" in jobs["weekly-export"]["error"]
