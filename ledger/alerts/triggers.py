@@ -212,13 +212,12 @@ def post_signals(session: Session, *, now: datetime, ctx: AlertContext,
                 default=None)
     if floor is None:
         return []
-    # only posts that can reach some threshold (sensitivity is indexed), and only the columns a
-    # signal needs: the window can hold tens of thousands of posts, each up to 200,000 characters
     # only posts that can reach some threshold (sensitivity is indexed), only the columns a signal
     # needs, read in batches: the window can hold tens of thousands of posts of up to 200,000
     # characters. A post already notified on its group's open alert makes no signal again (the
-    # escalation would drop it), so a tick's work and memory follow the new posts, not the window
-    # (unless the policy lets a sensitive post inhibit other kinds: then every one is signalled).
+    # escalation would drop it), so the signals a tick makes follow the new posts, not the window
+    # (unless the policy lets a sensitive post inhibit other kinds: then every one is signalled);
+    # the reading still walks the window's sensitive posts, a batch at a time.
     skip_notified = not pol.spec("sensitive_post").inhibits
     notified: dict[str, set[str]] = {}
 
