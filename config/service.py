@@ -159,10 +159,14 @@ class Service:
             try:
                 proc = self._child(["crawl", "--source", str(source_id)], timeout=self.settings.crawl_time_limit_seconds)
                 output = (proc.stdout + proc.stderr).strip()[:500]
-                if proc.returncode != 0:
-                    error = f"exit {proc.returncode}: {output[-300:]}"
-                level = logging.INFO if proc.returncode == 0 else logging.WARNING
-                log.log(level, "crawl %s: %s", source_id, output)
+                if proc.returncode != 0 and self._stopping(proc.returncode):
+                    error = "随服务停止而中断 (interrupted by the service's stop)"
+                    log.info("crawl %s interrupted: the service is stopping (exit %s)", source_id, proc.returncode)
+                else:
+                    if proc.returncode != 0:
+                        error = f"exit {proc.returncode}: {output[-300:]}"
+                    level = logging.INFO if proc.returncode == 0 else logging.WARNING
+                    log.log(level, "crawl %s: %s", source_id, output)
             except subprocess.TimeoutExpired:
                 error = f"killed at its time limit ({self.settings.crawl_time_limit_seconds}s)"
                 log.error("crawl %s killed at its time limit (%ss)", source_id, self.settings.crawl_time_limit_seconds)
@@ -200,6 +204,12 @@ class Service:
                            error=f"抓取超时被终止 (killed after {self.settings.crawl_time_limit_seconds}s)",
                            now=datetime.now(UTC), down_after=self.settings.source_down_after)
 
+    def _stopping(self, returncode: int) -> bool:
+        """Whether a child ended because the service is stopping: systemd's stop and Ctrl-C signal
+        the whole process group, so a running child ends with the scheduler (its transaction
+        rolls back). A child killed by a signal gets two seconds for the stop to be seen."""
+        return self.stopped.is_set() or (returncode < 0 and self.stopped.wait(2))
+
     def _child(self, args: list[str], *, timeout: float) -> subprocess.CompletedProcess:
         """Run ``yuqing <args>`` in a child process, its output captured; killed at ``timeout``
         (raises :class:`subprocess.TimeoutExpired`)."""
@@ -215,6 +225,9 @@ class Service:
             log.error("%s killed at its time limit (%ss)", job_id, timeout)
             return None, f"超时被终止 (killed at its time limit, {timeout}s)"
         if proc.returncode != 0:
+            if self._stopping(proc.returncode):
+                log.info("%s interrupted: the service is stopping (exit %s)", job_id, proc.returncode)
+                return None, "随服务停止而中断 (interrupted by the service's stop)"
             output = (proc.stderr or proc.stdout).strip()
             log.error("%s failed (exit %s): %s", job_id, proc.returncode, output[-2000:])
             return None, f"exit {proc.returncode}: {output[-300:]}"

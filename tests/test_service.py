@@ -207,3 +207,36 @@ def test_the_tick_and_the_weekly_export_run_in_child_processes_and_their_failure
     assert jobs["tick"]["state"] == "出错" and "exit" in jobs["tick"]["error"], jobs["tick"]
     assert "配置错误" in jobs["tick"]["error"]
     assert jobs["weekly-export"]["state"] == "出错" and "无法写入导出文件" in jobs["weekly-export"]["error"]
+
+
+def test_a_stop_signalled_to_the_whole_process_group_ends_a_running_tick_quietly(sqlite_url, tmp_path):
+    """systemd's stop and Ctrl-C signal the whole process group: a tick child running then ends
+    with the scheduler (its transaction rolls back). That is a stop, not a failure: no ERROR in
+    the log, exit status 0."""
+    import psutil
+
+    env = dict(os.environ, YUQING_DATABASE_URL=sqlite_url, YUQING_DATA_DIR=str(tmp_path),
+               YUQING_TICK_INTERVAL_SECONDS="2", YUQING_LOG_LEVEL="INFO")
+    for key in ("YUQING_LOG_FILE", "YUQING_STATUS_FILE", "YUQING_CONFIG_DIR"):
+        env.pop(key, None)
+    proc = subprocess.Popen([sys.executable, "-m", "config.cli.main", "run"], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        ticking = False
+        while time.monotonic() < deadline and not ticking:
+            try:
+                ticking = any("tick" in c.cmdline() for c in psutil.Process(proc.pid).children())
+            except psutil.Error:  # a child that ended between the listing and the look
+                pass
+            time.sleep(0.05)
+        assert ticking, "no tick child process seen"
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, out
+    log = (tmp_path / "log" / "yuqing.log").read_text(encoding="utf-8")
+    assert "tick interrupted: the service is stopping" in log and "service stopped" in log
+    assert " ERROR " not in log and "Traceback" not in log, log[-3000:]
