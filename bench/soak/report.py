@@ -147,7 +147,8 @@ def write_docs(samples: list[dict], s: dict[str, Any], *, minutes: float) -> Non
 JSON API gaining one entry every 20 s (both polled by the service's crawls), a hotline export imported
 every hour, a 较大 case opened every 5 minutes and an older one closed through the release workflow,
 alerts delivered to a local webhook through the duty roster. Samples every 30 s; the table shows
-every {step * 0.5:g} minutes; RSS is the scheduler process (crawls run in child processes that exit).
+every {step * 0.5:g} minutes; RSS is the scheduler process (crawls, ticks and the weekly export run in child
+processes that exit); tick s is the pass inside its child process (`took_s`), waits for a crawl's write included.
 
 Result: {s['minutes']:.0f} minutes, {s['posts']} posts, {s['n_errors']} errors in the log, clean stop on SIGTERM: {s['clean_stop']}.
 - Memory after {s['warmup']:.0f} minutes of warm-up: {s['rss_start']} MB → {s['rss_end']} MB (max {s['rss_max']} MB),
